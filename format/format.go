@@ -1,0 +1,144 @@
+// Package format is the registry of input formats. Each reader registers
+// itself from init, as image codecs do:
+//
+//	func init() { format.Register(format.Format{Name: "npy", Exts: []string{".npy"}, Sniff: sniff, Open: open}) }
+//
+// Detect picks a format by magic bytes, then by file extension. Open
+// functions read headers only: they describe tensors (tensor.Tensor)
+// and never load tensor data.
+package format
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// SniffLen is how many leading bytes Detect passes to Sniff functions.
+const SniffLen = 512
+
+// Source is an input file as a format reader sees it.
+type Source struct {
+	// R reads the file; Size is its length in bytes.
+	R    io.ReaderAt
+	Size int64
+	// Name is the file's path as the user gave it, for messages.
+	Name string
+	// Sibling opens another file of the same input by name relative to
+	// this file's directory (a bundle's data shards). Nil when the input
+	// has no directory (stdin). Files it opens are closed by the caller
+	// of Open, not by the format reader.
+	Sibling func(name string) (io.ReaderAt, int64, error)
+	// Stream is the input as a one-pass reader, set (with R nil) when the
+	// input is not seekable (stdin).
+	Stream io.Reader
+}
+
+// Options are the user's settings that some formats need.
+type Options struct {
+	// Raw dumps: element type, shape and byte offset of the data.
+	DType  dtype.DType
+	Shape  dtype.Shape
+	Offset int64
+	// TFRecord: take this tf.train.Example feature ("" = records are
+	// serialized TensorProtos); Compression is "", "none", "gzip" or "zlib".
+	Feature     string
+	Compression string
+}
+
+// Input is what a format reader found in a file.
+type Input struct {
+	Format  string
+	Tensors []*tensor.Tensor
+}
+
+// Format is one input format.
+type Format struct {
+	Name string
+	// Exts are file name suffixes, with the dot (".npy", ".index").
+	Exts []string
+	// Sniff reports whether head (the first SniffLen bytes, or fewer) is
+	// this format's magic. Nil for formats with no magic (raw).
+	Sniff func(head []byte) bool
+	// Open describes the tensors of src without reading their data.
+	Open func(src Source, opt Options) (*Input, error)
+}
+
+var (
+	mu      sync.RWMutex
+	formats []Format
+)
+
+// Register adds a format. It panics on a duplicate name (a programming
+// error, as in database/sql).
+func Register(f Format) {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, g := range formats {
+		if g.Name == f.Name {
+			panic("format: Register called twice for " + f.Name)
+		}
+	}
+	formats = append(formats, f)
+}
+
+// Names lists the registered formats, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	var ns []string
+	for _, f := range formats {
+		ns = append(ns, f.Name)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// Lookup finds a format by name.
+func Lookup(name string) (Format, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	for _, f := range formats {
+		if strings.EqualFold(f.Name, name) {
+			return f, nil
+		}
+	}
+	return Format{}, fmt.Errorf("%w: no format named %q (known: %s)", tensor.ErrFormat, name, strings.Join(namesLocked(), ", "))
+}
+
+func namesLocked() []string {
+	var ns []string
+	for _, f := range formats {
+		ns = append(ns, f.Name)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// Detect picks the format of a file from its first bytes, then from its
+// name's extension. Magic wins over extension.
+func Detect(head []byte, name string) (Format, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	for _, f := range formats {
+		if f.Sniff != nil && f.Sniff(head) {
+			return f, nil
+		}
+	}
+	lname := strings.ToLower(name)
+	for _, f := range formats {
+		for _, e := range f.Exts {
+			if strings.HasSuffix(lname, e) {
+				return f, nil
+			}
+		}
+	}
+	return Format{}, fmt.Errorf("%w: %s: no known magic bytes or extension (use --format; known: %s)",
+		tensor.ErrFormat, filepath.Base(name), strings.Join(namesLocked(), ", "))
+}
