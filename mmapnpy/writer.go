@@ -1,0 +1,383 @@
+// Package mmapnpy writes .npy files through memory-mapped windows, so a
+// tensor of any size is written with a few blocks of memory.
+//
+// A Writer owns the whole output lifecycle:
+//
+//	Create        temporary file ".NAME.bigconv-partial" beside NAME, locked;
+//	              full size reserved with fallocate (a full disk fails here,
+//	              never as SIGBUS mid-run); header written
+//	Write         map the window holding a range of the data, let the caller
+//	              fill it, optionally msync it, unmap it
+//	Commit        fsync, rename to NAME, fsync the directory
+//	Abort         remove the temporary file: nothing appears under NAME
+//
+// Slices into a mapping never escape: Write hands the window to a callback
+// and unmaps it when the callback returns. Write is safe to call from many
+// goroutines at once for disjoint ranges; Commit and Abort are not.
+//
+//	w, err := mmapnpy.Create("out.npy", dtype.MustParse("<f4"), dtype.Shape{1000, 64}, mmapnpy.Options{})
+//	...
+//	err = w.Write(0, 64*4, func(dst []byte) error { copy(dst, row0); return nil })
+//	...
+//	err = w.Commit()
+package mmapnpy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync"
+
+	mmap "github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/npyhdr"
+)
+
+// Sentinel errors.
+var (
+	// ErrNoSpace: the file system cannot hold the output.
+	ErrNoSpace = errors.New("mmapnpy: not enough disk space")
+	// ErrBusy: another process is writing the same output.
+	ErrBusy = errors.New("mmapnpy: output is being written by another process")
+	// ErrFault: a memory fault (SIGBUS) while filling a window.
+	ErrFault = errors.New("mmapnpy: memory fault in mapped window")
+)
+
+// PartialSuffix is appended (with a leading dot on the name) to form the
+// temporary file beside the output.
+const PartialSuffix = ".bigconv-partial"
+
+// PartialPath is the temporary path Create uses for an output path.
+func PartialPath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+PartialSuffix)
+}
+
+// Options tune a Writer.
+type Options struct {
+	// FlushWindows makes Write msync (MS_SYNC) each window before
+	// unmapping it, so that data is durable when Write returns (resume
+	// journals need this). Without it, data reaches the disk at Commit.
+	FlushWindows bool
+	// Keep keeps an existing partial file's contents instead of
+	// truncating it (resuming an interrupted run). The file must already
+	// have the right size and header.
+	Keep bool
+}
+
+// Writer writes one .npy file. See the package doc for its lifecycle.
+type Writer struct {
+	f         *os.File
+	final     string
+	tmp       string
+	dt        dtype.DType
+	shape     dtype.Shape
+	hdrLen    int64
+	dataLen   int64
+	opt       Options
+	streaming bool
+
+	mu   sync.Mutex // guards size when streaming
+	size int64      // current file size
+	done bool
+}
+
+// Create starts writing a .npy file at path for an array of dt and shape
+// in C order. Nothing exists at path until Commit succeeds.
+func Create(path string, dt dtype.DType, shape dtype.Shape, opt Options) (*Writer, error) {
+	if !dt.Type.NumPy() || dt.Size() == 0 {
+		return nil, fmt.Errorf("mmapnpy: %s cannot be written to .npy", dt)
+	}
+	dataLen, err := shape.NumBytes(dt.Size())
+	if err != nil {
+		return nil, fmt.Errorf("mmapnpy: %w", err)
+	}
+	hdr, err := npyhdr.Encode(dt, shape, false)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{final: path, tmp: PartialPath(path), dt: dt, shape: shape.Clone(),
+		hdrLen: int64(len(hdr)), dataLen: dataLen, opt: opt}
+	if err := w.open(hdr, w.hdrLen+dataLen); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// CreateStream starts a .npy file whose first axis is not known yet: rows
+// of rowShape are appended with Write at growing offsets, and SetRows
+// gives the final count before Commit. The header keeps NumPy's spare
+// room, so the first axis is rewritten in place.
+func CreateStream(path string, dt dtype.DType, rowShape dtype.Shape, opt Options) (*Writer, error) {
+	shape := append(dtype.Shape{0}, rowShape...)
+	w, err := Create(path, dt, shape, opt)
+	if err != nil {
+		return nil, err
+	}
+	w.streaming = true
+	return w, nil
+}
+
+func (w *Writer) open(hdr []byte, total int64) error {
+	flags := os.O_RDWR | os.O_CREATE
+	f, err := os.OpenFile(w.tmp, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("mmapnpy: create %s: %w", w.tmp, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s is locked by another bigconv run writing %s", ErrBusy, w.tmp, w.final)
+		}
+		return fmt.Errorf("mmapnpy: lock %s: %w", w.tmp, err)
+	}
+	w.f = f
+	if !w.opt.Keep {
+		if err := f.Truncate(0); err != nil {
+			w.Abort()
+			return fmt.Errorf("mmapnpy: truncate %s: %w", w.tmp, err)
+		}
+	}
+	if err := w.reserve(total); err != nil {
+		w.Abort()
+		return err
+	}
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		w.Abort()
+		return fmt.Errorf("mmapnpy: write header to %s: %w", w.tmp, err)
+	}
+	return nil
+}
+
+// reserve makes the file total bytes long with its blocks allocated.
+func (w *Writer) reserve(total int64) error {
+	err := unix.Fallocate(int(w.f.Fd()), 0, 0, total)
+	switch {
+	case err == nil:
+	case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EFBIG) || errors.Is(err, unix.EDQUOT):
+		var st unix.Statfs_t
+		free := int64(-1)
+		if unix.Fstatfs(int(w.f.Fd()), &st) == nil {
+			free = int64(st.Bavail) * st.Bsize
+		}
+		return fmt.Errorf("%w: %s needs %d bytes (%s), %d bytes (%s) free", ErrNoSpace, w.final, total, human(total), free, human(free))
+	case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
+		// file system without fallocate: fall back to a sparse file
+	default:
+		return fmt.Errorf("mmapnpy: reserve %d bytes for %s: %w", total, w.tmp, err)
+	}
+	if err := w.f.Truncate(total); err != nil {
+		return fmt.Errorf("mmapnpy: size %s to %d bytes: %w", w.tmp, total, err)
+	}
+	w.size = total
+	return nil
+}
+
+// DataLen is the size of the array data (for a stream: reserved so far).
+func (w *Writer) DataLen() int64 { return w.dataLen }
+
+// HeaderLen is the size of the header; data starts there.
+func (w *Writer) HeaderLen() int64 { return w.hdrLen }
+
+// TempPath is the temporary file being written.
+func (w *Writer) TempPath() string { return w.tmp }
+
+// Path is the final output path.
+func (w *Writer) Path() string { return w.final }
+
+// Write maps the window holding data bytes [off, off+n), calls fill with
+// exactly those n bytes, and unmaps the window (after msync with
+// Options.FlushWindows). fill must not keep the slice. A memory fault
+// while filling becomes an ErrFault error. For a stream Writer the file
+// grows as needed.
+func (w *Writer) Write(off, n int64, fill func(dst []byte) error) (err error) {
+	if n == 0 {
+		return fill(nil)
+	}
+	if off < 0 || n < 0 {
+		return fmt.Errorf("mmapnpy: bad range %d+%d", off, n)
+	}
+	if w.streaming {
+		if err := w.grow(off + n); err != nil {
+			return err
+		}
+	} else if off+n > w.dataLen {
+		return fmt.Errorf("mmapnpy: range %d+%d past the end of %d data bytes", off, n, w.dataLen)
+	}
+	start := w.hdrLen + off
+	page := int64(os.Getpagesize())
+	aligned := start &^ (page - 1)
+	delta := start - aligned
+	m, err := mmap.MapRegion(w.f, int(delta+n), mmap.RDWR, 0, aligned)
+	if err != nil {
+		return fmt.Errorf("mmapnpy: map %s at %d (+%d): %w", w.tmp, aligned, delta+n, err)
+	}
+	defer func() {
+		if uerr := m.Unmap(); uerr != nil && err == nil {
+			err = fmt.Errorf("mmapnpy: unmap %s: %w", w.tmp, uerr)
+		}
+	}()
+	if err := guard(func() error { return fill(m[delta : delta+n]) }); err != nil {
+		return err
+	}
+	if w.opt.FlushWindows {
+		if err := m.Flush(); err != nil {
+			return fmt.Errorf("mmapnpy: msync %s at %d: %w", w.tmp, aligned, err)
+		}
+	}
+	return nil
+}
+
+// guard runs f, turning a memory fault (SIGBUS on a mapped page, e.g. an
+// input file truncated under us) into an ErrFault error.
+func guard(f func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			re, ok := r.(runtime.Error)
+			if !ok {
+				panic(r)
+			}
+			if a, ok := re.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("%w at address %#x: %v", ErrFault, a.Addr(), re)
+				return
+			}
+			panic(r)
+		}
+	}()
+	return f()
+}
+
+const growStep = 64 << 20
+
+func (w *Writer) grow(dataEnd int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	need := w.hdrLen + dataEnd
+	if need <= w.size {
+		return nil
+	}
+	total := need + growStep
+	if err := w.reserve(total); err != nil {
+		return err
+	}
+	w.dataLen = total - w.hdrLen
+	return nil
+}
+
+// SetRows fixes the first axis of a stream Writer: the file is cut to
+// the exact size and the header rewritten in place.
+func (w *Writer) SetRows(rows int64) error {
+	if !w.streaming {
+		return errors.New("mmapnpy: SetRows on a fixed-size Writer")
+	}
+	shape := w.shape.Clone()
+	shape[0] = rows
+	dataLen, err := shape.NumBytes(w.dt.Size())
+	if err != nil {
+		return fmt.Errorf("mmapnpy: %w", err)
+	}
+	hdr, err := npyhdr.EncodeLen(w.dt, shape, false, int(w.hdrLen))
+	if err != nil {
+		return err
+	}
+	if _, err := w.f.WriteAt(hdr, 0); err != nil {
+		return fmt.Errorf("mmapnpy: rewrite header of %s: %w", w.tmp, err)
+	}
+	if err := w.f.Truncate(w.hdrLen + dataLen); err != nil {
+		return fmt.Errorf("mmapnpy: truncate %s: %w", w.tmp, err)
+	}
+	w.shape, w.dataLen, w.size = shape, dataLen, w.hdrLen+dataLen
+	return nil
+}
+
+// Shape is the array shape written to the header.
+func (w *Writer) Shape() dtype.Shape { return w.shape.Clone() }
+
+// Sync makes everything written so far durable (fsync), without
+// committing. Resume journals call it before recording progress.
+func (w *Writer) Sync() error {
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("mmapnpy: fsync %s: %w", w.tmp, err)
+	}
+	return nil
+}
+
+// Commit makes the output durable and moves it to its final name.
+func (w *Writer) Commit() error {
+	if w.done {
+		return errors.New("mmapnpy: Commit after Commit or Abort")
+	}
+	if err := w.Sync(); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		w.f = nil
+		w.Abort()
+		return fmt.Errorf("mmapnpy: close %s: %w", w.tmp, err)
+	}
+	w.f = nil
+	if err := os.Rename(w.tmp, w.final); err != nil {
+		w.Abort()
+		return fmt.Errorf("mmapnpy: rename to %s: %w", w.final, err)
+	}
+	w.done = true
+	if d, err := os.Open(filepath.Dir(w.final)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort removes the temporary file; nothing is left at the final path.
+// It is safe to call after a failed Commit and more than once.
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	os.Remove(w.tmp)
+}
+
+// Release closes the temporary file and keeps it (an interrupted run that
+// can be resumed); nothing appears at the final path.
+func (w *Writer) Release() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	return err
+}
+
+func human(n int64) string {
+	if n < 0 {
+		return "unknown"
+	}
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
