@@ -41,8 +41,8 @@ type Tensor struct {
 	DType dtype.DType
 	// Shape is the logical shape, outermost axis first.
 	Shape dtype.Shape
-	// Data reads the tensor's bytes in C order and stored dtype: byte k of
-	// the logical row-major element stream is Data.ReadAt(p, k). It is
+	// Data reads the tensor's bytes in C order (unless Fortran is set) and
+	// stored dtype: byte k of the element stream is Data.ReadAt(p, k). It is
 	// safe for concurrent ReadAt calls. Nil for tensors that cannot be
 	// converted (see Unsupported).
 	Data io.ReaderAt
@@ -51,6 +51,9 @@ type Tensor struct {
 	// the end: Shape[0] is 0 and the engine counts rows as they arrive;
 	// Stream yields whole rows of Shape[1:] in C order.
 	Stream io.Reader
+	// Fortran is set when Data holds the elements in Fortran (column-major)
+	// order as stored; the slicer gathers them into C order block by block.
+	Fortran bool
 	// Contiguous is set when Data is one contiguous range of File: then
 	// Data reads File from Offset, and a reader may copy without gathering.
 	Contiguous bool

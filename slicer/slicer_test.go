@@ -1,0 +1,113 @@
+package slicer
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// fortranBytes stores the C-order values 0..n-1 (as uint32) of shape in
+// Fortran order, so that gathering must give 0..n-1 back.
+func fortranBytes(shape dtype.Shape) []byte {
+	n, _ := shape.NumElements()
+	out := make([]byte, 4*n)
+	idx := make([]int64, len(shape))
+	for c := int64(0); c < n; c++ {
+		// F-linear index of the multi-index of C element c
+		f, st := int64(0), int64(1)
+		for d := range shape {
+			f += idx[d] * st
+			st *= shape[d]
+		}
+		binary.LittleEndian.PutUint32(out[4*f:], uint32(c))
+		for d := len(shape) - 1; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < shape[d] {
+				break
+			}
+			idx[d] = 0
+		}
+	}
+	return out
+}
+
+func TestBlocksCoverTensor(t *testing.T) {
+	shapes := []dtype.Shape{{}, {1}, {7}, {10, 3}, {5, 4, 3}, {3, 1000}, {0, 5}, {2, 0}, {4, 2, 3, 5}, {3, 5000}}
+	for _, fortran := range []bool{false, true} {
+		for _, sh := range shapes {
+			for _, bs := range []int64{4, 12, 40, 4096, 1 << 20} {
+				t.Run(fmt.Sprintf("F=%v/shape=%v/bs=%d", fortran, sh, bs), func(t *testing.T) {
+					n, _ := sh.NumElements()
+					var data []byte
+					if fortran {
+						data = fortranBytes(sh)
+					} else {
+						data = make([]byte, 4*n)
+						for i := int64(0); i < n; i++ {
+							binary.LittleEndian.PutUint32(data[4*i:], uint32(i))
+						}
+					}
+					tt := &tensor.Tensor{DType: dtype.MustParse("<u4"), Shape: sh, Data: bytes.NewReader(data), Fortran: fortran}
+					s, err := New(tt, Options{BlockSize: bs})
+					if err != nil {
+						t.Fatal(err)
+					}
+					next := int64(0)
+					err = s.Each(context.Background(), func(b Block, d []byte) error {
+						if b.Elem0 != next {
+							return fmt.Errorf("block %d starts at %d, want %d", b.Index, b.Elem0, next)
+						}
+						if b.Len > bs && b.Elems > 1 {
+							return fmt.Errorf("block %d has %d bytes > %d", b.Index, b.Len, bs)
+						}
+						for i := int64(0); i < b.Elems; i++ {
+							if v := binary.LittleEndian.Uint32(d[4*i:]); int64(v) != b.Elem0+i {
+								return fmt.Errorf("block %d element %d = %d, want %d", b.Index, i, v, b.Elem0+i)
+							}
+						}
+						next += b.Elems
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if next != n {
+						t.Fatalf("covered %d of %d elements", next, n)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestRowBlocksAreWholeRows(t *testing.T) {
+	tt := &tensor.Tensor{DType: dtype.MustParse("<f8"), Shape: dtype.Shape{1000, 10}, Data: bytes.NewReader(make([]byte, 80000))}
+	s, _ := New(tt, Options{BlockSize: 1000})
+	for i := int64(0); i < s.Len(); i++ {
+		b := s.Block(i)
+		if b.Elems%10 != 0 || b.Elem0%10 != 0 {
+			t.Fatalf("block %+v is not whole rows", b)
+		}
+	}
+	if s.Len() != 84 { // 12 rows per block
+		t.Fatalf("Len = %d", s.Len())
+	}
+}
+
+func TestTruncatedData(t *testing.T) {
+	tt := &tensor.Tensor{Name: "x", File: "f.bin", DType: dtype.MustParse("<f4"), Shape: dtype.Shape{100}, Data: bytes.NewReader(make([]byte, 300))}
+	s, _ := New(tt, Options{BlockSize: 64})
+	err := s.Each(context.Background(), func(Block, []byte) error { return nil })
+	if !errors.Is(err, tensor.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if want := "f.bin: tensor \"x\": offset 300"; !bytes.Contains([]byte(err.Error()), []byte(want)) {
+		t.Fatalf("error %q does not name %q", err, want)
+	}
+}
