@@ -12,16 +12,20 @@ var ErrCast = errors.New("dtype: cast not allowed")
 // Casting is a casting policy, as NumPy's casting= argument.
 type Casting uint8
 
-// The policies, from strictest to loosest.
+// The policies. The zero value is SameKind, NumPy's default for
+// np.can_cast-style checks and bigconv's default.
 const (
-	No       Casting = iota // identical types only
+	SameKind Casting = iota // safe, or within a kind / to a higher kind
+	No                      // identical types only
 	Equiv                   // byte order may change
 	Safe                    // every value is preserved
-	SameKind                // safe, or within a kind / to a higher kind
 	Unsafe                  // anything, values may be lost
 )
 
-var castingNames = [...]string{"no", "equiv", "safe", "same_kind", "unsafe"}
+// Castings lists the policies from strictest to loosest.
+var Castings = []Casting{No, Equiv, Safe, SameKind, Unsafe}
+
+var castingNames = [...]string{SameKind: "same_kind", No: "no", Equiv: "equiv", Safe: "safe", Unsafe: "unsafe"}
 
 func (c Casting) String() string {
 	if int(c) < len(castingNames) {
@@ -33,7 +37,7 @@ func (c Casting) String() string {
 // ParseCasting reads "no", "equiv", "safe", "same_kind" or "unsafe".
 func ParseCasting(s string) (Casting, error) {
 	for i, n := range castingNames {
-		if strings.EqualFold(s, n) || strings.EqualFold(strings.ReplaceAll(s, "-", "_"), n) {
+		if strings.EqualFold(strings.ReplaceAll(s, "-", "_"), n) {
 			return Casting(i), nil
 		}
 	}
@@ -105,7 +109,7 @@ func CanCast(from, to DType, c Casting) bool {
 
 // MinCasting is the strictest policy that allows from → to.
 func MinCasting(from, to DType) Casting {
-	for c := No; c < Unsafe; c++ {
+	for _, c := range Castings {
 		if CanCast(from, to, c) {
 			return c
 		}

@@ -1,0 +1,95 @@
+// Package raw reads headerless dumps (ndarray.tofile, fwrite of a buffer)
+// as bigconv inputs. The user gives the dtype, and the shape or enough of
+// it: one dimension may be -1 and is inferred from the file size; with no
+// shape the array is 1-D. The size is checked against the file: the data
+// must fill the file exactly from the offset.
+package raw
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+func init() {
+	format.Register(format.Format{
+		Name: "raw",
+		Exts: []string{".bin", ".raw", ".dat"},
+		Open: func(src format.Source, opt format.Options) (*format.Input, error) {
+			t, err := Open(src.R, src.Size, src.Name, opt.DType, opt.Shape, opt.Offset)
+			if err != nil {
+				return nil, err
+			}
+			return &format.Input{Format: "raw", Tensors: []*tensor.Tensor{t}}, nil
+		},
+	})
+}
+
+// Open describes a raw dump of dt values with the given shape (one
+// dimension may be -1; nil = 1-D) starting at offset in a file of size
+// bytes.
+func Open(r io.ReaderAt, size int64, name string, dt dtype.DType, shape dtype.Shape, offset int64) (*tensor.Tensor, error) {
+	if !dt.Type.Valid() {
+		return nil, tensor.Errorf(tensor.ErrFormat, name, "", -1, "raw input needs --in-dtype (e.g. --in-dtype '<i8')")
+	}
+	item := int64(dt.Size())
+	if offset < 0 || offset > size {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "offset is outside the %d-byte file", size)
+	}
+	avail := size - offset
+	sh, err := inferShape(shape, avail, item)
+	if err != nil {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "%v", err)
+	}
+	n, err := sh.NumBytes(int(item))
+	if err != nil {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "%v", err)
+	}
+	if n != avail {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset,
+			"shape %v of %s needs %d bytes but the file has %d bytes from offset %d", sh, dt, n, avail, offset)
+	}
+	return &tensor.Tensor{
+		DType: dt, Shape: sh, File: name, Offset: offset,
+		Data: io.NewSectionReader(r, offset, n), Contiguous: true,
+	}, nil
+}
+
+func inferShape(shape dtype.Shape, avail, item int64) (dtype.Shape, error) {
+	if shape == nil {
+		if avail%item != 0 {
+			return nil, fmt.Errorf("%d bytes is not a whole number of %d-byte items", avail, item)
+		}
+		return dtype.Shape{avail / item}, nil
+	}
+	sh := shape.Clone()
+	unknown := -1
+	known := int64(1)
+	for i, d := range sh {
+		switch {
+		case d == -1 && unknown < 0:
+			unknown = i
+		case d < 0:
+			return nil, fmt.Errorf("shape %v: only one dimension may be -1", shape)
+		default:
+			var err error
+			if known, err = dtype.MulCheck(known, d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if unknown >= 0 {
+		per, err := dtype.MulCheck(known, item)
+		if err != nil {
+			return nil, err
+		}
+		if per == 0 || avail%per != 0 {
+			return nil, fmt.Errorf("cannot infer the -1 dimension of %v: %d bytes is not a multiple of %d", shape, avail, per)
+		}
+		sh[unknown] = avail / per
+	}
+	return sh, nil
+}
