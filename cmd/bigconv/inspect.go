@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/bigconv/bigconv/format"
+)
+
+type tensorInfo struct {
+	Name        string            `json:"name"`
+	DType       string            `json:"dtype"`
+	Shape       []int64           `json:"shape"`
+	Bytes       int64             `json:"bytes"`
+	File        string            `json:"file,omitempty"`
+	Offset      int64             `json:"offset"`
+	Order       string            `json:"order"`
+	Unsupported string            `json:"unsupported,omitempty"`
+	Extra       map[string]string `json:"extra,omitempty"`
+}
+
+func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fo := addFormatFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n\nLists each tensor's name, dtype, shape and size without reading data.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{fmt.Errorf("inspect needs exactly one INPUT, got %d", len(pos))}
+	}
+	opt, err := fo.options()
+	if err != nil {
+		return err
+	}
+	in, err := openInput(pos[0], stdin, fo.format, opt)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var infos []tensorInfo
+	for _, t := range in.Tensors {
+		n, _ := t.NumBytes()
+		order := "C"
+		if t.Fortran {
+			order = "F"
+		}
+		infos = append(infos, tensorInfo{Name: t.Name, DType: t.DType.String(), Shape: append([]int64{}, t.Shape...),
+			Bytes: n, File: t.File, Offset: t.Offset, Order: order, Unsupported: t.Unsupported, Extra: t.Extra})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"path": in.path, "format": in.Format, "tensors": infos})
+	}
+	fmt.Fprintf(stdout, "%s: %s, %d tensor(s)\n", in.path, in.Format, len(infos))
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tDTYPE\tSHAPE\tBYTES\tFILE\tOFFSET\tNOTE")
+	for i, ti := range infos {
+		note := []string{}
+		if ti.Order == "F" {
+			note = append(note, "fortran order")
+		}
+		keys := make([]string, 0, len(ti.Extra))
+		for k := range ti.Extra {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			note = append(note, k+"="+ti.Extra[k])
+		}
+		if ti.Unsupported != "" {
+			note = append(note, "not convertible: "+ti.Unsupported)
+		}
+		name := ti.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%d\t%s\n", name, ti.DType, in.Tensors[i].Shape, ti.Bytes, ti.File, ti.Offset, strings.Join(note, "; "))
+	}
+	return tw.Flush()
+}
+
+// formatFlags are the flags that say how to read an input.
+type formatFlags struct {
+	format, inDType, shape, feature, compression string
+	offset                                       int64
+}
+
+func addFormatFlags(fs *flag.FlagSet) *formatFlags {
+	f := &formatFlags{}
+	fs.StringVar(&f.format, "format", "", "input format: "+strings.Join(format.Names(), ", ")+" (default: detected from magic bytes, then extension)")
+	fs.StringVar(&f.inDType, "in-dtype", "", "raw input: element type, e.g. '<i8', float32, bfloat16 (implies --format raw)")
+	fs.StringVar(&f.shape, "shape", "", "raw input: shape, e.g. 3000000,1024 (one dimension may be -1; default 1-D)")
+	fs.Int64Var(&f.offset, "offset", 0, "raw input: byte offset of the data")
+	fs.StringVar(&f.feature, "feature", "", "TFRecord of tf.train.Example: the feature to take")
+	fs.StringVar(&f.compression, "compression", "", "TFRecord compression: none, gzip or zlib (default: from the extension)")
+	return f
+}
