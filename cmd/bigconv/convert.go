@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -310,9 +311,13 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 	if len(skips) > 0 {
 		m["skipped"] = skips
 	}
-	b, _ := json.MarshalIndent(m, "", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(m)
 	tmp := filepath.Join(outDir, ".manifest.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(outDir, "manifest.json")); err != nil {

@@ -62,6 +62,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"path": in.path, "format": in.Format, "tensors": infos})
 	}

@@ -14,6 +14,8 @@ import (
 	// input formats register themselves
 	_ "github.com/bigconv/bigconv/npy"
 	_ "github.com/bigconv/bigconv/raw"
+	_ "github.com/bigconv/bigconv/tensorproto"
+	_ "github.com/bigconv/bigconv/tfbundle"
 )
 
 // input is an opened input and the files to close when done.
