@@ -53,13 +53,13 @@ func TestExitCodes(t *testing.T) {
 
 func TestSafeName(t *testing.T) {
 	cases := map[string]string{
-		"dnn/hiddenlayer_0/kernel":       "dnn/hiddenlayer_0/kernel",
-		"a/.ATTRIBUTES/VARIABLE_VALUE":   "a/.ATTRIBUTES/VARIABLE_VALUE",
-		"../etc/passwd":                  "%2E%2E/etc/passwd",
-		"/abs":                           "%00/abs",
-		"we ird:name%":                   "we%20ird%3Aname%25",
-		"":                               "%00",
-		"a//b":                           "a/%00/b",
+		"dnn/hiddenlayer_0/kernel":     "dnn/hiddenlayer_0/kernel",
+		"a/.ATTRIBUTES/VARIABLE_VALUE": "a/.ATTRIBUTES/VARIABLE_VALUE",
+		"../etc/passwd":                "%2E%2E/etc/passwd",
+		"/abs":                         "%00/abs",
+		"we ird:name%":                 "we%20ird%3Aname%25",
+		"":                             "%00",
+		"a//b":                         "a/%00/b",
 	}
 	for in, want := range cases {
 		if got := safeName(in); got != want {

@@ -16,6 +16,7 @@ import (
 	_ "github.com/bigconv/bigconv/raw"
 	_ "github.com/bigconv/bigconv/tensorproto"
 	_ "github.com/bigconv/bigconv/tfbundle"
+	_ "github.com/bigconv/bigconv/tfrecord"
 )
 
 // input is an opened input and the files to close when done.
