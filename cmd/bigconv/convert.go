@@ -174,7 +174,10 @@ Flags:`)
 		return fmt.Errorf("%s: no tensors to convert", in.path)
 	}
 	out := pos[1]
-	single := len(sel) == 1 && (len(in.Tensors) == 1 || strings.HasSuffix(strings.ToLower(out), ".npy"))
+	// Checkpoints convert to a directory unless one tensor goes to a .npy
+	// path; single-tensor formats always give one file.
+	multi := in.Format == "tfbundle"
+	single := len(sel) == 1 && (!multi || strings.HasSuffix(strings.ToLower(out), ".npy"))
 	if single {
 		t := sel[0]
 		plan, err := engine.NewPlan(t, eopt)
@@ -275,9 +278,31 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 		total += n
 		jobs = append(jobs, job{t, plan, file})
 	}
+	// A new OUTPUT directory is built under a temporary name and renamed
+	// when complete; into an existing directory each file lands atomically
+	// and a failure removes what this run wrote.
+	finalDir := outDir
+	if _, err := os.Stat(outDir); os.IsNotExist(err) {
+		outDir = filepath.Join(filepath.Dir(finalDir), "."+filepath.Base(finalDir)+".bigconv-partial")
+		os.RemoveAll(outDir)
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
+	var written []string
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		if outDir != finalDir {
+			os.RemoveAll(outDir)
+			return
+		}
+		for _, f := range written {
+			os.Remove(f)
+		}
+	}()
 	bar := newBar(showBar, stderr, total, filepath.Base(in.path))
 	var entries []manifestEntry
 	var done int64
@@ -294,10 +319,11 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 			bar.finish()
 			return err
 		}
+		written = append(written, dst)
 		n, _ := j.t.NumBytes()
 		done += n
 		if !bar.on {
-			report(stderr, j.t, dst, res, time.Since(start))
+			report(stderr, j.t, filepath.Join(finalDir, filepath.FromSlash(j.file)), res, time.Since(start))
 		}
 		e := manifestEntry{Name: j.t.Name, File: j.file, DType: res.To.String(), Shape: append([]int64{}, res.Shape...),
 			SourceDType: j.t.DType.String(), CRCChecked: res.CRCVerify}
@@ -323,7 +349,13 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 	if err := os.Rename(tmp, filepath.Join(outDir, "manifest.json")); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "bigconv: wrote %d tensor(s) to %s (manifest.json lists them)\n", len(entries), outDir)
+	if outDir != finalDir {
+		if err := os.Rename(outDir, finalDir); err != nil {
+			return err
+		}
+	}
+	ok = true
+	fmt.Fprintf(stderr, "bigconv: wrote %d tensor(s) to %s (manifest.json lists them)\n", len(entries), finalDir)
 	return nil
 }
 

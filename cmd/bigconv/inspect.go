@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/tfrecord"
 )
 
 type tensorInfo struct {
@@ -46,6 +48,20 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	in, err := openInput(pos[0], stdin, fo.format, opt)
+	var nt *tfrecord.NotTensorsError
+	if errors.As(err, &nt) {
+		// TensorBoard event files and other record files: count them
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{"path": pos[0], "format": "tfrecord",
+				"records": nt.Records, "features": nt.Features, "tensors": []any{}, "note": err.Error()})
+		}
+		fmt.Fprintf(stdout, "%s: tfrecord, %d records, not serialized tensors", pos[0], nt.Records)
+		if len(nt.Features) > 0 {
+			fmt.Fprintf(stdout, " (tf.train.Example with features %s: use --feature NAME)", strings.Join(nt.Features, ", "))
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,10 @@ func openInput(path string, stdin io.Reader, formatName string, opt format.Optio
 		fm, err = format.Lookup(formatName)
 	case opt.DType.Type.Valid():
 		fm, err = format.Lookup("raw")
+	case opt.Feature != "" || opt.Compression != "" ||
+		strings.Contains(strings.ToLower(filepath.Base(src.Name)), "tfrecord"):
+		// compressed TFRecords have no magic of their own (only gzip's)
+		fm, err = format.Lookup("tfrecord")
 	default:
 		fm, err = format.Detect(head, src.Name)
 	}
