@@ -302,7 +302,7 @@ func TestSliceKey(t *testing.T) {
 		want string
 	}{{0, "\x80"}, {1, "\x81"}, {-1, "\x7f"}, {63, "\xbf"}, {-64, "\x40"}, {64, "\xc0\x40"},
 		{-65, "\x3f\xbf"}, {0x424242, "\xf0\x42\x42\x42"}, {-0x800, "\x38\x00"}} {
-		if got := string(appendSignedIncreasing(nil, c.v)); got != c.want {
+		if got := string(tfproto.AppendSignedIncreasing(nil, c.v)); got != c.want {
 			t.Errorf("signed(%d) = %q, want %q", c.v, got, c.want)
 		}
 	}

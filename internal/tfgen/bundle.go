@@ -1,11 +1,9 @@
 package tfgen
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,9 +42,7 @@ type BundleTensor struct {
 
 // BundleExtent is a slice's range in one dimension. Length -1 means the
 // whole dimension (TensorFlow's kFullExtent; Start must be 0).
-type BundleExtent struct {
-	Start, Length int64
-}
+type BundleExtent = tfproto.Extent
 
 // BundleOptions shapes the files WriteBundle writes.
 type BundleOptions struct {
@@ -171,45 +167,13 @@ func bundleHeader(opt BundleOptions) []byte {
 	return protowire.AppendBytes(b, v)
 }
 
-// bundleDataType is the DataType TensorFlow records for dt.
-func bundleDataType(dt dtype.DType) (tfproto.DataType, error) {
-	m := map[dtype.Type]tfproto.DataType{
-		dtype.Bool: tfproto.DTBool, dtype.Int8: tfproto.DTInt8, dtype.Int16: tfproto.DTInt16,
-		dtype.Int32: tfproto.DTInt32, dtype.Int64: tfproto.DTInt64, dtype.Uint8: tfproto.DTUint8,
-		dtype.Uint16: tfproto.DTUint16, dtype.Uint32: tfproto.DTUint32, dtype.Uint64: tfproto.DTUint64,
-		dtype.Float16: tfproto.DTHalf, dtype.Float32: tfproto.DTFloat, dtype.Float64: tfproto.DTDouble,
-		dtype.Complex64: tfproto.DTComplex64, dtype.Complex128: tfproto.DTComplex128,
-		dtype.BFloat16: tfproto.DTBfloat16, dtype.Float8E4M3FN: tfproto.DTFloat8E4M3,
-		dtype.Float8E5M2: tfproto.DTFloat8E5M2,
-	}
-	if t, ok := m[dt.Type]; ok {
-		return t, nil
-	}
-	return 0, fmt.Errorf("tfgen: no TensorFlow DataType for %v", dt)
-}
-
-// bundleShapeProto encodes a TensorShapeProto.
-func bundleShapeProto(sh dtype.Shape) []byte {
-	var b []byte
-	for _, d := range sh {
-		var dim []byte
-		if d != 0 {
-			dim = protowire.AppendTag(dim, 1, protowire.VarintType)
-			dim = protowire.AppendVarint(dim, uint64(d))
-		}
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendBytes(b, dim)
-	}
-	return b
-}
-
 // bundleEntry encodes a BundleEntryProto.
 func bundleEntry(dt tfproto.DataType, sh dtype.Shape, shard int, off, size int64, crc uint32, slices [][]BundleExtent) []byte {
 	var b []byte
 	b = protowire.AppendTag(b, 1, protowire.VarintType)
 	b = protowire.AppendVarint(b, uint64(dt))
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendBytes(b, bundleShapeProto(sh))
+	b = protowire.AppendBytes(b, AppendShape(nil, sh))
 	if len(slices) > 0 {
 		for _, s := range slices {
 			var sp []byte
@@ -303,7 +267,7 @@ func writeBundleTensor(t *BundleTensor, sh dtype.Shape, s *bundleShard, shardID 
 	default:
 		if dt == 0 {
 			var err error
-			if dt, err = bundleDataType(t.DType); err != nil {
+			if dt, err = DataTypeOf(t.DType.Type); err != nil {
 				return nil, err
 			}
 		}
@@ -395,80 +359,15 @@ func writeBundleSlices(t *BundleTensor, i int, shards []*bundleShard, opt Bundle
 		if err != nil {
 			return err
 		}
-		entries[string(bundleSliceKey(t.Name, sl))] = e
+		entries[tfproto.SliceKey(t.Name, sl)] = e
 	}
 	dt := t.TFType
 	if dt == 0 {
 		var err error
-		if dt, err = bundleDataType(t.DType); err != nil {
+		if dt, err = DataTypeOf(t.DType.Type); err != nil {
 			return err
 		}
 	}
 	entries[t.Name] = bundleEntry(dt, t.Shape, 0, 0, 0, 0, t.Slices)
 	return nil
-}
-
-// bundleSliceKey is TensorFlow's checkpoint::EncodeTensorNameSlice:
-// OrderedCode of 0, the name, the rank, then each extent's start and
-// length (-1 for a full extent).
-func bundleSliceKey(name string, extents []BundleExtent) []byte {
-	b := bundleNumIncreasing(nil, 0)
-	var esc bytes.Buffer
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; c {
-		case 0x00:
-			esc.Write([]byte{0x00, 0xff})
-		case 0xff:
-			esc.Write([]byte{0xff, 0x00})
-		default:
-			esc.WriteByte(c)
-		}
-	}
-	b = append(b, esc.Bytes()...)
-	b = append(b, 0x00, 0x01)
-	b = bundleNumIncreasing(b, uint64(len(extents)))
-	for _, e := range extents {
-		if e.Length < 0 {
-			b = bundleSignedIncreasing(b, 0)
-			b = bundleSignedIncreasing(b, -1)
-			continue
-		}
-		b = bundleSignedIncreasing(b, e.Start)
-		b = bundleSignedIncreasing(b, e.Length)
-	}
-	return b
-}
-
-func bundleNumIncreasing(b []byte, v uint64) []byte {
-	n := (bits.Len64(v) + 7) / 8
-	b = append(b, byte(n))
-	for i := n - 1; i >= 0; i-- {
-		b = append(b, byte(v>>(8*i)))
-	}
-	return b
-}
-
-var bundleSignedHeader = [11][2]byte{
-	{0, 0}, {0x80, 0}, {0xc0, 0}, {0xe0, 0}, {0xf0, 0}, {0xf8, 0},
-	{0xfc, 0}, {0xfe, 0}, {0xff, 0}, {0xff, 0x80}, {0xff, 0xc0},
-}
-
-func bundleSignedIncreasing(b []byte, v int64) []byte {
-	x := uint64(v)
-	if v < 0 {
-		x = ^x
-	}
-	if x < 64 {
-		return append(b, 0x80^byte(v))
-	}
-	n := bits.Len64(x)/7 + 1
-	var buf [10]byte
-	if v < 0 {
-		buf[0], buf[1] = 0xff, 0xff
-	}
-	binary.BigEndian.PutUint64(buf[2:], uint64(v))
-	p := buf[10-n:]
-	p[0] ^= bundleSignedHeader[n][0]
-	p[1] ^= bundleSignedHeader[n][1]
-	return append(b, p...)
 }

@@ -2,6 +2,7 @@ package tfgen
 
 import (
 	"encoding/binary"
+	"github.com/bigconv/bigconv/internal/tfproto"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,7 +40,7 @@ func TestWriteBundleFiles(t *testing.T) {
 }
 
 func TestBundleSliceKey(t *testing.T) {
-	got := string(bundleSliceKey("w", []BundleExtent{{0, -1}, {64, 2}}))
+	got := tfproto.SliceKey("w", []BundleExtent{{Start: 0, Length: -1}, {Start: 64, Length: 2}})
 	want := "\x00w\x00\x01\x01\x02\x80\x7f\xc0\x40\x82"
 	if got != want {
 		t.Errorf("key %q, want %q", got, want)
