@@ -8,8 +8,30 @@ import "math"
 // nearest even, and a NaN keeps its sign and the top of its payload
 // without being quieted (a payload that would shift out to zero becomes 1).
 
-// f32ToHalf rounds the float32 with bits f to float16 bits.
+// f32ToHalf rounds the float32 with bits f to float16 bits. Hot loops
+// inline the common case themselves (the inliner will not: it calls
+// f32ToHalfRare) with f32ToHalfNormal.
 func f32ToHalf(f uint32) uint16 {
+	if f&0x7fffffff-0x38800000 < 0x0f000000 {
+		return f32ToHalfNormal(f)
+	}
+	return f32ToHalfRare(f)
+}
+
+// f32ToHalfNormal is f32ToHalf for 2^-14 <= |x| < 65536 (f&0x7fffffff -
+// 0x38800000 < 0x0f000000). It drops 13 mantissa bits rounding to nearest
+// even; a carry runs into the exponent, up to 0x7c00 (inf) for
+// 65520 <= |x| < 65536.
+func f32ToHalfNormal(f uint32) uint16 {
+	a := f & 0x7fffffff
+	a += 0xfff + (a>>13)&1
+	return uint16(f>>16)&0x8000 | uint16(a>>13-112<<10)
+}
+
+// f32ToHalfRare handles zero, subnormal results, inf, NaN and overflow.
+//
+//go:noinline
+func f32ToHalfRare(f uint32) uint16 {
 	sign := uint16(f>>16) & 0x8000
 	a := f & 0x7fffffff
 	if a >= 0x47800000 { // |x| >= 65536: inf, NaN or overflow
@@ -22,16 +44,11 @@ func f32ToHalf(f uint32) uint16 {
 		}
 		return sign | 0x7c00
 	}
-	if a < 0x38800000 { // |x| < 2^-14: the result is subnormal or zero
-		// Adding 0.5, whose ulp is 2^-24 (the float16 subnormal step),
-		// makes the FPU round to nearest even for us.
-		v := math.Float32bits(math.Float32frombits(a) + 0.5)
-		return sign | uint16(v-0x3f000000)
-	}
-	// Normal: drop 13 mantissa bits rounding to nearest even; a carry
-	// runs into the exponent, up to 0x7c00 (inf) for 65520 <= |x| < 65536.
-	a += 0xfff + (a>>13)&1
-	return sign | uint16(a>>13-112<<10)
+	// |x| < 2^-14: the result is subnormal or zero. Adding 0.5, whose ulp
+	// is 2^-24 (the float16 subnormal step), makes the FPU round to
+	// nearest even for us.
+	v := math.Float32bits(math.Float32frombits(a) + 0.5)
+	return sign | uint16(v-0x3f000000)
 }
 
 // f64ToHalf rounds the float64 with bits d to float16 bits directly (one
@@ -58,15 +75,28 @@ func f64ToHalf(d uint64) uint16 {
 	return sign | uint16(a>>42-1008<<10)
 }
 
-// halfToF32 widens float16 bits to float32 bits exactly.
+// halfToF32 widens float16 bits to float32 bits exactly. Hot loops
+// inline the common case (a normal number) themselves.
 func halfToF32(h uint16) uint32 {
-	o := uint32(h&0x7fff) << 13
-	exp := o & 0x0f800000
-	o += 112 << 23 // rebias 15 → 127
-	switch exp {
-	case 0x0f800000: // inf or NaN: keep the payload
+	if e := h & 0x7c00; e != 0 && e != 0x7c00 {
+		return halfToF32Normal(h)
+	}
+	return halfToF32Rare(h)
+}
+
+// halfToF32Normal is halfToF32 for normal numbers: rebias 15 → 127.
+func halfToF32Normal(h uint16) uint32 {
+	return uint32(h&0x8000)<<16 | (uint32(h&0x7fff)<<13 + 112<<23)
+}
+
+// halfToF32Rare handles zero, subnormals, inf and NaN.
+//
+//go:noinline
+func halfToF32Rare(h uint16) uint32 {
+	o := uint32(h&0x7fff)<<13 + 112<<23
+	if h&0x7c00 == 0x7c00 { // inf or NaN: keep the payload
 		o += 112 << 23
-	case 0: // zero or subnormal: renormalise with the FPU
+	} else { // zero or subnormal: renormalise with the FPU
 		o = math.Float32bits(math.Float32frombits(o+1<<23) - 0x1p-14)
 	}
 	return o | uint32(h&0x8000)<<16
@@ -106,10 +136,22 @@ var e4m3Table, e4m3HalfTable = func() (t [256]uint32, h [256]uint16) {
 	return
 }()
 
+// e5m2Table decodes every float8_e5m2 byte (the upper byte of a float16).
+var e5m2Table = func() (t [256]uint32) {
+	for i := range t {
+		t[i] = halfToF32(uint16(i) << 8)
+	}
+	return
+}()
+
 func halfToF32Slice(d []uint32, s []uint16) {
 	d = d[:len(s)]
 	for i, h := range s {
-		d[i] = halfToF32(h)
+		if e := h & 0x7c00; e != 0 && e != 0x7c00 {
+			d[i] = halfToF32Normal(h)
+		} else {
+			d[i] = halfToF32Rare(h)
+		}
 	}
 }
 
@@ -144,7 +186,7 @@ func e4m3ToHalfSlice(d []uint16, s []uint8) {
 func e5m2ToF32Slice(d []uint32, s []uint8) {
 	d = d[:len(s)]
 	for i, b := range s {
-		d[i] = halfToF32(uint16(b) << 8)
+		d[i] = e5m2Table[b]
 	}
 }
 

@@ -129,17 +129,26 @@ func countSpecial(c *Stats, f float64) {
 }
 
 // f64ToF32 narrows, counting NaN, inf and finite values that overflow.
+// The first pass only notes (without branching) whether any result has
+// an all-ones exponent; only then does a second pass classify.
 func f64ToF32(d []float32, s []float64, st *Stats) {
 	if st == nil {
 		convSlice(d, s)
 		return
 	}
 	d = d[:len(s)]
-	var c Stats
+	clean := uint32(0x7f800000) // becomes 0 when a result is inf or NaN
 	for i, v := range s {
 		r := float32(v)
 		d[i] = r
-		if r-r != 0 { // inf or NaN
+		clean = min(clean, ^math.Float32bits(r)&0x7f800000)
+	}
+	if clean != 0 {
+		return
+	}
+	var c Stats
+	for i, v := range s {
+		if r := d[i]; r-r != 0 {
 			countSpecial(&c, v)
 		}
 	}
@@ -161,7 +170,12 @@ func toHalf[S number](d []uint16, s []S, st *Stats) {
 		}
 	} else {
 		for i, v := range s {
-			h := f32ToHalf(math.Float32bits(float32(v)))
+			var h uint16
+			if f := math.Float32bits(float32(v)); f&0x7fffffff-0x38800000 < 0x0f000000 {
+				h = f32ToHalfNormal(f)
+			} else {
+				h = f32ToHalfRare(f)
+			}
 			d[i] = h
 			if h&0x7c00 == 0x7c00 {
 				countSpecial(&c, float64(v))
@@ -198,22 +212,14 @@ func toBool[S number](d []uint8, s []S, st *Stats) {
 func fromBool[T number](d []T, s []uint8) {
 	d = d[:len(s)]
 	for i, v := range s {
-		var t T
-		if v != 0 {
-			t = 1
-		}
-		d[i] = t
+		d[i] = T(min(v, 1)) // branch-free: random bools defeat prediction
 	}
 }
 
 func fromBoolHalf(d []uint16, s []uint8) {
 	d = d[:len(s)]
 	for i, v := range s {
-		var t uint16
-		if v != 0 {
-			t = 0x3c00
-		}
-		d[i] = t
+		d[i] = uint16(min(v, 1)) * 0x3c00
 	}
 }
 

@@ -95,7 +95,7 @@ func TestSourceOnlyTypes(t *testing.T) {
 	}
 }
 
-// TestSourceOnlyTargets checks that New refuses bfloat16 and float8 as
+// TestNewErrors checks that New refuses bfloat16 and float8 as
 // targets, and the other pairs it cannot do.
 func TestNewErrors(t *testing.T) {
 	for _, tc := range []struct{ from, to dtype.DType }{
