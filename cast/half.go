@@ -1,6 +1,9 @@
 package cast
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // Scalar conversions for the 16- and 8-bit float formats. They follow
 // NumPy's npy_floatbits_to_halfbits, npy_doublebits_to_halfbits,
@@ -144,14 +147,23 @@ var e5m2Table = func() (t [256]uint32) {
 	return
 }()
 
+// halfTable maps every float16 bit pattern to its float32 bits (256 KiB,
+// built on first use): a lookup beats the branchy bit manipulation on
+// data with mixed exponents (BenchmarkKernel from=float16/to=float32:
+// 1.4 → 3.2 GB/s on the 2-core dev VM, copy() 21 GB/s in the same run).
+var halfTable = sync.OnceValue(func() *[1 << 16]uint32 {
+	t := new([1 << 16]uint32)
+	for i := range t {
+		t[i] = halfToF32(uint16(i))
+	}
+	return t
+})
+
 func halfToF32Slice(d []uint32, s []uint16) {
 	d = d[:len(s)]
+	t := halfTable()
 	for i, h := range s {
-		if e := h & 0x7c00; e != 0 && e != 0x7c00 {
-			d[i] = halfToF32Normal(h)
-		} else {
-			d[i] = halfToF32Rare(h)
-		}
+		d[i] = t[h]
 	}
 }
 
