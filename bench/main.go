@@ -1,0 +1,530 @@
+// Command bench measures bigconv convert against what a Python user runs
+// today (a NumPy chunked loop, dask) and against the machine's limits (cat,
+// cp), on generated inputs of a given size, and writes the results as a
+// Markdown table (into docs/benchmarks.md), a PNG chart and JSON.
+//
+//	go run ./bench --size 1GiB --runs 3
+//	go run ./bench --size 4GiB --cases f32-f32,i64-f32 --name benchmarks-4GiB
+//
+// Each case generates its input block by block, warms the page cache with
+// cat, then runs every tool N times, alternating tools within each round,
+// and removes the input before the next case. Python peers run on
+// /usr/bin/python3 (Debian's, which has numpy and dask); a missing module is
+// reported and that peer skipped — nothing is installed.
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bigconv/bigconv/dtype"
+)
+
+//go:embed peer.py
+var peerPy []byte
+
+const python = "/usr/bin/python3"
+
+// peerBlock is the input bytes per row block in the NumPy loop and per dask
+// chunk: a round figure a user would pick.
+const peerBlock = 64 << 20
+
+// tools, in the order of the first round (later rounds rotate it).
+var allTools = []string{"bigconv", "numpy", "dask", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
+
+// caseDef is one prepared case: generated input files and how each tool
+// converts them.
+type caseDef struct {
+	Name, Desc string
+	Input      string   // the data file cp and cat read
+	InBytes    int64    // tensor data bytes
+	OutBytes   int64    // output data bytes
+	Args       []string // bigconv convert arguments before OUTPUT
+	Peer       map[string]any
+	Files      []string // to remove afterwards
+	OutSized   string   // output-sized scratch file for cp-out, if OutBytes != InBytes
+}
+
+type caseSpec struct {
+	name, desc string
+	prep       func(dir string, size int64) (*caseDef, error)
+}
+
+var cases = []caseSpec{
+	{"f32-f32", "raw <f4 [N,1024] → float32 (same dtype: a copy)", rawCase("f4", "<f4", 4, "float32", "<f4", "astype")},
+	{"i64-f32", "raw <i8 [N,1024] → float32", rawCase("i8", "<i8", 8, "float32", "<f4", "astype")},
+	{"bf16-f32", "raw bfloat16 [N,1024] → float32 (widening)", rawCase("bf16", "bfloat16", 2, "float32", "<f4", "bf16")},
+	{"f32-f16", "raw <f4 [N,1024] → float16", rawCase("f4", "<f4", 4, "float16", "<f2", "astype")},
+	{"video-f16", ".npy <f4 [frames,56,56,64] → float16", npyCase("video")},
+	{"be-f32", ".npy >f4 [N,1024] → <f4 (byte swap)", npyCase("be")},
+	{"fortran-c", ".npy <f4 [N,1024] Fortran order → C order", npyCase("fortran")},
+	{"tf-f32", "TF checkpoint float32 variable [N,1024] → .npy", tfCase},
+}
+
+func rawCase(pat, inDType string, item int64, outDType, peerOut, op string) func(string, int64) (*caseDef, error) {
+	return func(dir string, size int64) (*caseDef, error) {
+		rows := size / (1024 * item)
+		if rows < 1 {
+			return nil, fmt.Errorf("--size %d is below one row of 1024 elements", size)
+		}
+		in := filepath.Join(dir, "in.bin")
+		n := rows * 1024 * item
+		if err := writeFile(in, nil, pattern(pat), n); err != nil {
+			return nil, err
+		}
+		peerIn := inDType
+		if op == "bf16" {
+			peerIn = "<u2"
+		}
+		outItem := int64(dtype.MustParse(outDType).Size())
+		return &caseDef{Input: in, InBytes: n, OutBytes: rows * 1024 * outItem,
+			Args: []string{"--in-dtype", inDType, "--shape", "-1,1024", "--dtype", outDType, in},
+			Peer: map[string]any{"in": in, "kind": "raw", "in_dtype": peerIn, "shape": []int64{rows, 1024},
+				"out_dtype": peerOut, "op": op, "block_bytes": peerBlock},
+			Files: []string{in}}, nil
+	}
+}
+
+// npyCase writes a .npy input of kind "be" (>f4 [N,1024] → <f4), "fortran"
+// (<f4 [N,1024] in Fortran order → C order) or "video" (<f4
+// [frames,56,56,64] → float16).
+func npyCase(kind string) func(string, int64) (*caseDef, error) {
+	fortran, video := kind == "fortran", kind == "video"
+	return func(dir string, size int64) (*caseDef, error) {
+		in := filepath.Join(dir, "in.npy")
+		dt := dtype.MustParse("<f4")
+		pat := "f4"
+		shape := dtype.Shape{size / 4096, 1024}
+		outDType, outItem := "<f4", int64(4)
+		if video {
+			shape = dtype.Shape{size / (56 * 56 * 64 * 4), 56, 56, 64}
+			outDType, outItem = "<f2", 2
+		} else if kind == "be" {
+			dt, pat = dtype.MustParse(">f4"), ">f4"
+		}
+		if shape[0] < 1 {
+			return nil, fmt.Errorf("--size %d is below one row", size)
+		}
+		if err := writeNPY(in, dt, shape, fortran, pattern(pat)); err != nil {
+			return nil, err
+		}
+		n, _ := shape.NumBytes(4)
+		elems := n / 4
+		args := []string{in}
+		if video {
+			args = []string{"--dtype", "float16", in}
+		}
+		return &caseDef{Input: in, InBytes: n, OutBytes: elems * outItem, Args: args,
+			Peer:  map[string]any{"in": in, "kind": "npy", "out_dtype": outDType, "op": "astype", "block_bytes": peerBlock},
+			Files: []string{in}}, nil
+	}
+}
+
+func tfCase(dir string, size int64) (*caseDef, error) {
+	shape := dtype.Shape{size / 4096, 1024}
+	if shape[0] < 1 {
+		return nil, fmt.Errorf("--size %d is below one row", size)
+	}
+	prefix, data, err := writeBundle(dir, shape, pattern("f4"))
+	if err != nil {
+		return nil, err
+	}
+	n, _ := shape.NumBytes(4)
+	return &caseDef{Input: data, InBytes: n, OutBytes: n, Args: []string{prefix},
+		Files: []string{data, prefix + ".index"}}, nil
+}
+
+// Result is one tool on one case.
+type Result struct {
+	Case      string    `json:"case"`
+	Desc      string    `json:"desc"`
+	Tool      string    `json:"tool"`
+	InBytes   int64     `json:"in_bytes"`
+	OutBytes  int64     `json:"out_bytes"`
+	Walls     []float64 `json:"wall_s"`
+	Inners    []float64 `json:"inner_s,omitempty"`
+	Median    float64   `json:"median_s"`
+	Min       float64   `json:"min_s"`
+	Max       float64   `json:"max_s"`
+	InGiBps   float64   `json:"in_gib_per_s"`
+	VsBigconv float64   `json:"time_vs_bigconv"`
+	PeakRSS   float64   `json:"peak_rss_mib"`
+	PeakAnon  float64   `json:"peak_rss_anon_mib"`
+}
+
+// Report is the JSON written next to the chart.
+type Report struct {
+	Date     string            `json:"date"`
+	Command  string            `json:"command"`
+	Size     int64             `json:"size_bytes"`
+	Runs     int               `json:"runs"`
+	Machine  map[string]string `json:"machine"`
+	Versions map[string]string `json:"versions"`
+	Skipped  []string          `json:"skipped,omitempty"`
+	Results  []Result          `json:"results"`
+}
+
+func main() {
+	sizeFlag := flag.String("size", "1GiB", "input size per case, e.g. 256MiB, 1GiB, 4GiB")
+	runs := flag.Int("runs", 3, "runs per tool (medians are reported)")
+	caseList := flag.String("cases", "", "comma-separated cases (default all): "+caseNames())
+	outDir := flag.String("out", "docs", "directory for NAME.png and NAME.json (empty: none)")
+	name := flag.String("name", "benchmarks", "base name of the chart and JSON, and the key of the doc section")
+	doc := flag.String("doc", "docs/benchmarks.md", "Markdown file whose <!-- bench:NAME --> section is replaced (empty: none)")
+	workDir := flag.String("workdir", "", "where inputs and outputs go (default: a new temp dir, removed at the end)")
+	keep := flag.Bool("keep", false, "keep the generated inputs and the built binary")
+	genOnly := flag.Bool("gen-only", false, "only generate the inputs into --workdir and print the bigconv commands (for profiling)")
+	flag.Parse()
+	size, err := parseSize(*sizeFlag)
+	if err != nil || *runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench: --size:", err, "or --runs < 1")
+		os.Exit(2)
+	}
+	if *genOnly {
+		err = genInputs(size, *caseList, *workDir)
+	} else {
+		err = run(size, *sizeFlag, *runs, *caseList, *outDir, *name, *doc, *workDir, *keep)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func caseNames() string {
+	var s []string
+	for _, c := range cases {
+		s = append(s, c.name)
+	}
+	return strings.Join(s, ",")
+}
+
+// selectCases parses --cases.
+func selectCases(list string) ([]caseSpec, error) {
+	if list == "" {
+		return cases, nil
+	}
+	var sel []caseSpec
+	for _, n := range strings.Split(list, ",") {
+		i := slices.IndexFunc(cases, func(c caseSpec) bool { return c.name == strings.TrimSpace(n) })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown case %q (have %s)", n, caseNames())
+		}
+		sel = append(sel, cases[i])
+	}
+	return sel, nil
+}
+
+// genInputs writes each case's input into its own subdirectory of dir and
+// prints the bigconv command converting it.
+func genInputs(size int64, caseList, dir string) error {
+	sel, err := selectCases(caseList)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		return errors.New("--gen-only needs --workdir")
+	}
+	for _, cs := range sel {
+		d := filepath.Join(dir, cs.name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		c, err := cs.prep(d, size)
+		if err != nil {
+			return fmt.Errorf("%s: %v", cs.name, err)
+		}
+		fmt.Printf("%s\tbigconv convert --progress never %s %s\n", cs.name, strings.Join(c.Args, " "), filepath.Join(d, "out.npy"))
+	}
+	return nil
+}
+
+func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, workDir string, keep bool) error {
+	sel, err := selectCases(caseList)
+	if err != nil {
+		return err
+	}
+	if workDir == "" {
+		d, err := os.MkdirTemp("", "bigconv-bench-")
+		if err != nil {
+			return err
+		}
+		workDir = d
+		if !keep {
+			defer os.RemoveAll(d)
+		}
+	} else if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(workDir, "bigconv")
+	fmt.Fprintf(os.Stderr, "bench: building %s\n", bin)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/bigconv")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/bigconv: %v", err)
+	}
+	peerPath := filepath.Join(workDir, "peer.py")
+	if err := os.WriteFile(peerPath, peerPy, 0o644); err != nil {
+		return err
+	}
+
+	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), Size: size, Runs: runs,
+		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
+		Machine: machineInfo(), Versions: map[string]string{"go": runtime.Version(), "bigconv": gitRev(root)}}
+	skip := map[string]bool{}
+	for _, p := range []struct{ tool, mod, pkg string }{{"numpy", "numpy", "python3-numpy"}, {"dask", "dask.array", "python3-dask"}} {
+		out, err := exec.Command(python, "-c", "import "+p.mod+" as m, numpy; print(getattr(m, '__version__', '') or __import__('dask').__version__)").Output()
+		if err != nil {
+			msg := fmt.Sprintf("%s peer skipped: %s cannot import %s (apt-get install %s)", p.tool, python, p.mod, p.pkg)
+			if p.tool == "dask" {
+				msg = fmt.Sprintf("%s peer skipped: %s cannot import %s and numpy (apt-get install python3-numpy python3-dask)", p.tool, python, p.mod)
+			}
+			fmt.Fprintln(os.Stderr, "bench:", msg)
+			rep.Skipped = append(rep.Skipped, msg)
+			skip[p.tool] = true
+			continue
+		}
+		rep.Versions[p.tool] = strings.TrimSpace(string(out))
+	}
+
+	for _, cs := range sel {
+		fmt.Fprintf(os.Stderr, "bench: %s: generating %s input\n", cs.name, sizeText)
+		c, err := cs.prep(workDir, size)
+		if err != nil {
+			return fmt.Errorf("%s: %v", cs.name, err)
+		}
+		c.Name, c.Desc = cs.name, cs.desc
+		res, err := runCase(c, bin, peerPath, workDir, runs, skip)
+		for _, f := range c.Files {
+			if !keep {
+				os.Remove(f)
+			}
+		}
+		if c.OutSized != "" {
+			os.Remove(c.OutSized)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", cs.name, err)
+		}
+		rep.Results = append(rep.Results, res...)
+		fmt.Print(table(res))
+	}
+
+	md := section(&rep, sizeText)
+	fmt.Println()
+	fmt.Print(md)
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
+		j, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(filepath.Join(outDir, name+".json"), append(j, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := chart(&rep, filepath.Join(outDir, name+".png")); err != nil {
+			return err
+		}
+	}
+	if doc != "" {
+		if err := replaceSection(doc, name, md); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runCase warms the cache and runs each tool runs times, alternating.
+func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bool) ([]Result, error) {
+	var tools []string
+	for _, t := range allTools {
+		switch {
+		case skip[t], (t == "numpy" || t == "dask") && c.Peer == nil,
+			strings.HasPrefix(t, "cp-out") && c.OutBytes == c.InBytes:
+			continue
+		}
+		tools = append(tools, t)
+	}
+	if c.OutBytes != c.InBytes {
+		c.OutSized = filepath.Join(dir, "outsized.bin")
+		if err := sizeOut(c.OutSized, c.OutBytes); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []string{c.Input, c.OutSized} {
+		if f != "" {
+			if _, _, err := runCmd([]string{"cat", f}, false); err != nil { // warm the page cache
+				return nil, err
+			}
+		}
+	}
+	syscall.Sync()
+	out := filepath.Join(dir, "out.npy")
+	ms := map[string][]measure{}
+	for r := range runs {
+		for i := range tools {
+			tool := tools[(i+r)%len(tools)]
+			os.Remove(out)
+			m, err := runTool(tool, c, bin, peerPath, out)
+			if err != nil {
+				return nil, err
+			}
+			if tool == "bigconv" || tool == "numpy" || tool == "dask" {
+				if sz, err := fileSize(out); err != nil || sz < c.OutBytes {
+					return nil, fmt.Errorf("%s wrote %d bytes, want ≥ %d (%v)", tool, sz, c.OutBytes, err)
+				}
+			}
+			fmt.Fprintf(os.Stderr, "bench: %s %-13s run %d: %6.2f s  rss %5d MiB  anon %5d MiB\n",
+				c.Name, tool, r+1, m.Wall, m.MaxRSS>>10, m.MaxAnon>>10)
+			ms[tool] = append(ms[tool], m)
+			os.Remove(out)
+			syscall.Sync() // untimed: no writeback left over for the next tool
+		}
+	}
+	var res []Result
+	for _, tool := range tools {
+		r := Result{Case: c.Name, Desc: c.Desc, Tool: tool, InBytes: c.InBytes, OutBytes: c.OutBytes}
+		for _, m := range ms[tool] {
+			r.Walls = append(r.Walls, m.Wall)
+			if m.Inner > 0 {
+				r.Inners = append(r.Inners, m.Inner)
+			}
+			r.PeakRSS = max(r.PeakRSS, float64(m.MaxRSS)/1024)
+			r.PeakAnon = max(r.PeakAnon, float64(m.MaxAnon)/1024)
+		}
+		r.Median, r.Min, r.Max = stats(r.Walls)
+		// GiB/s of the case's input size, so rows compare; for cp-out this is
+		// the input-equivalent rate of copying an output-sized file.
+		r.InGiBps = float64(c.InBytes) / (1 << 30) / r.Median
+		res = append(res, r)
+	}
+	for i := range res {
+		res[i].VsBigconv = res[i].Median / res[0].Median
+	}
+	return res, nil
+}
+
+// runTool runs one tool once, writing out (cp, bigconv, peers) or not (cat).
+func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error) {
+	switch tool {
+	case "bigconv":
+		argv := append([]string{bin, "convert", "--progress", "never"}, c.Args...)
+		m, _, err := runCmd(append(argv, out), false)
+		return m, err
+	case "numpy", "dask":
+		spec := map[string]any{"out": out}
+		for k, v := range c.Peer {
+			spec[k] = v
+		}
+		j, _ := json.Marshal(spec)
+		m, stdout, err := runCmd([]string{python, peerPath, tool, string(j)}, true)
+		if err == nil {
+			m.Inner, _ = strconv.ParseFloat(strings.TrimSpace(string(stdout)), 64)
+		}
+		return m, err
+	case "cat":
+		m, _, err := runCmd([]string{"cat", c.Input}, false) // cat INPUT > /dev/null
+		return m, err
+	case "cp", "cp+fsync", "cp-out", "cp-out+fsync":
+		src := c.Input
+		if strings.HasPrefix(tool, "cp-out") {
+			src = c.OutSized
+		}
+		m, _, err := runCmd([]string{"cp", "--reflink=never", src, out}, false)
+		if err != nil || !strings.HasSuffix(tool, "+fsync") {
+			return m, err
+		}
+		s, _, err := runCmd([]string{"sync", out}, false) // fsync(out), as bigconv's Commit and NumPy's flush
+		m.Wall += s.Wall
+		m.MaxRSS, m.MaxAnon = max(m.MaxRSS, s.MaxRSS), max(m.MaxAnon, s.MaxAnon)
+		return m, err
+	}
+	return measure{}, fmt.Errorf("unknown tool %q", tool)
+}
+
+func stats(v []float64) (med, lo, hi float64) {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		med = s[n/2]
+	} else {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return med, s[0], s[n-1]
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run from inside the bigconv module (go env GOMOD is empty)")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+func gitRev(root string) string {
+	out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func machineInfo() map[string]string {
+	m := map[string]string{"nproc": strconv.Itoa(runtime.NumCPU()), "goarch": runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m["kernel"] = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				m["mem_total"] = strings.TrimSpace(v)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m["cpu"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// parseSize reads 256MiB, 1GiB, 4G, 1048576.
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSuffix(t, u.suf), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 1GiB", s)
+	}
+	return n * mult, nil
+}
