@@ -119,14 +119,7 @@ manifest.json) for inputs with several tensors.
 Flags:`)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usageError{fmt.Errorf("convert needs INPUT and OUTPUT, got %d argument(s); see bigconv convert -h", len(pos))}
-	}
-	fopt, err := fo.options()
+	pos, fopt, err := parseArgs(fs, fo, args, 2, "INPUT and OUTPUT")
 	if err != nil {
 		return err
 	}

@@ -36,14 +36,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n\nLists each tensor's name, dtype, shape and size without reading data.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{fmt.Errorf("inspect needs exactly one INPUT, got %d", len(pos))}
-	}
-	opt, err := fo.options()
+	pos, opt, err := parseArgs(fs, fo, args, 1, "exactly one INPUT")
 	if err != nil {
 		return err
 	}
@@ -125,4 +118,18 @@ func addFormatFlags(fs *flag.FlagSet) *formatFlags {
 	fs.StringVar(&f.feature, "feature", "", "TFRecord of tf.train.Example: the feature to take")
 	fs.StringVar(&f.compression, "compression", "", "TFRecord compression: none, gzip or zlib (default: from the extension)")
 	return f
+}
+
+// parseArgs parses a command's flags and checks it got n positional
+// arguments (described by want in the usage error), then the format flags.
+func parseArgs(fs *flag.FlagSet, fo *formatFlags, args []string, n int, want string) ([]string, format.Options, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, format.Options{}, err
+	}
+	if len(pos) != n {
+		return nil, format.Options{}, usageError{fmt.Errorf("%s needs %s, got %d argument(s); see bigconv %s -h", fs.Name(), want, len(pos), fs.Name())}
+	}
+	opt, err := fo.options()
+	return pos, opt, err
 }
