@@ -16,16 +16,21 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bigconv/bigconv/cast"
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/mmapnpy"
 	"github.com/bigconv/bigconv/slicer"
 	"github.com/bigconv/bigconv/tensor"
@@ -54,6 +59,25 @@ type Options struct {
 	// Progress, if set, is called after each block with the input bytes
 	// done and the total (-1 when unknown). Calls are serialised.
 	Progress func(done, total int64)
+
+	// CheckpointBytes is how much output is written between checkpoints
+	// of the resume journal (0 = DefaultCheckpointBytes). Outputs no
+	// larger than that, and every output when it is negative, keep no
+	// journal: a cancelled run removes them.
+	CheckpointBytes int64
+	// CheckpointEvery also checkpoints after this much time (0 =
+	// DefaultCheckpointEvery).
+	CheckpointEvery time.Duration
+	// Resume continues an interrupted run of the same conversion from its
+	// journal. Without it, a journal left by an interrupted run makes Run
+	// fail with ErrPending rather than silently reuse or discard it.
+	Resume bool
+	// Restart discards a journal left by an interrupted run.
+	Restart bool
+	// Identity names the input files' identity (sizes, modification
+	// times, header hashes) as the caller sees them; a resumed run
+	// refuses when it differs. Run adds a hash of the data's edges.
+	Identity string
 }
 
 // MemoryBudget is the memory the default block size aims to stay within
@@ -126,6 +150,7 @@ type Result struct {
 	Blocks    int64
 	Stats     cast.Stats // what a lossy cast met
 	CRCVerify bool       // an input checksum was verified
+	Resumed   int64      // blocks an interrupted run had already written
 }
 
 // Convert writes tensor t to a .npy file at out.
@@ -137,7 +162,11 @@ func Convert(ctx context.Context, t *tensor.Tensor, out string, opt Options) (Re
 	return p.Run(ctx, out, opt)
 }
 
-// Run carries out the plan, writing out.
+// Run carries out the plan, writing out. Unless Options.CheckpointBytes
+// is negative it keeps a journal beside the output (JournalPath) so that
+// an interrupted run can be resumed: on cancellation the partial output
+// and journal are kept and ErrInterrupted is returned; a later Run with
+// Options.Resume continues from the last checkpoint.
 func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error) {
 	if p.Tensor.Stream != nil {
 		return p.runStream(ctx, out, opt)
@@ -151,27 +180,68 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	if bs <= 0 {
 		bs = DefaultBlockSize(workers)
 	}
+	inBytes, err := t.Shape.NumBytes(p.From.Size())
+	if err != nil {
+		return Result{}, err
+	}
+	// Outputs no larger than one checkpoint keep no journal: resuming
+	// them would save nothing.
+	outBytes, err := t.Shape.NumBytes(p.To.Size())
+	if err != nil {
+		return Result{}, err
+	}
+	journaling := opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes)
+	verify := t.CRC32C != nil && !opt.NoVerify
+	jpath := JournalPath(out)
+	// Decide about a journal left by an interrupted run before touching
+	// its partial output, so that a refused resume loses nothing.
+	var old *journal
+	if journaling {
+		if old, err = findJournal(out, jpath, opt); err != nil {
+			return Result{}, err
+		}
+		if old != nil && opt.BlockSize <= 0 {
+			bs = old.BlockSize // resume with the interrupted run's blocks
+		}
+	} else {
+		os.Remove(jpath)
+	}
 	src := *t
 	src.DType = p.From
 	sl, err := slicer.New(&src, slicer.Options{BlockSize: bs, OutItemSize: p.To.Size()})
 	if err != nil {
 		return Result{}, err
 	}
-	inBytes, err := t.Shape.NumBytes(p.From.Size())
-	if err != nil {
-		return Result{}, err
+	res := Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: inBytes, Blocks: sl.Len()}
+	var jr *journal
+	if journaling {
+		sample, err := sampleHash(t, inBytes)
+		if err != nil {
+			return res, err
+		}
+		jr = &journal{Version: journalVersion, Output: filepath.Base(out), Tensor: t.Name, Source: t.File,
+			Input: opt.Identity, Sample: sample, From: p.From.String(), To: p.To.String(), Shape: t.Shape.Clone(),
+			Fortran: t.Fortran, BlockSize: bs, Blocks: sl.Len(), Verify: verify}
+		if old != nil {
+			if m := old.mismatch(jr); m != "" {
+				return res, fmt.Errorf("%w %s: %s; %s is kept (restart to discard it)", ErrResume, out, m, jpath)
+			}
+		}
 	}
-	w, err := mmapnpy.Create(out, p.To, t.Shape, mmapnpy.Options{FlushWindows: opt.FlushWindows})
+	w, err := mmapnpy.Create(out, p.To, t.Shape, mmapnpy.Options{FlushWindows: opt.FlushWindows, Keep: old != nil})
 	if err != nil {
-		return Result{}, err
+		return res, err
 	}
-	res := Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: inBytes, OutBytes: w.DataLen(), Blocks: sl.Len()}
+	res.OutBytes = w.DataLen()
+	if old != nil && w.Reused() {
+		jr.Done, jr.CRC = old.Done, old.CRC
+		res.Resumed = old.Done
+	} else {
+		old = nil // the partial file was not this output's: start over
+	}
+	first := jr.startBlock()
 
-	verify := t.CRC32C != nil && !opt.NoVerify
-	var crcs []uint32
-	if verify {
-		crcs = make([]uint32, sl.Len())
-	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -186,8 +256,14 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
+	next.Store(first)
+	if first > 0 {
+		done.Store(sl.Block(first - 1).Off + sl.Block(first-1).Len)
+	}
+	ck := newCheckpointer(w, jr, jpath, sl, opt)
+	ck.start(fail)
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
-	workers = int(min(int64(workers), max(sl.Len(), 1)))
+	workers = int(min(int64(workers), max(sl.Len()-first, 1)))
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -208,13 +284,14 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 					return
 				}
 				b := sl.Block(i)
+				var crc uint32
 				err := w.Write(b.Elem0*outItem, b.Elems*outItem, func(dst []byte) error {
 					if p.copyOK {
 						if err := sl.ReadBlock(b, dst); err != nil {
 							return err
 						}
 						if verify {
-							crcs[i] = crc32c.Checksum(dst)
+							crc = crc32c.Checksum(dst)
 						}
 						return nil
 					}
@@ -223,7 +300,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 						return err
 					}
 					if verify {
-						crcs[i] = crc32c.Checksum(in)
+						crc = crc32c.Checksum(in)
 					}
 					p.kernel(dst, in, &st)
 					return nil
@@ -236,6 +313,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 					fail(err)
 					return
 				}
+				ck.blockDone(i, crc, b.Len, b.Elems*outItem)
 				d := done.Add(b.Len)
 				if opt.Progress != nil {
 					progMu.Lock()
@@ -246,26 +324,32 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 		}()
 	}
 	wg.Wait()
+	ck.stop()
 	if firstErr == nil {
-		firstErr = ctx.Err()
-		if firstErr == nil && sl.Len() == 0 && opt.Progress != nil {
-			opt.Progress(0, 0)
+		firstErr = ck.err
+	}
+	if firstErr == nil && parent.Err() != nil {
+		// Cancelled: keep what is durable for a resumed run.
+		if !journaling {
+			w.Abort()
+			return res, parent.Err()
 		}
+		err := ck.checkpoint()
+		if rerr := w.Release(); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			w.Abort()
+			os.Remove(jpath)
+			return res, fmt.Errorf("%w; the partial output could not be kept: %v", parent.Err(), err)
+		}
+		return res, &InterruptedError{Err: parent.Err(), Output: out, Partial: w.TempPath(), Journal: jpath, Done: ck.done, Blocks: sl.Len()}
+	}
+	if firstErr == nil && sl.Len() == 0 && opt.Progress != nil {
+		opt.Progress(0, 0)
 	}
 	if firstErr == nil && verify {
-		got := uint32(0)
-		for i := int64(0); i < sl.Len(); i++ {
-			b := sl.Block(i)
-			if i == 0 {
-				got = crcs[0]
-			} else {
-				got = crc32c.Combine(got, crcs[i], b.Len)
-			}
-		}
-		if sl.Len() == 0 {
-			got = crc32c.Checksum(nil)
-		}
-		if got != *t.CRC32C {
+		if got := ck.crc; got != *t.CRC32C {
 			firstErr = tensor.Errorf(tensor.ErrChecksum, t.File, t.Name, t.Offset,
 				"crc32c of %d data bytes is %#08x, expected %#08x (masked %#08x); the file is damaged (--no-verify skips this check)",
 				inBytes, got, *t.CRC32C, crc32c.Mask(*t.CRC32C))
@@ -274,10 +358,48 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	}
 	if firstErr != nil {
 		w.Abort()
+		os.Remove(jpath)
 		return res, firstErr
 	}
+	if journaling {
+		// Record the finished state, so that a crash during the rename
+		// costs a resumed run nothing but the rename.
+		if err := ck.checkpoint(); err != nil {
+			w.Abort()
+			os.Remove(jpath)
+			return res, err
+		}
+		if testhook.BeforeCommit != nil {
+			testhook.BeforeCommit()
+		}
+	}
 	if err := w.Commit(); err != nil {
+		os.Remove(jpath)
 		return res, err
+	}
+	if journaling {
+		if testhook.AfterCommit != nil {
+			testhook.AfterCommit()
+		}
+		os.Remove(jpath)
 	}
 	return res, nil
 }
+
+// InterruptedError reports a cancelled run whose work is kept. It
+// matches ErrInterrupted and the context's error with errors.Is.
+type InterruptedError struct {
+	Err     error // the context's error
+	Output  string
+	Partial string // the partial output file, kept
+	Journal string
+	Done    int64 // blocks durably written
+	Blocks  int64
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted: %d of %d blocks of %s are kept in %s (journal %s)",
+		e.Done, e.Blocks, e.Output, e.Partial, e.Journal)
+}
+
+func (e *InterruptedError) Unwrap() []error { return []error{ErrInterrupted, e.Err} }

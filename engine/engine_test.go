@@ -63,21 +63,173 @@ func TestCastRefusedNamesFlag(t *testing.T) {
 	}
 }
 
-func TestCancelLeavesNothing(t *testing.T) {
+func TestCancelWithoutJournalLeavesNothing(t *testing.T) {
 	tt, _ := f64Tensor(1 << 16)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	_, err := Convert(ctx, tt, filepath.Join(dir, "o.npy"), Options{BlockSize: 4096, Workers: 2,
+	_, err := Convert(ctx, tt, filepath.Join(dir, "o.npy"), Options{BlockSize: 4096, Workers: 2, CheckpointBytes: -1,
 		Progress: func(done, total int64) {
 			if calls++; calls == 10 {
 				cancel()
 			}
 		}})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want Canceled", err)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err = %v, want Canceled only", err)
 	}
 	emptyDir(t, dir)
+}
+
+// interrupt converts tt to out and cancels after the given number of
+// blocks; the work must be kept.
+func interrupt(t *testing.T, tt *tensor.Tensor, out string, opt Options, after int) *InterruptedError {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	opt.Progress = func(done, total int64) {
+		if calls++; calls == after {
+			cancel()
+		}
+	}
+	_, err := Convert(ctx, tt, out, opt)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want an InterruptedError", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("output exists after interruption: %v", err)
+	}
+	for _, p := range []string{mmapnpy.PartialPath(out), JournalPath(out)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("interrupted run did not keep %s: %v", p, err)
+		}
+	}
+	if ie.Done < int64(after)-2 || ie.Done >= ie.Blocks {
+		t.Fatalf("interrupted after %d blocks but journal records %d of %d", after, ie.Done, ie.Blocks)
+	}
+	return ie
+}
+
+func TestInterruptAndResume(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		to     string
+		verify bool
+	}{{"copy", "", false}, {"cast", "<f4", false}, {"copy/crc", "", true}, {"cast/crc", "<f4", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			tt, b := f64Tensor(1 << 16)
+			if c.verify {
+				crc := crc32c.Checksum(b)
+				tt.CRC32C = &crc
+			}
+			opt := Options{BlockSize: 4096, Workers: 2, CheckpointBytes: 1}
+			if c.to != "" {
+				opt.DType = dtype.MustParse(c.to)
+			}
+			dir := t.TempDir()
+			want := filepath.Join(dir, "want.npy")
+			if _, err := Convert(context.Background(), tt, want, opt); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "o.npy")
+			ie := interrupt(t, tt, out, opt, 20)
+
+			// Without Resume the journal is reported, not reused.
+			if _, err := Convert(context.Background(), tt, out, opt); !errors.Is(err, ErrPending) {
+				t.Fatalf("rerun without Resume: err = %v, want ErrPending", err)
+			}
+			// Other settings refuse to resume.
+			other := opt
+			other.Resume, other.DType = true, dtype.MustParse("<f2")
+			if _, err := Convert(context.Background(), tt, out, other); !errors.Is(err, ErrResume) {
+				t.Fatalf("resume with another dtype: err = %v, want ErrResume", err)
+			}
+			other = opt
+			other.Resume, other.Identity = true, "size=1 mtime=2"
+			if _, err := Convert(context.Background(), tt, out, other); !errors.Is(err, ErrResume) {
+				t.Fatalf("resume with another input identity: err = %v, want ErrResume", err)
+			}
+
+			opt.Resume = true
+			first := int64(-1)
+			opt.Progress = func(done, total int64) {
+				if first < 0 {
+					first = done
+				}
+			}
+			res, err := Convert(context.Background(), tt, out, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Resumed != ie.Done || first <= 0 {
+				t.Fatalf("resumed at block %d (progress from %d bytes), journal had %d", res.Resumed, first, ie.Done)
+			}
+			if c.verify && !res.CRCVerify {
+				t.Fatal("resumed run did not verify the checksum")
+			}
+			got, _ := os.ReadFile(out)
+			exp, _ := os.ReadFile(want)
+			if !bytes.Equal(got, exp) {
+				t.Fatal("resumed output differs from an uninterrupted run")
+			}
+			os.Remove(want)
+			ents, _ := os.ReadDir(dir)
+			if len(ents) != 1 {
+				t.Fatalf("files besides the output: %v", ents)
+			}
+		})
+	}
+}
+
+func TestResumeDetectsDamageInKeptPart(t *testing.T) {
+	// A resumed run verifies the whole input checksum: the part written
+	// before the interruption is covered by the crc the journal recorded.
+	tt, b := f64Tensor(1 << 16)
+	crc := crc32c.Checksum(b)
+	tt.CRC32C = &crc
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.npy")
+	opt := Options{BlockSize: 4096, Workers: 2, CheckpointBytes: 1}
+	interrupt(t, tt, out, opt, 20)
+	bad := crc ^ 1
+	tt.CRC32C = &bad
+	opt.Resume = true
+	if _, err := Convert(context.Background(), tt, out, opt); !errors.Is(err, tensor.ErrChecksum) {
+		t.Fatalf("err = %v, want ErrChecksum", err)
+	}
+	emptyDir(t, dir)
+}
+
+func TestRestartAndStaleJournal(t *testing.T) {
+	tt, _ := f64Tensor(1 << 16)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.npy")
+	opt := Options{BlockSize: 4096, Workers: 2, CheckpointBytes: 1}
+	interrupt(t, tt, out, opt, 20)
+	opt.Restart = true
+	res, err := Convert(context.Background(), tt, out, opt)
+	if err != nil || res.Resumed != 0 {
+		t.Fatalf("restart: resumed %d, err %v", res.Resumed, err)
+	}
+	// A journal whose partial file is gone (a run that died after its
+	// rename) is stale: it is removed, not reported.
+	os.Remove(out)
+	interrupt(t, tt, out, Options{BlockSize: 4096, Workers: 2, CheckpointBytes: 1}, 20)
+	os.Remove(mmapnpy.PartialPath(out))
+	if _, err := Convert(context.Background(), tt, out, Options{BlockSize: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("files besides the output: %v", ents)
+	}
+	// Resume with nothing to resume converts from the start.
+	os.Remove(out)
+	res, err = Convert(context.Background(), tt, out, Options{Resume: true})
+	if err != nil || res.Resumed != 0 {
+		t.Fatalf("resume of nothing: resumed %d, err %v", res.Resumed, err)
+	}
 }
 
 type failingReader struct {

@@ -64,8 +64,8 @@ type Options struct {
 	// journals need this). Without it, data reaches the disk at Commit.
 	FlushWindows bool
 	// Keep keeps an existing partial file's contents instead of
-	// truncating it (resuming an interrupted run). The file must already
-	// have the right size and header.
+	// truncating it (resuming an interrupted run) when it already has the
+	// output's size and header; Reused reports whether it did.
 	Keep bool
 }
 
@@ -81,9 +81,10 @@ type Writer struct {
 	opt       Options
 	streaming bool
 
-	mu   sync.Mutex // guards size when streaming
-	size int64      // current file size
-	done bool
+	mu     sync.Mutex // guards size when streaming
+	size   int64      // current file size
+	done   bool
+	reused bool // Keep found a partial file of the right size and header
 }
 
 // Create starts writing a .npy file at path for an array of dt and shape
@@ -136,7 +137,8 @@ func (w *Writer) open(hdr []byte, total int64) error {
 		return fmt.Errorf("mmapnpy: lock %s: %w", w.tmp, err)
 	}
 	w.f = f
-	if !w.opt.Keep {
+	w.reused = w.opt.Keep && w.sameFile(hdr, total)
+	if !w.reused {
 		if err := f.Truncate(0); err != nil {
 			w.Abort()
 			return fmt.Errorf("mmapnpy: truncate %s: %w", w.tmp, err)
@@ -152,6 +154,24 @@ func (w *Writer) open(hdr []byte, total int64) error {
 	}
 	return nil
 }
+
+// sameFile reports whether the open file is total bytes long and starts
+// with hdr: a partial file of this output left by an earlier run.
+func (w *Writer) sameFile(hdr []byte, total int64) bool {
+	st, err := w.f.Stat()
+	if err != nil || st.Size() != total {
+		return false
+	}
+	got := make([]byte, len(hdr))
+	if _, err := w.f.ReadAt(got, 0); err != nil {
+		return false
+	}
+	return string(got) == string(hdr)
+}
+
+// Reused reports whether Create (with Options.Keep) kept the contents of
+// a partial file left by an earlier run.
+func (w *Writer) Reused() bool { return w.reused }
 
 // reserve makes the file total bytes long with its blocks allocated.
 func (w *Writer) reserve(total int64) error {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,9 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	workers := fs.Int("workers", 0, "blocks converted at once (default: number of CPUs)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (only on a terminal), always or never")
 	noVerify := fs.Bool("no-verify", false, "skip verifying checksums the input carries (TF bundle crc32c)")
+	resume := fs.Bool("resume", false, "continue an interrupted conversion of the same input to the same OUTPUT")
+	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
+	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
@@ -141,6 +145,13 @@ Flags:`)
 		return usageError{errors.New("--workers must not be negative")}
 	}
 	eopt.Workers, eopt.RawBits, eopt.NoVerify = *workers, *rawBits, *noVerify
+	if *resume && *restart {
+		return usageError{errors.New("--resume and --restart exclude each other")}
+	}
+	eopt.Resume, eopt.Restart = *resume, *restart
+	if eopt.CheckpointBytes, err = parseSize(*checkpoint); err != nil {
+		return usageError{fmt.Errorf("--checkpoint: %v", err)}
+	}
 	showBar := false
 	switch *progress {
 	case "always":
@@ -159,6 +170,7 @@ Flags:`)
 		return err
 	}
 	defer in.Close()
+	eopt.Identity = in.identity()
 	sel, err := selectTensors(in.Tensors, tensors)
 	if err != nil {
 		return err
@@ -212,8 +224,12 @@ func report(w io.Writer, t *tensor.Tensor, out string, res engine.Result, d time
 	if res.CRCVerify {
 		crc = ", crc32c verified"
 	}
-	fmt.Fprintf(w, "bigconv: wrote %s%s: %s %v from %s, %d bytes in %.2fs%s%s\n",
-		out, name, res.To, res.Shape, res.From, res.OutBytes, d.Seconds(), rate, crc)
+	resumed := ""
+	if res.Resumed > 0 {
+		resumed = fmt.Sprintf(" (resumed after %d of %d blocks)", res.Resumed, res.Blocks)
+	}
+	fmt.Fprintf(w, "bigconv: wrote %s%s: %s %v from %s, %d bytes in %.2fs%s%s%s\n",
+		out, name, res.To, res.Shape, res.From, res.OutBytes, d.Seconds(), rate, crc, resumed)
 	if res.Stats.Lost() {
 		fmt.Fprintf(w, "bigconv: warning: %s → %s changed values: %s\n", res.From, res.To, res.Stats)
 	}
@@ -273,21 +289,50 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 	}
 	// A new OUTPUT directory is built under a temporary name and renamed
 	// when complete; into an existing directory each file lands atomically
-	// and a failure removes what this run wrote.
+	// and a failure removes what this run wrote. An interrupted run keeps
+	// its work, recorded in a directory journal, for --resume.
 	finalDir := outDir
 	if _, err := os.Stat(outDir); os.IsNotExist(err) {
 		outDir = filepath.Join(filepath.Dir(finalDir), "."+filepath.Base(finalDir)+".bigconv-partial")
-		os.RemoveAll(outDir)
+	}
+	names := make([]string, len(jobs))
+	for i, j := range jobs {
+		names[i] = j.t.Name
+	}
+	dj := &dirJournal{Input: eopt.Identity, Settings: fmt.Sprintf("dtype=%s casting=%s raw-bits=%v verify=%v",
+		eopt.DType, eopt.Casting, eopt.RawBits, !eopt.NoVerify), Tensors: names}
+	prev, err := dj.open(outDir, finalDir, eopt.Resume, eopt.Restart)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
+	finished := map[string]bool{}
+	var done int64
+	for _, j := range jobs {
+		e, ok := prev[j.t.Name]
+		if !ok || e.File != j.file {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(outDir, filepath.FromSlash(j.file))); err == nil {
+			finished[j.t.Name] = true
+			dj.Done = append(dj.Done, e)
+			n, _ := j.t.NumBytes()
+			done += n
+			fmt.Fprintf(stderr, "bigconv: %s was finished before the interruption\n", j.t.Name)
+		}
+	}
+	if err := dj.write(outDir); err != nil {
+		return err
+	}
 	var written []string
-	ok := false
+	ok, keep := false, false
 	defer func() {
-		if ok {
+		if ok || keep {
 			return
 		}
+		os.Remove(dj.path(outDir))
 		if outDir != finalDir {
 			os.RemoveAll(outDir)
 			return
@@ -297,10 +342,12 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 		}
 	}()
 	bar := newBar(showBar, stderr, total, filepath.Base(in.path))
-	var entries []manifestEntry
-	var done int64
 	for _, j := range jobs {
+		if finished[j.t.Name] {
+			continue
+		}
 		dst := filepath.Join(outDir, filepath.FromSlash(j.file))
+		n, _ := j.t.NumBytes()
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
@@ -310,10 +357,13 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 		res, err := j.plan.Run(ctx, dst, opt)
 		if err != nil {
 			bar.finish()
+			if errors.Is(err, engine.ErrInterrupted) {
+				keep = true
+				return fmt.Errorf("%w; %d of %d tensors were finished before it", err, len(dj.Done), len(jobs))
+			}
 			return err
 		}
 		written = append(written, dst)
-		n, _ := j.t.NumBytes()
 		done += n
 		if !bar.on {
 			report(stderr, j.t, filepath.Join(finalDir, filepath.FromSlash(j.file)), res, time.Since(start))
@@ -323,8 +373,17 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 		if res.Stats.Lost() {
 			e.Lost = res.Stats.String()
 		}
-		entries = append(entries, e)
+		dj.Done = append(dj.Done, e)
+		if err := dj.write(outDir); err != nil {
+			return err
+		}
 	}
+	entries := dj.Done
+	order := map[string]int{}
+	for i, n := range names {
+		order[n] = i
+	}
+	sort.SliceStable(entries, func(a, b int) bool { return order[entries[a].Name] < order[entries[b].Name] })
 	bar.finish()
 	m := map[string]any{"source": in.path, "format": in.Format, "tensors": entries}
 	if len(skips) > 0 {
@@ -340,6 +399,9 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(outDir, "manifest.json")); err != nil {
+		return err
+	}
+	if err := os.Remove(dj.path(outDir)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	if outDir != finalDir {

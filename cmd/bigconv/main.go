@@ -5,7 +5,7 @@
 //	bigconv inspect [--json] INPUT
 //	bigconv --version
 //
-// Exit status: 0 success, 1 failure, 2 usage error.
+// Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.
 package main
 
 import (
@@ -19,6 +19,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/bigconv/bigconv/engine"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; a
@@ -45,8 +47,12 @@ Usage:
   bigconv --version                      print the version
 
 Run 'bigconv convert -h' or 'bigconv inspect -h' for their flags.
-Exit status: 0 success, 1 failure, 2 usage error.
+Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted (the work
+is kept: run the same command with --resume to continue).
 `
+
+// exitInterrupted is the status after SIGINT/SIGTERM (128 + SIGINT).
+const exitInterrupted = 130
 
 // usageError marks errors that exit with status 2.
 type usageError struct{ error }
@@ -90,8 +96,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "bigconv: %v\n", oneLine(err))
 		return 2
 	}
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, engine.ErrInterrupted):
+		fmt.Fprintf(stderr, "bigconv: %v\nbigconv: run the same command with --resume to continue\n", oneLine(err))
+		return exitInterrupted
+	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "bigconv: interrupted; nothing was written to the output")
+		return exitInterrupted
+	case errors.Is(err, engine.ErrPending):
+		fmt.Fprintf(stderr, "bigconv: %v\nbigconv: run the same command with --resume to continue it, or with --restart to start over\n", oneLine(err))
+		return 1
+	case errors.Is(err, engine.ErrResume):
+		fmt.Fprintf(stderr, "bigconv: %v\nbigconv: --restart discards the interrupted run and starts over\n", oneLine(err))
 		return 1
 	}
 	fmt.Fprintf(stderr, "bigconv: %v\n", oneLine(err))

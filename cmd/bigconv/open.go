@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/tensor"
@@ -24,6 +26,27 @@ type input struct {
 	*format.Input
 	path    string
 	closers []io.Closer
+	files   []*os.File // the files read, for identity
+}
+
+// identity describes the input files as a resumed run must find them
+// again: for each, its name, size, modification time and the sha256 of
+// its first 64 KiB (where the headers are).
+func (in *input) identity() string {
+	var parts []string
+	for _, f := range in.files {
+		st, err := f.Stat()
+		if err != nil {
+			parts = append(parts, filepath.Base(f.Name())+": "+err.Error())
+			continue
+		}
+		head := make([]byte, min(st.Size(), 64<<10))
+		n, _ := f.ReadAt(head, 0)
+		sum := sha256.Sum256(head[:n])
+		parts = append(parts, fmt.Sprintf("%s size=%d mtime=%s head=%x", filepath.Base(f.Name()), st.Size(),
+			st.ModTime().UTC().Format(time.RFC3339Nano), sum[:8]))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (in *input) Close() {
@@ -83,7 +106,7 @@ func openInput(path string, stdin io.Reader, formatName string, opt format.Optio
 		if err != nil {
 			return nil, err
 		}
-		in.closers = append(in.closers, f)
+		in.closers, in.files = append(in.closers, f), append(in.files, f)
 		st, err := f.Stat()
 		if err != nil {
 			in.Close()
@@ -99,7 +122,7 @@ func openInput(path string, stdin io.Reader, formatName string, opt format.Optio
 				if err != nil {
 					return nil, 0, err
 				}
-				in.closers = append(in.closers, g)
+				in.closers, in.files = append(in.closers, g), append(in.files, g)
 				st, err := g.Stat()
 				if err != nil {
 					return nil, 0, err

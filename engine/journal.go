@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/internal/testhook"
+	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/slicer"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// Resume errors.
+var (
+	// ErrInterrupted: the run was cancelled; the partial output and its
+	// journal are kept, and a run with Options.Resume continues it.
+	ErrInterrupted = errors.New("engine: conversion interrupted")
+	// ErrPending: an interrupted run of the same output left a journal;
+	// pass Options.Resume to continue it or Options.Restart to discard it.
+	ErrPending = errors.New("engine: an interrupted conversion of this output was found")
+	// ErrResume: the journal does not match this conversion (the input
+	// or the settings changed), so it cannot be resumed.
+	ErrResume = errors.New("engine: cannot resume")
+)
+
+// JournalSuffix is appended (with a leading dot on the name) to form the
+// journal beside the output.
+const JournalSuffix = ".bigconv-journal"
+
+// JournalPath is the journal Run keeps for an output path.
+func JournalPath(out string) string {
+	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+JournalSuffix)
+}
+
+// Default checkpoint policy: the journal records progress after this much
+// output or this much time, whichever comes first.
+const (
+	DefaultCheckpointBytes = 256 << 20
+	DefaultCheckpointEvery = 10 * time.Second
+)
+
+const journalVersion = 1
+
+// journal records which blocks of an output are durably written, and
+// what the conversion was, so that a resumed run can check that it is
+// continuing the same work. It is small JSON, replaced atomically.
+type journal struct {
+	Version   int       `json:"version"`
+	Output    string    `json:"output"`
+	Tensor    string    `json:"tensor"`
+	Source    string    `json:"source"`
+	Input     string    `json:"input,omitempty"` // the caller's identity of the input files
+	Sample    string    `json:"sample"`          // sha256 of the data's first and last 64 KiB
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Shape     []int64   `json:"shape"`
+	Fortran   bool      `json:"fortran"`
+	BlockSize int64     `json:"block_size"`
+	Blocks    int64     `json:"blocks"`
+	Verify    bool      `json:"verify"`
+	Done      int64     `json:"done"`   // blocks [0, Done) are durable in the partial file
+	CRC       uint32    `json:"crc32c"` // crc32c of the input bytes of blocks [0, Done)
+	Updated   time.Time `json:"updated"`
+}
+
+// maxJournal caps the size of a journal file read back.
+const maxJournal = 1 << 20
+
+func readJournal(path string) (*journal, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
+	if err != nil {
+		return nil, err
+	}
+	var j journal
+	if len(b) > maxJournal {
+		return nil, fmt.Errorf("%w: journal %s is larger than %d bytes", ErrResume, path, maxJournal)
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("%w: journal %s is unreadable: %v", ErrResume, path, err)
+	}
+	if j.Version != journalVersion {
+		return nil, fmt.Errorf("%w: journal %s has version %d, this bigconv writes %d", ErrResume, path, j.Version, journalVersion)
+	}
+	if j.Done < 0 || j.Done > j.Blocks {
+		return nil, fmt.Errorf("%w: journal %s records %d of %d blocks", ErrResume, path, j.Done, j.Blocks)
+	}
+	return &j, nil
+}
+
+// write replaces the journal at path atomically and durably.
+func (j *journal) write(path string) error {
+	j.Updated = time.Now().UTC().Truncate(time.Second)
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("engine: write journal: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("engine: write journal %s: %w", path, err)
+	}
+	return nil
+}
+
+// mismatch names the first difference between a journal found on disk
+// (j) and the one this run would write (k), or "" when k continues j.
+func (j *journal) mismatch(k *journal) string {
+	switch {
+	case j.Tensor != k.Tensor:
+		return fmt.Sprintf("it was converting tensor %q, not %q", j.Tensor, k.Tensor)
+	case j.Input != k.Input:
+		return fmt.Sprintf("the input changed since (was %s, now %s)", j.Input, k.Input)
+	case j.Sample != k.Sample:
+		return "the input's data changed since (its first or last 64 KiB differ)"
+	case j.From != k.From || j.To != k.To:
+		return fmt.Sprintf("it converted %s to %s, this run %s to %s", j.From, j.To, k.From, k.To)
+	case !slices.Equal(j.Shape, k.Shape) || j.Fortran != k.Fortran:
+		return fmt.Sprintf("its shape was %v, now %v", j.Shape, k.Shape)
+	case j.BlockSize != k.BlockSize || j.Blocks != k.Blocks:
+		return fmt.Sprintf("it used blocks of %d bytes, this run %d (drop --block-size to reuse the journal's)", j.BlockSize, k.BlockSize)
+	case j.Verify != k.Verify:
+		return fmt.Sprintf("checksum verification was %v, now %v", onOff(j.Verify), onOff(k.Verify))
+	}
+	return ""
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// sampleHash fingerprints a tensor's data cheaply: the sha256 of its
+// first and last 64 KiB (all of it when smaller), and its length.
+func sampleHash(t *tensor.Tensor, n int64) (string, error) {
+	const edge = 64 << 10
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:", n)
+	buf := make([]byte, min(n, edge))
+	for _, off := range []int64{0, max(n-edge, 0)} {
+		if k, err := t.Data.ReadAt(buf, off); err != nil && !(err == io.EOF && k == len(buf)) {
+			return "", tensor.Errorf(err, t.File, t.Name, t.Offset+off, "read")
+		}
+		h.Write(buf)
+		if n <= edge {
+			break
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// findJournal looks for the journal of an interrupted run of out and
+// returns it when this run should continue it.
+func findJournal(out, jpath string, opt Options) (*journal, error) {
+	j, err := readJournal(jpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	partial := mmapnpy.PartialPath(out)
+	if _, serr := os.Stat(partial); opt.Restart || errors.Is(serr, fs.ErrNotExist) {
+		// Discarded, or stale: the partial file it described is gone (a
+		// run that finished but died before removing its journal).
+		os.Remove(jpath)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w; restart to discard it", err)
+	}
+	if !opt.Resume {
+		return nil, fmt.Errorf("%w: %s has %d of %d blocks of tensor %q written (journal %s, updated %s); resume to continue it, or restart to discard it",
+			ErrPending, partial, j.Done, j.Blocks, j.Tensor, jpath, j.Updated.Format(time.RFC3339))
+	}
+	return j, nil
+}
+
+// startBlock is the first block a run must write.
+func (j *journal) startBlock() int64 {
+	if j == nil {
+		return 0
+	}
+	return j.Done
+}
+
+// checkpointer records progress in the journal: it tracks which blocks
+// are written, and now and then makes them durable (fsync) and then
+// records the prefix of blocks that are, with their input crc32c.
+type checkpointer struct {
+	w     *mmapnpy.Writer
+	j     *journal // nil: no journal
+	path  string
+	sl    *slicer.Slicer
+	bytes int64
+	every time.Duration
+
+	mu       sync.Mutex
+	written  []bool   // blocks written since the run began
+	crcs     []uint32 // their input crc32c, until folded into crc
+	done     int64    // blocks [0, done) written
+	crc      uint32   // crc32c of the input bytes of blocks [0, done)
+	pending  int64    // output bytes since the last checkpoint
+	recorded int64    // done as last recorded
+	dirSync  bool
+
+	kick chan struct{}
+	quit chan struct{}
+	exit chan struct{}
+	err  error
+}
+
+func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slicer, opt Options) *checkpointer {
+	c := &checkpointer{w: w, j: j, path: path, sl: sl, bytes: opt.CheckpointBytes, every: opt.CheckpointEvery,
+		written: make([]bool, sl.Len()), crcs: make([]uint32, sl.Len()),
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
+	if c.bytes <= 0 {
+		c.bytes = DefaultCheckpointBytes
+	}
+	if c.every <= 0 {
+		c.every = DefaultCheckpointEvery
+	}
+	if j != nil {
+		c.done, c.crc, c.recorded = j.Done, j.CRC, j.Done
+	}
+	return c
+}
+
+// start runs the background checkpoints; an error is passed to fail.
+func (c *checkpointer) start(fail func(error)) {
+	if c.j == nil {
+		close(c.exit)
+		return
+	}
+	go func() {
+		defer close(c.exit)
+		tick := time.NewTicker(c.every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.quit:
+				return
+			case <-c.kick:
+			case <-tick.C:
+			}
+			if err := c.checkpoint(); err != nil {
+				c.err = err
+				fail(err)
+				return
+			}
+		}
+	}()
+}
+
+func (c *checkpointer) stop() {
+	close(c.quit)
+	<-c.exit
+}
+
+// blockDone marks block i written; crc is its input crc32c.
+func (c *checkpointer) blockDone(i int64, crc uint32, inLen, outLen int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written[i], c.crcs[i] = true, crc
+	for c.done < int64(len(c.written)) && c.written[c.done] {
+		b := c.sl.Block(c.done)
+		if c.done == 0 {
+			c.crc = c.crcs[0]
+		} else {
+			c.crc = crc32c.Combine(c.crc, c.crcs[c.done], b.Len)
+		}
+		c.done++
+	}
+	c.pending += outLen
+	if c.j != nil && c.pending >= c.bytes {
+		c.pending = 0
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkpoint makes the written prefix durable and records it.
+func (c *checkpointer) checkpoint() error {
+	if c.j == nil {
+		return nil
+	}
+	c.mu.Lock()
+	done, crc := c.done, c.crc
+	c.mu.Unlock()
+	if done == c.recorded {
+		return nil
+	}
+	if err := c.w.Sync(); err != nil {
+		return err
+	}
+	c.j.Done, c.j.CRC = done, crc
+	if err := c.j.write(c.path); err != nil {
+		return err
+	}
+	if !c.dirSync {
+		c.dirSync = true
+		if d, err := os.Open(filepath.Dir(c.path)); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	c.recorded = done
+	if testhook.Checkpoint != nil {
+		testhook.Checkpoint(done, c.j.Blocks)
+	}
+	return nil
+}

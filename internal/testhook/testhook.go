@@ -1,0 +1,17 @@
+// Package testhook holds hooks that tests set to stop a conversion at an
+// exact point (a checkpoint, the final rename) and kill or interrupt it
+// there. Production code only calls them when they are set; nothing sets
+// them outside tests.
+package testhook
+
+// Checkpoint, when set, is called after the journal records that blocks
+// [0, done) of total are durable.
+var Checkpoint func(done, total int64)
+
+// BeforeCommit, when set, is called after the last block is durable and
+// recorded, just before the output is renamed to its final name.
+var BeforeCommit func()
+
+// AfterCommit, when set, is called after the rename, before the journal
+// is removed.
+var AfterCommit func()
