@@ -258,7 +258,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	}
 	next.Store(first)
 	if first > 0 {
-		done.Store(sl.Block(first - 1).Off + sl.Block(first-1).Len)
+		done.Store(sl.Block(first-1).Off + sl.Block(first-1).Len)
 	}
 	ck := newCheckpointer(w, jr, jpath, sl, opt)
 	ck.start(fail)
