@@ -234,7 +234,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	}
 	res.OutBytes = w.DataLen()
 	if old != nil && w.Reused() {
-		jr.Done, jr.CRC = old.Done, old.CRC
+		jr.Done, jr.CRC, jr.Stats = old.Done, old.CRC, old.Stats
 		res.Resumed = old.Done
 	} else {
 		old = nil // the partial file was not this output's: start over
@@ -249,7 +249,6 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 		done     atomic.Int64
 		firstErr error
 		errOnce  sync.Once
-		statsMu  sync.Mutex
 		progMu   sync.Mutex
 		wg       sync.WaitGroup
 	)
@@ -272,26 +271,20 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 			if !p.copyOK {
 				buf = make([]byte, sl.MaxElems()*inItem)
 			}
-			var st cast.Stats
-			defer func() {
-				statsMu.Lock()
-				res.Stats.Add(st)
-				statsMu.Unlock()
-			}()
 			for {
 				i := next.Add(1) - 1
 				if i >= sl.Len() || ctx.Err() != nil {
 					return
 				}
 				b := sl.Block(i)
-				var crc uint32
+				sum := blockSum{len: b.Len}
 				err := w.Write(b.Elem0*outItem, b.Elems*outItem, func(dst []byte) error {
 					if p.copyOK {
 						if err := sl.ReadBlock(b, dst); err != nil {
 							return err
 						}
 						if verify {
-							crc = crc32c.Checksum(dst)
+							sum.crc = crc32c.Checksum(dst)
 						}
 						return nil
 					}
@@ -300,9 +293,9 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 						return err
 					}
 					if verify {
-						crc = crc32c.Checksum(in)
+						sum.crc = crc32c.Checksum(in)
 					}
-					p.kernel(dst, in, &st)
+					p.kernel(dst, in, &sum.stats)
 					return nil
 				})
 				if err != nil {
@@ -313,7 +306,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 					fail(err)
 					return
 				}
-				ck.blockDone(i, crc, b.Len, b.Elems*outItem)
+				ck.blockDone(i, sum, b.Elems*outItem)
 				d := done.Add(b.Len)
 				if opt.Progress != nil {
 					progMu.Lock()
@@ -325,6 +318,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	}
 	wg.Wait()
 	ck.stop()
+	res.Stats = ck.stats
 	if firstErr == nil {
 		firstErr = ck.err
 	}

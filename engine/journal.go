@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bigconv/bigconv/cast"
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/mmapnpy"
@@ -56,22 +57,23 @@ const journalVersion = 1
 // what the conversion was, so that a resumed run can check that it is
 // continuing the same work. It is small JSON, replaced atomically.
 type journal struct {
-	Version   int       `json:"version"`
-	Output    string    `json:"output"`
-	Tensor    string    `json:"tensor"`
-	Source    string    `json:"source"`
-	Input     string    `json:"input,omitempty"` // the caller's identity of the input files
-	Sample    string    `json:"sample"`          // sha256 of the data's first and last 64 KiB
-	From      string    `json:"from"`
-	To        string    `json:"to"`
-	Shape     []int64   `json:"shape"`
-	Fortran   bool      `json:"fortran"`
-	BlockSize int64     `json:"block_size"`
-	Blocks    int64     `json:"blocks"`
-	Verify    bool      `json:"verify"`
-	Done      int64     `json:"done"`   // blocks [0, Done) are durable in the partial file
-	CRC       uint32    `json:"crc32c"` // crc32c of the input bytes of blocks [0, Done)
-	Updated   time.Time `json:"updated"`
+	Version   int        `json:"version"`
+	Output    string     `json:"output"`
+	Tensor    string     `json:"tensor"`
+	Source    string     `json:"source"`
+	Input     string     `json:"input,omitempty"` // the caller's identity of the input files
+	Sample    string     `json:"sample"`          // sha256 of the data's first and last 64 KiB
+	From      string     `json:"from"`
+	To        string     `json:"to"`
+	Shape     []int64    `json:"shape"`
+	Fortran   bool       `json:"fortran"`
+	BlockSize int64      `json:"block_size"`
+	Blocks    int64      `json:"blocks"`
+	Verify    bool       `json:"verify"`
+	Done      int64      `json:"done"`   // blocks [0, Done) are durable in the partial file
+	CRC       uint32     `json:"crc32c"` // crc32c of the input bytes of blocks [0, Done)
+	Stats     cast.Stats `json:"stats"`  // what the cast met in blocks [0, Done)
+	Updated   time.Time  `json:"updated"`
 }
 
 // maxJournal caps the size of a journal file read back.
@@ -224,12 +226,12 @@ type checkpointer struct {
 	every time.Duration
 
 	mu       sync.Mutex
-	written  []bool   // blocks written since the run began
-	crcs     []uint32 // their input crc32c, until folded into crc
-	done     int64    // blocks [0, done) written
-	crc      uint32   // crc32c of the input bytes of blocks [0, done)
-	pending  int64    // output bytes since the last checkpoint
-	recorded int64    // done as last recorded
+	ahead    map[int64]blockSum // blocks written past done, until folded in
+	done     int64              // blocks [0, done) written
+	crc      uint32             // crc32c of the input bytes of blocks [0, done)
+	stats    cast.Stats         // what the cast met in blocks [0, done)
+	pending  int64              // output bytes since the last checkpoint
+	recorded int64              // done as last recorded
 	dirSync  bool
 
 	kick chan struct{}
@@ -240,8 +242,8 @@ type checkpointer struct {
 
 func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slicer, opt Options) *checkpointer {
 	c := &checkpointer{w: w, j: j, path: path, sl: sl, bytes: opt.CheckpointBytes, every: opt.CheckpointEvery,
-		written: make([]bool, sl.Len()), crcs: make([]uint32, sl.Len()),
-		kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
+		ahead: map[int64]blockSum{},
+		kick:  make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
 	if c.bytes <= 0 {
 		c.bytes = DefaultCheckpointBytes
 	}
@@ -249,7 +251,7 @@ func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slic
 		c.every = DefaultCheckpointEvery
 	}
 	if j != nil {
-		c.done, c.crc, c.recorded = j.Done, j.CRC, j.Done
+		c.done, c.crc, c.stats, c.recorded = j.Done, j.CRC, j.Stats, j.Done
 	}
 	return c
 }
@@ -285,18 +287,31 @@ func (c *checkpointer) stop() {
 	<-c.exit
 }
 
-// blockDone marks block i written; crc is its input crc32c.
-func (c *checkpointer) blockDone(i int64, crc uint32, inLen, outLen int64) {
+// blockSum is what a written block contributes to the journal.
+type blockSum struct {
+	crc   uint32 // crc32c of its input bytes
+	len   int64  // its input bytes
+	stats cast.Stats
+}
+
+// blockDone marks block i written, with its input crc32c and cast stats,
+// and folds the blocks now contiguous with the prefix into it.
+func (c *checkpointer) blockDone(i int64, sum blockSum, outLen int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.written[i], c.crcs[i] = true, crc
-	for c.done < int64(len(c.written)) && c.written[c.done] {
-		b := c.sl.Block(c.done)
-		if c.done == 0 {
-			c.crc = c.crcs[0]
-		} else {
-			c.crc = crc32c.Combine(c.crc, c.crcs[c.done], b.Len)
+	c.ahead[i] = sum
+	for {
+		b, ok := c.ahead[c.done]
+		if !ok {
+			break
 		}
+		delete(c.ahead, c.done)
+		if c.done == 0 {
+			c.crc = b.crc
+		} else {
+			c.crc = crc32c.Combine(c.crc, b.crc, b.len)
+		}
+		c.stats.Add(b.stats)
 		c.done++
 	}
 	c.pending += outLen
@@ -315,7 +330,7 @@ func (c *checkpointer) checkpoint() error {
 		return nil
 	}
 	c.mu.Lock()
-	done, crc := c.done, c.crc
+	done, crc, stats := c.done, c.crc, c.stats
 	c.mu.Unlock()
 	if done == c.recorded {
 		return nil
@@ -323,7 +338,7 @@ func (c *checkpointer) checkpoint() error {
 	if err := c.w.Sync(); err != nil {
 		return err
 	}
-	c.j.Done, c.j.CRC = done, crc
+	c.j.Done, c.j.CRC, c.j.Stats = done, crc, stats
 	if err := c.j.write(c.path); err != nil {
 		return err
 	}
