@@ -276,6 +276,9 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 				if i >= sl.Len() || ctx.Err() != nil {
 					return
 				}
+				if testhook.BeforeBlock != nil {
+					testhook.BeforeBlock(i)
+				}
 				b := sl.Block(i)
 				sum := blockSum{len: b.Len}
 				err := w.Write(b.Elem0*outItem, b.Elems*outItem, func(dst []byte) error {

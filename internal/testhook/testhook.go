@@ -15,3 +15,6 @@ var BeforeCommit func()
 // AfterCommit, when set, is called after the rename, before the journal
 // is removed.
 var AfterCommit func()
+
+// BeforeBlock, when set, is called by a worker before it reads block i.
+var BeforeBlock func(i int64)
