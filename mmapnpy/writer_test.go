@@ -130,3 +130,26 @@ func TestStream(t *testing.T) {
 		t.Fatalf("size %d", st.Size())
 	}
 }
+
+// TestFaultBecomesError shrinks the file under a mapped window while it
+// is being filled: the SIGBUS must come back as ErrFault, not crash.
+func TestFaultBecomesError(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o.npy")
+	w, err := Create(out, dtype.MustParse("<f8"), dtype.Shape{1 << 17}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	err = w.Write(0, 1<<20, func(dst []byte) error {
+		if err := os.Truncate(w.TempPath(), 0); err != nil {
+			return err
+		}
+		for i := range dst {
+			dst[i] = 1
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrFault) {
+		t.Fatalf("err = %v, want ErrFault", err)
+	}
+}
