@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,6 +57,9 @@ type Options struct {
 	NoVerify bool
 	// FlushWindows makes every block durable before it counts as done.
 	FlushWindows bool
+	// Write selects how blocks reach the output (zero value: DefaultWrite).
+	Write WriteMode
+
 	// Progress, if set, is called after each block with the input bytes
 	// done and the total (-1 when unknown). Calls are serialised.
 	Progress func(done, total int64)
@@ -78,6 +82,31 @@ type Options struct {
 	// times, header hashes) as the caller sees them; a resumed run
 	// refuses when it differs. Run adds a hash of the data's edges.
 	Identity string
+}
+
+// WriteMode is how converted blocks reach the output file.
+type WriteMode int
+
+const (
+	WriteAuto   WriteMode = iota // DefaultWrite
+	WriteMapped                  // convert into a mapped window of the output
+	WritePwrite                  // convert into a buffer and pwrite it; same-dtype contiguous inputs are copied by the kernel (copy_file_range)
+)
+
+// DefaultWrite is the write mode WriteAuto stands for.
+var DefaultWrite = WriteMapped
+
+// ParseWriteMode reads "auto", "mmap" or "pwrite".
+func ParseWriteMode(s string) (WriteMode, error) {
+	switch s {
+	case "", "auto":
+		return WriteAuto, nil
+	case "mmap":
+		return WriteMapped, nil
+	case "pwrite":
+		return WritePwrite, nil
+	}
+	return 0, fmt.Errorf("write mode %q: want auto, mmap or pwrite", s)
 }
 
 // MemoryBudget is the memory the default block size aims to stay within
@@ -263,13 +292,51 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	ck.start(fail)
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
 	workers = int(min(int64(workers), max(sl.Len()-first, 1)))
+	mode := opt.Write
+	if mode == WriteAuto {
+		mode = DefaultWrite
+	}
+	// Same dtype from one contiguous range of a file, nothing to verify:
+	// the kernel can copy it (copy_file_range) without mapping.
+	var rangeSrc *os.File
+	var rangeOff int64
+	var noRange atomic.Bool
+	if p.copyOK && !verify && t.Contiguous && mode != WriteMapped {
+		if sr, ok := t.Data.(*io.SectionReader); ok {
+			if r, off, _ := sr.Outer(); r != nil {
+				rangeSrc, _ = r.(*os.File)
+				rangeOff = off
+			}
+		}
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			var buf, obuf []byte
 			if !p.copyOK {
 				buf = make([]byte, sl.MaxElems()*inItem)
+			}
+			// fill converts block b into dst.
+			fill := func(b slicer.Block, dst []byte, sum *blockSum) error {
+				if p.copyOK {
+					if err := sl.ReadBlock(b, dst); err != nil {
+						return err
+					}
+					if verify {
+						sum.crc = crc32c.Checksum(dst)
+					}
+					return nil
+				}
+				in := buf[:b.Len]
+				if err := sl.ReadBlock(b, in); err != nil {
+					return err
+				}
+				if verify {
+					sum.crc = crc32c.Checksum(in)
+				}
+				p.kernel(dst, in, &sum.stats)
+				return nil
 			}
 			for {
 				i := next.Add(1) - 1
@@ -281,26 +348,27 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 				}
 				b := sl.Block(i)
 				sum := blockSum{len: b.Len}
-				err := w.Write(b.Elem0*outItem, b.Elems*outItem, func(dst []byte) error {
-					if p.copyOK {
-						if err := sl.ReadBlock(b, dst); err != nil {
-							return err
-						}
-						if verify {
-							sum.crc = crc32c.Checksum(dst)
-						}
-						return nil
+				off, n := b.Elem0*outItem, b.Elems*outItem
+				var err error
+				switch {
+				case rangeSrc != nil && !noRange.Load():
+					err = w.CopyFrom(rangeSrc, rangeOff+b.Off, off, n)
+					if errors.Is(err, mmapnpy.ErrNoCopyRange) {
+						noRange.Store(true)
+						err = w.Write(off, n, func(dst []byte) error { return fill(b, dst, &sum) })
+					} else if errors.Is(err, io.ErrUnexpectedEOF) {
+						err = tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", i, err)
 					}
-					in := buf[:b.Len]
-					if err := sl.ReadBlock(b, in); err != nil {
-						return err
+				case mode == WritePwrite:
+					if obuf == nil {
+						obuf = make([]byte, sl.MaxElems()*outItem)
 					}
-					if verify {
-						sum.crc = crc32c.Checksum(in)
+					if err = fill(b, obuf[:n], &sum); err == nil {
+						err = w.WriteAt(obuf[:n], off)
 					}
-					p.kernel(dst, in, &sum.stats)
-					return nil
-				})
+				default:
+					err = w.Write(off, n, func(dst []byte) error { return fill(b, dst, &sum) })
+				}
 				if err != nil {
 					var te *tensor.Error
 					if !errors.As(err, &te) {

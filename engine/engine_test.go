@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,12 +34,47 @@ func emptyDir(t *testing.T, dir string) {
 }
 
 func TestConvertValues(t *testing.T) {
-	tt, _ := f64Tensor(1 << 16)
-	out := filepath.Join(t.TempDir(), "o.npy")
-	res, err := Convert(context.Background(), tt, out, Options{DType: dtype.MustParse("<f4"), BlockSize: 4096, Workers: 3})
+	for _, mode := range []WriteMode{WriteMapped, WritePwrite} {
+		tt, _ := f64Tensor(1 << 16)
+		out := filepath.Join(t.TempDir(), "o.npy")
+		res, err := Convert(context.Background(), tt, out, Options{DType: dtype.MustParse("<f4"), BlockSize: 4096, Workers: 3, Write: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkValues(t, res, out)
+	}
+}
+
+// TestCopyModes converts a same-dtype tensor held in a file (the
+// copy_file_range path in pwrite mode) and one in memory, in each mode.
+func TestCopyModes(t *testing.T) {
+	tt, b := f64Tensor(1 << 16)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.bin")
+	os.WriteFile(src, append(make([]byte, 100), b...), 0o644)
+	f, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
+	ft := *tt
+	ft.Data, ft.Contiguous, ft.Offset = io.NewSectionReader(f, 100, int64(len(b))), true, 100
+	for _, mode := range []WriteMode{WriteMapped, WritePwrite} {
+		for _, in := range []*tensor.Tensor{tt, &ft} {
+			out := filepath.Join(dir, "o.npy")
+			if _, err := Convert(context.Background(), in, out, Options{BlockSize: 4096, Write: mode}); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(out)
+			if !bytes.Equal(got[len(got)-len(b):], b) {
+				t.Fatalf("mode %d: output data differs from input", mode)
+			}
+		}
+	}
+}
+
+func checkValues(t *testing.T, res Result, out string) {
+	t.Helper()
 	if res.Blocks != 128 || res.OutBytes != 4<<16 {
 		t.Fatalf("result %+v", res)
 	}

@@ -25,6 +25,7 @@ package mmapnpy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -218,15 +219,8 @@ func (w *Writer) Write(off, n int64, fill func(dst []byte) error) (err error) {
 	if n == 0 {
 		return fill(nil)
 	}
-	if off < 0 || n < 0 {
-		return fmt.Errorf("mmapnpy: bad range %d+%d", off, n)
-	}
-	if w.streaming {
-		if err := w.grow(off + n); err != nil {
-			return err
-		}
-	} else if off+n > w.dataLen {
-		return fmt.Errorf("mmapnpy: range %d+%d past the end of %d data bytes", off, n, w.dataLen)
+	if err := w.checkRange(off, n); err != nil {
+		return err
 	}
 	start := w.hdrLen + off
 	page := int64(os.Getpagesize())
@@ -248,6 +242,64 @@ func (w *Writer) Write(off, n int64, fill func(dst []byte) error) (err error) {
 		if err := m.Flush(); err != nil {
 			return fmt.Errorf("mmapnpy: msync %s at %d: %w", w.tmp, aligned, err)
 		}
+	}
+	return nil
+}
+
+// WriteAt writes p at data offset off with pwrite, without mapping: the
+// other way to fill the output (see Write). For a stream Writer the file
+// grows as needed.
+func (w *Writer) WriteAt(p []byte, off int64) error {
+	n := int64(len(p))
+	if err := w.checkRange(off, n); err != nil {
+		return err
+	}
+	if _, err := w.f.WriteAt(p, w.hdrLen+off); err != nil {
+		return fmt.Errorf("mmapnpy: write %s at %d (+%d): %w", w.tmp, w.hdrLen+off, n, err)
+	}
+	return nil
+}
+
+// ErrNoCopyRange: the file systems cannot copy between these files in
+// the kernel; copy through memory instead.
+var ErrNoCopyRange = errors.New("mmapnpy: copy_file_range not supported here")
+
+// CopyFrom copies n bytes of src starting at srcOff to data offset off
+// inside the kernel (copy_file_range): no mapping, no user-space copy. A
+// source that ends early gives io.ErrUnexpectedEOF; file systems that
+// cannot do it give ErrNoCopyRange before anything is copied.
+func (w *Writer) CopyFrom(src *os.File, srcOff, off, n int64) error {
+	if err := w.checkRange(off, n); err != nil {
+		return err
+	}
+	in, out := srcOff, w.hdrLen+off
+	for left := n; left > 0; {
+		k, err := unix.CopyFileRange(int(src.Fd()), &in, int(w.f.Fd()), &out, int(min(left, 1<<30)), 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case left == n && (err == unix.EXDEV || err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL):
+			return fmt.Errorf("%w: %v", ErrNoCopyRange, err)
+		case err != nil:
+			return fmt.Errorf("mmapnpy: copy %s at %d into %s at %d: %w", src.Name(), in, w.tmp, out, err)
+		case k == 0:
+			return fmt.Errorf("mmapnpy: copy from %s: %d bytes missing at %d: %w", src.Name(), left, in, io.ErrUnexpectedEOF)
+		}
+		left -= int64(k)
+	}
+	return nil
+}
+
+// checkRange checks [off, off+n) against the data, growing a stream.
+func (w *Writer) checkRange(off, n int64) error {
+	if off < 0 || n < 0 {
+		return fmt.Errorf("mmapnpy: bad range %d+%d", off, n)
+	}
+	if w.streaming {
+		return w.grow(off + n)
+	}
+	if off+n > w.dataLen {
+		return fmt.Errorf("mmapnpy: range %d+%d past the end of %d data bytes", off, n, w.dataLen)
 	}
 	return nil
 }

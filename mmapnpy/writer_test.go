@@ -1,8 +1,10 @@
 package mmapnpy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -151,5 +153,55 @@ func TestFaultBecomesError(t *testing.T) {
 	})
 	if !errors.Is(err, ErrFault) {
 		t.Fatalf("err = %v, want ErrFault", err)
+	}
+}
+
+// TestWriteAtAndCopyFrom fills an output with pwrite and with
+// copy_file_range from another file, and checks a short source.
+func TestWriteAtAndCopyFrom(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	os.WriteFile(src, append([]byte("pad"), data...), 0o644)
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := filepath.Join(dir, "o.npy")
+	w, err := Create(out, dtype.MustParse("|u1"), dtype.Shape{2 << 20}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CopyFrom(f, 3, 1<<20, 1<<20); err != nil && !errors.Is(err, ErrNoCopyRange) {
+		t.Fatal(err)
+	} else if err != nil {
+		if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
+			t.Fatalf("copy_file_range unsupported in CI: %v", err)
+		}
+		t.Skipf("this file system cannot copy_file_range: %v", err)
+	}
+	if err := w.CopyFrom(f, 3+1<<19, 0, 1<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short source: err = %v, want ErrUnexpectedEOF", err)
+	}
+	if err := w.WriteAt(data, 2<<20-10); err == nil {
+		t.Fatal("write past the end accepted")
+	}
+	if err := w.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	body := got[w.HeaderLen():]
+	if !bytes.Equal(body[:1<<20], data) || !bytes.Equal(body[1<<20:], data) {
+		t.Fatal("output differs")
 	}
 }

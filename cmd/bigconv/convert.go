@@ -109,6 +109,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	noVerify := fs.Bool("no-verify", false, "skip verifying checksums the input carries (TF bundle crc32c)")
 	resume := fs.Bool("resume", false, "continue an interrupted conversion of the same input to the same OUTPUT")
 	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
+	writeMode := fs.String("write", "auto", "how blocks reach the output: auto, mmap (mapped windows) or pwrite (and copy_file_range for plain copies)")
 	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
@@ -149,6 +150,9 @@ Flags:`)
 		return usageError{errors.New("--resume and --restart exclude each other")}
 	}
 	eopt.Resume, eopt.Restart = *resume, *restart
+	if eopt.Write, err = engine.ParseWriteMode(*writeMode); err != nil {
+		return usageError{fmt.Errorf("--write: %v", err)}
+	}
 	if eopt.CheckpointBytes, err = parseSize(*checkpoint); err != nil {
 		return usageError{fmt.Errorf("--checkpoint: %v", err)}
 	}

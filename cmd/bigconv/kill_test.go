@@ -180,6 +180,9 @@ func TestKillAndResume(t *testing.T) {
 		{"checkpoint:50", syscall.SIGINT},
 		{"checkpoint:10", syscall.SIGTERM},
 	} {
+		if c.sig == syscall.SIGTERM {
+			conv = append(conv, "--write", "pwrite") // and the pwrite path
+		}
 		t.Run(c.where+"/"+c.sig.String(), func(t *testing.T) {
 			outDir := filepath.Join(dir, "run")
 			os.RemoveAll(outDir)

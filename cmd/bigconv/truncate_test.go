@@ -34,6 +34,8 @@ func TestInputTruncatedWhileRunning(t *testing.T) {
 	}{
 		{"raw/cast", raw, []string{"--in-dtype", "<i8", "--dtype", "float32"}},
 		{"raw/copy", raw, []string{"--in-dtype", "<i8"}},
+		{"raw/copy/pwrite", raw, []string{"--in-dtype", "<i8", "--write", "pwrite"}},
+		{"raw/cast/pwrite", raw, []string{"--in-dtype", "<i8", "--dtype", "float32", "--write", "pwrite"}},
 		{"npy/cast", npy, []string{"--dtype", "float32"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
