@@ -44,6 +44,13 @@ const peerBlock = 64 << 20
 // tools, in the order of the first round (later rounds rotate it).
 var allTools = []string{"bigconv", "numpy", "dask", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
 
+// variants are extra bigconv runs with more flags (--variant NAME=FLAGS),
+// measured in the same rounds as tools named "bigconv NAME".
+var variants = map[string][]string{}
+
+// onlyTools, when set by --tools, restricts the tools run.
+var onlyTools map[string]bool
+
 // caseDef is one prepared case: generated input files and how each tool
 // converts them.
 type caseDef struct {
@@ -186,6 +193,23 @@ func main() {
 	workDir := flag.String("workdir", "", "where inputs and outputs go (default: a new temp dir, removed at the end)")
 	keep := flag.Bool("keep", false, "keep the generated inputs and the built binary")
 	genOnly := flag.Bool("gen-only", false, "only generate the inputs into --workdir and print the bigconv commands (for profiling)")
+	flag.Func("variant", "extra bigconv run NAME=FLAGS measured alongside, e.g. pwrite='--write pwrite' (repeatable)", func(v string) error {
+		name, args, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return errors.New("want NAME=FLAGS")
+		}
+		tool := "bigconv " + name
+		variants[tool] = strings.Fields(args)
+		allTools = slices.Insert(allTools, 1, tool)
+		return nil
+	})
+	flag.Func("tools", "comma-separated tools to run (default all): "+strings.Join(allTools, ","), func(v string) error {
+		onlyTools = map[string]bool{"bigconv": true}
+		for _, t := range strings.Split(v, ",") {
+			onlyTools[strings.TrimSpace(t)] = true
+		}
+		return nil
+	})
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
 	if err != nil || *runs < 1 {
@@ -354,6 +378,8 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 	var tools []string
 	for _, t := range allTools {
 		switch {
+		case onlyTools != nil && !onlyTools[t] && variants[t] == nil:
+			continue
 		case skip[t], (t == "numpy" || t == "dask") && c.Peer == nil,
 			strings.HasPrefix(t, "cp-out") && c.OutBytes == c.InBytes:
 			continue
@@ -384,7 +410,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			if err != nil {
 				return nil, err
 			}
-			if tool == "bigconv" || tool == "numpy" || tool == "dask" {
+			if strings.HasPrefix(tool, "bigconv") || tool == "numpy" || tool == "dask" {
 				if sz, err := fileSize(out); err != nil || sz < c.OutBytes {
 					return nil, fmt.Errorf("%s wrote %d bytes, want ≥ %d (%v)", tool, sz, c.OutBytes, err)
 				}
@@ -421,6 +447,11 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 
 // runTool runs one tool once, writing out (cp, bigconv, peers) or not (cat).
 func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error) {
+	if extra, ok := variants[tool]; ok {
+		argv := append(append([]string{bin, "convert", "--progress", "never"}, c.Args...), extra...)
+		m, _, err := runCmd(append(argv, out), false)
+		return m, err
+	}
 	switch tool {
 	case "bigconv":
 		argv := append([]string{bin, "convert", "--progress", "never"}, c.Args...)
