@@ -1,5 +1,7 @@
 package slicer
 
+import "encoding/binary"
+
 // Fortran-order gather. Stored element (i0, i1, …, ik) of a column-major
 // array of shape (s0, s1, …, sk) sits at linear index
 // i0 + s0·(i1 + s1·(i2 + …)). A block is a rectangle rows [r0, r1) ×
@@ -12,6 +14,7 @@ package slicer
 const (
 	directRun  = 4 << 10
 	windowSize = 64 << 10
+	tileBytes  = 128 << 10 // column runs gathered before they are scattered into rows
 )
 
 func (s *Slicer) gather(b Block, dst []byte) error {
@@ -44,18 +47,20 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 
 	var win []byte
 	winOff, winLen := int64(-1), int64(0)
-	var run []byte
-	if runLen >= directRun {
-		run = make([]byte, runLen)
-	}
+	// Columns are gathered tileCols at a time into tile, then scattered
+	// row by row, so that each row of the tile is one contiguous write
+	// into dst instead of one scattered element per column.
+	tileCols := int64(max(min(tileBytes/max(runLen, 1), cols), 1))
+	tile := make([]byte, tileCols*runLen)
+	rowBytes := cols * item
+	t0, nt := int64(0), int64(0) // first column of the tile, columns in it
 	for c := int64(0); c < cols; c++ {
 		off := (b.Row0 + fcol) * item // byte offset of the run in the stored stream
-		var src []byte
+		run := tile[nt*runLen : (nt+1)*runLen]
 		if runLen >= directRun {
 			if err := s.readAt(run, off); err != nil {
 				return err
 			}
-			src = run
 		} else {
 			if winOff < 0 || off < winOff || off+runLen > winOff+winLen {
 				if win == nil {
@@ -68,12 +73,11 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 					return err
 				}
 			}
-			src = win[off-winOff : off-winOff+runLen]
+			copy(run, win[off-winOff:off-winOff+runLen])
 		}
-		// scatter: element r of the run goes to row r, column c
-		rowBytes := cols * item
-		for r := int64(0); r < rows; r++ {
-			copy(dst[r*rowBytes+c*item:r*rowBytes+(c+1)*item], src[r*item:(r+1)*item])
+		if nt++; nt == tileCols || c == cols-1 {
+			scatter(dst[t0*item:], tile, rows, nt, item, rowBytes)
+			t0, nt = c+1, 0
 		}
 		// next column in C order: increment the last axis fastest
 		for d := len(inner) - 1; d >= 0; d-- {
@@ -87,4 +91,38 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 		}
 	}
 	return nil
+}
+
+// scatter writes a tile of nt column runs (each rows elements of item
+// bytes, runLen = rows·item apart in tile) into dst, whose rows are
+// rowBytes apart: element r of run k goes to dst[r·rowBytes + k·item].
+// The common item sizes move whole words, not one copy call per element.
+func scatter(dst, tile []byte, rows, nt, item, rowBytes int64) {
+	runLen := rows * item
+	for r := int64(0); r < rows; r++ {
+		row := dst[r*rowBytes : r*rowBytes+nt*item]
+		src := tile[r*item:]
+		switch item {
+		case 1:
+			for k := range row {
+				row[k] = src[int64(k)*runLen]
+			}
+		case 2:
+			for k := int64(0); k < nt; k++ {
+				binary.LittleEndian.PutUint16(row[2*k:], binary.LittleEndian.Uint16(src[k*runLen:]))
+			}
+		case 4:
+			for k := int64(0); k < nt; k++ {
+				binary.LittleEndian.PutUint32(row[4*k:], binary.LittleEndian.Uint32(src[k*runLen:]))
+			}
+		case 8:
+			for k := int64(0); k < nt; k++ {
+				binary.LittleEndian.PutUint64(row[8*k:], binary.LittleEndian.Uint64(src[k*runLen:]))
+			}
+		default:
+			for k := int64(0); k < nt; k++ {
+				copy(row[k*item:(k+1)*item], src[k*runLen:k*runLen+item])
+			}
+		}
+	}
 }
