@@ -57,7 +57,7 @@ type Options struct {
 	NoVerify bool
 	// FlushWindows makes every block durable before it counts as done.
 	FlushWindows bool
-	// Write selects how blocks reach the output (zero value: DefaultWrite).
+	// Write selects how blocks reach the output (zero value: WriteAuto).
 	Write WriteMode
 
 	// Progress, if set, is called after each block with the input bytes
@@ -88,13 +88,18 @@ type Options struct {
 type WriteMode int
 
 const (
-	WriteAuto   WriteMode = iota // DefaultWrite
-	WriteMapped                  // convert into a mapped window of the output
-	WritePwrite                  // convert into a buffer and pwrite it; same-dtype contiguous inputs are copied by the kernel (copy_file_range)
+	// WriteAuto picks what measured fastest (docs/benchmarks.md): casts
+	// are written with pwrite; a plain copy of a contiguous file range
+	// without a checksum to verify is left to the kernel
+	// (copy_file_range); other plain copies read straight into a mapped
+	// window of the output.
+	WriteAuto WriteMode = iota
+	// WriteMapped converts every block into a mapped window of the output.
+	WriteMapped
+	// WritePwrite converts into a reused buffer and pwrites it; plain
+	// copies of a contiguous file range use copy_file_range.
+	WritePwrite
 )
-
-// DefaultWrite is the write mode WriteAuto stands for.
-var DefaultWrite = WriteMapped
 
 // ParseWriteMode reads "auto", "mmap" or "pwrite".
 func ParseWriteMode(s string) (WriteMode, error) {
@@ -294,14 +299,17 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	workers = int(min(int64(workers), max(sl.Len()-first, 1)))
 	mode := opt.Write
 	if mode == WriteAuto {
-		mode = DefaultWrite
+		mode = WritePwrite
+		if p.copyOK {
+			mode = WriteMapped // unless copy_file_range applies, below
+		}
 	}
 	// Same dtype from one contiguous range of a file, nothing to verify:
 	// the kernel can copy it (copy_file_range) without mapping.
 	var rangeSrc *os.File
 	var rangeOff int64
 	var noRange atomic.Bool
-	if p.copyOK && !verify && t.Contiguous && mode != WriteMapped {
+	if p.copyOK && !verify && t.Contiguous && opt.Write != WriteMapped {
 		if sr, ok := t.Data.(*io.SectionReader); ok {
 			if r, off, _ := sr.Outer(); r != nil {
 				rangeSrc, _ = r.(*os.File)

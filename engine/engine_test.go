@@ -34,7 +34,7 @@ func emptyDir(t *testing.T, dir string) {
 }
 
 func TestConvertValues(t *testing.T) {
-	for _, mode := range []WriteMode{WriteMapped, WritePwrite} {
+	for _, mode := range []WriteMode{WriteAuto, WriteMapped, WritePwrite} {
 		tt, _ := f64Tensor(1 << 16)
 		out := filepath.Join(t.TempDir(), "o.npy")
 		res, err := Convert(context.Background(), tt, out, Options{DType: dtype.MustParse("<f4"), BlockSize: 4096, Workers: 3, Write: mode})
@@ -59,7 +59,7 @@ func TestCopyModes(t *testing.T) {
 	defer f.Close()
 	ft := *tt
 	ft.Data, ft.Contiguous, ft.Offset = io.NewSectionReader(f, 100, int64(len(b))), true, 100
-	for _, mode := range []WriteMode{WriteMapped, WritePwrite} {
+	for _, mode := range []WriteMode{WriteAuto, WriteMapped, WritePwrite} {
 		for _, in := range []*tensor.Tensor{tt, &ft} {
 			out := filepath.Join(dir, "o.npy")
 			if _, err := Convert(context.Background(), in, out, Options{BlockSize: 4096, Write: mode}); err != nil {
