@@ -361,17 +361,26 @@ func TestDefaultTargets(t *testing.T) {
 }
 
 func TestStream(t *testing.T) {
-	_, b := f64Tensor(3 * 1000)
-	tt := &tensor.Tensor{Name: "s", DType: dtype.MustParse("<f8"), Shape: dtype.Shape{0, 3}, Stream: bytes.NewReader(b)}
-	out := filepath.Join(t.TempDir(), "s.npy")
-	res, err := Convert(context.Background(), tt, out, Options{DType: dtype.MustParse("<f4"), BlockSize: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Shape.Equal(dtype.Shape{1000, 3}) {
-		t.Fatalf("shape %v", res.Shape)
-	}
-	if _, err := os.Stat(mmapnpy.PartialPath(out)); !os.IsNotExist(err) {
-		t.Fatal("partial left")
+	for _, mode := range []WriteMode{WriteAuto, WriteMapped, WritePwrite} {
+		_, b := f64Tensor(3 * 1000)
+		tt := &tensor.Tensor{Name: "s", DType: dtype.MustParse("<f8"), Shape: dtype.Shape{0, 3}, Stream: bytes.NewReader(b)}
+		out := filepath.Join(t.TempDir(), "s.npy")
+		res, err := Convert(context.Background(), tt, out, Options{DType: dtype.MustParse("<f4"), BlockSize: 1000, Write: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Shape.Equal(dtype.Shape{1000, 3}) {
+			t.Fatalf("shape %v", res.Shape)
+		}
+		if _, err := os.Stat(mmapnpy.PartialPath(out)); !os.IsNotExist(err) {
+			t.Fatal("partial left")
+		}
+		got, _ := os.ReadFile(out)
+		data := got[len(got)-4*3000:]
+		for i := 0; i < 3000; i++ {
+			if v := math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])); v != float32(float64(i)+0.25) {
+				t.Fatalf("mode %d: element %d = %v", mode, i, v)
+			}
+		}
 	}
 }

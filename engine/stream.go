@@ -33,6 +33,10 @@ func (p *Plan) runStream(ctx context.Context, out string, opt Options) (Result, 
 	}
 	res := Result{From: p.From, To: p.To}
 	buf := make([]byte, rowsPerBlock*rowElems*inItem)
+	var obuf []byte
+	if opt.Write != WriteMapped {
+		obuf = make([]byte, rowsPerBlock*rowElems*outItem)
+	}
 	var rows, inBytes int64
 	var st cast.Stats
 	for {
@@ -47,10 +51,17 @@ func (p *Plan) runStream(ctx context.Context, out string, opt Options) (Result, 
 				return res, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, inBytes+int64(n), "stream ends inside a row")
 			}
 			r := int64(n) / (rowElems * inItem)
-			err := w.Write(rows*rowElems*outItem, r*rowElems*outItem, func(dst []byte) error {
-				p.kernel(dst, buf[:n], &st)
-				return nil
-			})
+			off, m := rows*rowElems*outItem, r*rowElems*outItem
+			var err error
+			if opt.Write == WriteMapped {
+				err = w.Write(off, m, func(dst []byte) error {
+					p.kernel(dst, buf[:n], &st)
+					return nil
+				})
+			} else {
+				p.kernel(obuf[:m], buf[:n], &st)
+				err = w.WriteAt(obuf[:m], off)
+			}
 			if err != nil {
 				w.Abort()
 				return res, err
