@@ -41,6 +41,10 @@ const MaxHeaderLen = 1 << 20
 // Align is the alignment NumPy gives the data offset.
 const Align = 64
 
+// MaxRank caps the number of dimensions (NumPy's NPY_MAXDIMS is 64 since
+// NumPy 2.0, 32 before): a header with more was not written by NumPy.
+const MaxRank = 64
+
 // growthAxisMaxDigits is NumPy's GROWTH_AXIS_MAX_DIGITS: spare spaces left
 // so the first axis can grow to any int64 without moving the data.
 const growthAxisMaxDigits = 21
@@ -101,6 +105,9 @@ func Read(r io.ReaderAt, size int64) (*Header, error) {
 	default:
 		return nil, fmt.Errorf("npyhdr: format version %d.%d: %w", major, minor, tensor.ErrUnsupported)
 	}
+	if minor != 0 { // NumPy knows 1.0, 2.0 and 3.0 only
+		return nil, fmt.Errorf("npyhdr: format version %d.%d: %w", major, minor, tensor.ErrUnsupported)
+	}
 	if hlen > MaxHeaderLen {
 		return nil, fmt.Errorf("npyhdr: header length %d exceeds the %d-byte cap: %w", hlen, MaxHeaderLen, tensor.ErrCorrupt)
 	}
@@ -108,7 +115,10 @@ func Read(r io.ReaderAt, size int64) (*Header, error) {
 		return nil, fmt.Errorf("npyhdr: header of %d bytes runs past the end of the %d-byte file: %w", hlen, size, tensor.ErrCorrupt)
 	}
 	text := make([]byte, hlen)
-	if _, err := r.ReadAt(text, start); err != nil {
+	if n, err := r.ReadAt(text, start); n < len(text) { // a full read may come with io.EOF
+		if err == nil || err == io.EOF {
+			return nil, fmt.Errorf("npyhdr: header of %d bytes: file ends after %d: %w", hlen, n, tensor.ErrCorrupt)
+		}
 		return nil, fmt.Errorf("npyhdr: read header: %w", err)
 	}
 	h, err := Parse(text, major)
@@ -144,7 +154,10 @@ func Parse(text []byte, major byte) (*Header, error) {
 	if !ok {
 		return nil, fmt.Errorf("npyhdr: header %q is not a dict: %w", clip(s), tensor.ErrCorrupt)
 	}
-	if len(d) != 3 {
+	_, hasDescr := d["descr"]
+	_, hasFortran := d["fortran_order"]
+	_, hasShape := d["shape"]
+	if len(d) != 3 || !hasDescr || !hasFortran || !hasShape {
 		return nil, fmt.Errorf("npyhdr: header has keys %v, want exactly descr, fortran_order, shape: %w", keys(d), tensor.ErrCorrupt)
 	}
 	h := &Header{}
@@ -156,6 +169,9 @@ func Parse(text []byte, major byte) (*Header, error) {
 	tup, ok := d["shape"].(tuple)
 	if !ok {
 		return nil, fmt.Errorf("npyhdr: shape is %v, not a tuple: %w", d["shape"], tensor.ErrCorrupt)
+	}
+	if len(tup) > MaxRank {
+		return nil, fmt.Errorf("npyhdr: shape has %d dimensions, more than NumPy's %d: %w", len(tup), MaxRank, tensor.ErrCorrupt)
 	}
 	h.Shape = dtype.Shape{}
 	for _, e := range tup {

@@ -36,6 +36,9 @@ func Open(r io.ReaderAt, size int64, name string, dt dtype.DType, shape dtype.Sh
 		return nil, tensor.Errorf(tensor.ErrFormat, name, "", -1, "raw input needs --in-dtype (e.g. --in-dtype '<i8')")
 	}
 	item := int64(dt.Size())
+	if item <= 0 { // |S0: nothing to divide the file by
+		return nil, tensor.Errorf(tensor.ErrFormat, name, "", -1, "dtype %s has no item size", dt)
+	}
 	if offset < 0 || offset > size {
 		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "offset is outside the %d-byte file", size)
 	}

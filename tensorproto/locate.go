@@ -440,7 +440,9 @@ const savedModelHint = " (this looks like a SavedModel saved_model.pb — schema
 
 // checkShape reports whether b is a TensorShapeProto with nothing but
 // its own fields: dim=2 {size=1 varint, name=2 bytes}, unknown_rank=3.
-// With partial set, b may be cut short at its end.
+// With partial set, b may be cut short at its end. It checks the
+// structure only: a negative size or unknown_rank is a TensorShapeProto
+// still, which tfproto.Shape refuses as corrupt.
 func checkShape(b []byte, partial bool) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -463,12 +465,9 @@ func checkShape(b []byte, partial bool) bool {
 			}
 			b = b[l:]
 		case num == 3 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+			_, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return partial && len(b) < 10
-			}
-			if v != 0 {
-				return false
 			}
 			b = b[n:]
 		default:
@@ -487,12 +486,9 @@ func checkDim(b []byte, partial bool) bool {
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+			_, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return partial && len(b) < 10
-			}
-			if int64(v) < 0 {
-				return false
 			}
 			b = b[n:]
 		case num == 2 && typ == protowire.BytesType:

@@ -226,7 +226,9 @@ func (g *gather) ReadAt(p []byte, off int64) (int, error) {
 			return done, errorf(tensor.ErrCorrupt, s.file, g.name, s.off+src, "reading slice: %v", err)
 		}
 		if err := s.record(src, q, g.name); err != nil {
-			return done + len(q), err
+			// The run is not counted as read: a caller that takes
+			// n == len(p) for success must still see the error.
+			return done, err
 		}
 		done += len(q)
 		pos += n

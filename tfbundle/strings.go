@@ -77,7 +77,9 @@ func (sd *stringData) index(s *shardFile, e *entry, n int64, bigEndian bool) err
 		return nil
 	}
 	br := bufio.NewReaderSize(io.NewSectionReader(s.r, e.offset, e.size), 64<<10)
-	sd.offs = make([]int64, 0, n+1)
+	// n is only checked against the entry's size: the table grows as
+	// lengths are read, so a false count costs nothing up front.
+	sd.offs = make([]int64, 0, min(n, 1<<16)+1)
 	sd.offs = append(sd.offs, 0)
 	var (
 		crc   uint32

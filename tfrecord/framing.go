@@ -1,6 +1,8 @@
 package tfrecord
 
 import (
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -226,6 +228,10 @@ func (r *Reader) readErr(err error, off int64, format string, args ...any) error
 		return errf(tensor.ErrCorrupt, r.name, off, "record %d: stream ends inside the record's %s", r.idx, fmt.Sprintf(format, args...))
 	}
 	// decompression errors (flate/gzip) mean a damaged file
+	sentinel := tensor.ErrCorrupt
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, zlib.ErrChecksum) {
+		sentinel = tensor.ErrChecksum
+	}
 	return fmt.Errorf("tfrecord: %w", &tensor.Error{File: r.name, Offset: off,
-		Msg: fmt.Sprintf("record %d: reading %s: %v", r.idx, fmt.Sprintf(format, args...), err), Err: tensor.ErrCorrupt})
+		Msg: fmt.Sprintf("record %d: reading %s: %v", r.idx, fmt.Sprintf(format, args...), err), Err: sentinel})
 }

@@ -3,6 +3,8 @@ package tfgen
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/golang/snappy"
@@ -161,4 +163,25 @@ func bundleHandle(off, size uint64) []byte {
 	n := binary.PutUvarint(tmp[:], off)
 	n += binary.PutUvarint(tmp[n:], size)
 	return append([]byte(nil), tmp[:n]...)
+}
+
+// WriteTable writes a table of the given entries (keys strictly
+// increasing) as TensorFlow's TableBuilder does, with opt's BlockSize and
+// SnappyIndex: a bundle's .index file whose header and entries the
+// caller encodes itself (tests of damaged entries).
+func WriteTable(w io.Writer, keys, values [][]byte, opt BundleOptions) error {
+	if len(keys) != len(values) {
+		return errors.New("tfgen: WriteTable: as many keys as values needed")
+	}
+	if opt.BlockSize <= 0 {
+		opt.BlockSize = 262144
+	}
+	tw := &bundleTableWriter{w: w, blockSize: opt.BlockSize, snappy: opt.SnappyIndex}
+	for i := range keys {
+		if i > 0 && bytes.Compare(keys[i-1], keys[i]) >= 0 {
+			return fmt.Errorf("tfgen: WriteTable: key %q after %q", keys[i], keys[i-1])
+		}
+		tw.add(keys[i], values[i])
+	}
+	return tw.close()
 }

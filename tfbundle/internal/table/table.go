@@ -177,8 +177,13 @@ func (t *Table) ReadBlock(h Handle) ([]byte, error) {
 		return data, nil
 	case SnappyCompression:
 		n, err := snappy.DecodedLen(data)
-		if err != nil || n < 0 || n > MaxBlock {
-			return nil, corrupt(t.name, int64(h.Offset), "bad snappy block header (decoded length %d): %v", n, err)
+		if err != nil {
+			return nil, corrupt(t.name, int64(h.Offset), "bad snappy block header: %v", err)
+		}
+		// A snappy element expands at most 64/3 times (a 3-byte copy of 64
+		// bytes): a longer decoded length is refused before allocating.
+		if n < 0 || n > MaxBlock || int64(n) > 22*int64(len(data)) {
+			return nil, corrupt(t.name, int64(h.Offset), "snappy block of %d bytes claims to decode to %d bytes", len(data), n)
 		}
 		out, err := snappy.Decode(make([]byte, n), data)
 		if err != nil {
