@@ -352,7 +352,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 					return
 				}
 				if testhook.BeforeBlock != nil {
-					testhook.BeforeBlock(i)
+					testhook.BeforeBlock(i, sl.Len())
 				}
 				b := sl.Block(i)
 				sum := blockSum{len: b.Len}

@@ -155,8 +155,8 @@ func (s *Slicer) ReadBlock(b Block, dst []byte) error {
 
 func (s *Slicer) readAt(dst []byte, off int64) error {
 	n, err := s.t.Data.ReadAt(dst, off)
-	if n == len(dst) {
-		return nil
+	if n == len(dst) && (err == nil || err == io.EOF) {
+		return nil // a full read may come with io.EOF, never with another error
 	}
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return tensor.Errorf(tensor.ErrCorrupt, s.t.File, s.t.Name, s.t.Offset+off+int64(n),

@@ -181,3 +181,23 @@ func BenchmarkFortranGather(b *testing.B) {
 		}
 	}
 }
+
+type fullButFailing struct{ r *bytes.Reader }
+
+func (f fullButFailing) ReadAt(p []byte, off int64) (int, error) {
+	n, _ := f.r.ReadAt(p, off)
+	return n, tensor.ErrChecksum
+}
+
+// TestFullReadWithError: a reader that fills the buffer but also
+// returns an error (other than io.EOF) has failed.
+func TestFullReadWithError(t *testing.T) {
+	tt := &tensor.Tensor{DType: dtype.MustParse("<f8"), Shape: dtype.Shape{100}, Data: fullButFailing{bytes.NewReader(make([]byte, 800))}}
+	s, err := New(tt, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReadBlock(s.Block(0), make([]byte, 800)); !errors.Is(err, tensor.ErrChecksum) {
+		t.Fatalf("err = %v, want ErrChecksum", err)
+	}
+}

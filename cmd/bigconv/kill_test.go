@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,9 @@ import (
 // binary, re-executed with BIGCONV_CHILD set) that stops at an exact
 // point named by BIGCONV_STOP — "checkpoint:P" (after the first
 // checkpoint at which the journal records at least P% of the blocks as
-// durable; the workers go on converting meanwhile), "commit" (just before the final rename)
+// durable; the workers go on converting meanwhile), "block:P" (a worker
+// stops before reading the block at P% of the blocks: with one worker
+// the conversion stops there), "commit" (just before the final rename)
 // or "committed" (after the rename, before the journal is removed) — and
 // prints "STOPPED" there. The parent then kills it (SIGKILL) or
 // interrupts it (SIGINT) and checks that --resume completes the output
@@ -56,6 +59,14 @@ func childMain() int {
 		testhook.BeforeCommit = halt
 	case where == "committed":
 		testhook.AfterCommit = halt
+	case strings.HasPrefix(where, "block:"):
+		fmt.Sscan(strings.TrimPrefix(where, "block:"), &pct)
+		var once sync.Once
+		testhook.BeforeBlock = func(i, total int64) {
+			if i*100 >= pct*total {
+				once.Do(halt)
+			}
+		}
 	case strings.HasPrefix(where, "checkpoint:"):
 		fmt.Sscan(strings.TrimPrefix(where, "checkpoint:"), &pct)
 		stopped := false
@@ -177,18 +188,24 @@ func TestKillAndResume(t *testing.T) {
 		{"checkpoint:50", syscall.SIGKILL},
 		{"commit", syscall.SIGKILL},
 		{"committed", syscall.SIGKILL},
-		{"checkpoint:50", syscall.SIGINT},
-		{"checkpoint:10", syscall.SIGTERM},
+		{"block:50", syscall.SIGINT},
+		{"block:10", syscall.SIGTERM},
 	} {
+		args := conv
+		if strings.HasPrefix(c.where, "block:") {
+			// One worker, so that the run cannot finish while it waits
+			// for the signal; the resumed run uses the default workers.
+			args = append(args[:len(args):len(args)], "--workers", "1")
+		}
 		if c.sig == syscall.SIGTERM {
-			conv = append(conv, "--write", "pwrite") // and the pwrite path
+			args = append(args[:len(args):len(args)], "--write", "mmap") // and the mapped path
 		}
 		t.Run(c.where+"/"+c.sig.String(), func(t *testing.T) {
 			outDir := filepath.Join(dir, "run")
 			os.RemoveAll(outDir)
 			os.Mkdir(outDir, 0o755)
 			out := filepath.Join(outDir, "out.npy")
-			code, log := stopChild(t, c.where, c.sig, append(conv, in, out)...)
+			code, log := stopChild(t, c.where, c.sig, append(args, in, out)...)
 			switch c.sig {
 			case syscall.SIGKILL:
 				if code != -int(syscall.SIGKILL) {

@@ -43,7 +43,7 @@ func TestInputTruncatedWhileRunning(t *testing.T) {
 			b, _ := os.ReadFile(c.in)
 			os.WriteFile(in, b, 0o644)
 			var once sync.Once
-			testhook.BeforeBlock = func(i int64) {
+			testhook.BeforeBlock = func(i, _ int64) {
 				if i >= 10 {
 					once.Do(func() {
 						if err := os.Truncate(in, 4096); err != nil {

@@ -16,5 +16,6 @@ var BeforeCommit func()
 // is removed.
 var AfterCommit func()
 
-// BeforeBlock, when set, is called by a worker before it reads block i.
-var BeforeBlock func(i int64)
+// BeforeBlock, when set, is called by a worker before it reads block i
+// of total.
+var BeforeBlock func(i, total int64)
