@@ -3,20 +3,24 @@ package cast
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/bigconv/bigconv/dtype"
 )
 
-// benchBytes is the size of each benchmark's source block.
+// benchBytes is the size of the larger side (source or destination) of
+// each benchmark's block, as the engine sizes its blocks.
 const benchBytes = 1 << 20
 
-// benchSource fills a source block with typical values of t: small
-// integers, floats of moderate magnitude (not random bit patterns, which
-// would be mostly NaN and overflow), 0/1 bools.
-func benchSource(t dtype.Type) []byte {
+// benchSource fills a block of n little-endian values of t: floats of
+// moderate magnitude (normal, σ = 100: not random bit patterns, which
+// would be mostly NaN and overflow), 0/1 bools, and random bytes for the
+// integers and float8 types (so that most narrowing casts of integers
+// count nearly every value as out of range).
+func benchSource(t dtype.Type, n int) []byte {
 	rng := rand.New(rand.NewPCG(7, 8))
-	n := benchBytes / t.Size()
 	src := make([]byte, n*t.Size())
 	f32 := view[float32](src)
 	f64 := view[float64](src)
@@ -36,11 +40,11 @@ func benchSource(t dtype.Type) []byte {
 		}
 	case dtype.Float16:
 		for i := range u16 {
-			u16[i] = f32ToHalf(math32bits(float32(rng.NormFloat64() * 100)))
+			u16[i] = f32ToHalf(math.Float32bits(float32(rng.NormFloat64() * 100)))
 		}
 	case dtype.BFloat16:
 		for i := range u16 {
-			u16[i] = uint16(math32bits(float32(rng.NormFloat64()*100)) >> 16)
+			u16[i] = uint16(math.Float32bits(float32(rng.NormFloat64()*100)) >> 16)
 		}
 	default: // integers and float8: random bytes
 		for i := range src {
@@ -50,40 +54,108 @@ func benchSource(t dtype.Type) []byte {
 	return src
 }
 
-// BenchmarkKernel measures every kernel on a 1 MiB source block; the
-// MB/s are of source bytes. Compare with BenchmarkCopy.
+// benchKernel times the kernel from → to on a block whose larger side is
+// benchBytes, and, interleaved with it call by call, copy() of that many
+// bytes (max(source, destination) bytes: what a kernel has to move at
+// least). Interleaving makes the two share the machine's noise.
+//
+// Reported, from the median call of each (robust to a noisy machine):
+// ns/op and MB/s are the kernel's (MB/s of max(source, destination)
+// bytes, b.SetBytes), copy-MB/s is copy()'s, and x-copy is the kernel's
+// time over copy()'s: the kernel is "within 2× of copy" when x-copy <= 2.
+func benchKernel(b *testing.B, from, to dtype.DType) {
+	k, err := New(from, to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs, ts := from.Size(), to.Size()
+	n := benchBytes / max(fs, ts)
+	orig := benchSource(from.Type, n)
+	if from.Swapped() {
+		Swap(orig, partSize(from))
+	}
+	src, dst := slices.Clone(orig), make([]byte, n*ts)
+	size := max(len(src), len(dst))
+	csrc, cdst := benchSource(dtype.Uint8, size), make([]byte, size)
+	var kt, ct []time.Duration
+	var st Stats
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		t0 := time.Now()
+		k(dst, src, &st)
+		t1 := time.Now()
+		copy(cdst, csrc)
+		t2 := time.Now()
+		kt, ct = append(kt, t1.Sub(t0)), append(ct, t2.Sub(t1))
+		if from.Swapped() {
+			copy(src, orig) // a kernel may clobber its source
+		}
+	}
+	km, cm := median(kt), median(ct)
+	b.ReportMetric(float64(km.Nanoseconds()), "ns/op")
+	b.ReportMetric(float64(size)/km.Seconds()/1e6, "MB/s")
+	b.ReportMetric(float64(size)/cm.Seconds()/1e6, "copy-MB/s")
+	b.ReportMetric(km.Seconds()/cm.Seconds(), "x-copy")
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return max(d[len(d)/2], 1)
+}
+
+// BenchmarkKernel measures every little-endian kernel; see benchKernel
+// for what it reports. Check "within 2× of copy" with
+//
+//	go test -run='^$' -bench='Kernel|Swap' -benchtime=200ms ./cast/
+//
+// and the x-copy column.
 func BenchmarkKernel(b *testing.B) {
 	froms := append(append([]dtype.Type{}, numpyTypes...), dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2)
 	for _, from := range froms {
-		src := benchSource(from)
 		for _, to := range numpyTypes {
 			if !from.NumPy() && to != dtype.Float32 && to != dtype.Float16 {
 				continue
 			}
 			b.Run("from="+from.String()+"/to="+to.String(), func(b *testing.B) {
-				k, err := New(dtype.Of(from), dtype.Of(to))
-				if err != nil {
-					b.Fatal(err)
-				}
-				dst := make([]byte, len(src)/from.Size()*to.Size())
-				var st Stats
-				b.SetBytes(int64(len(src)))
-				for b.Loop() {
-					k(dst, src, &st) // little-endian sources are not clobbered
-				}
+				benchKernel(b, dtype.Of(from), dtype.Of(to))
 			})
 		}
 	}
 }
 
-// BenchmarkCopy is copy() of the same bytes: the in-process limit.
+// BenchmarkSwap measures the byte-swapping paths: every multi-byte type
+// from big-endian to little-endian, and big-endian to big-endian casts
+// between the common float and integer types.
+func BenchmarkSwap(b *testing.B) {
+	be := func(t dtype.Type) dtype.DType { return dtype.DType{Type: t, BigEndian: true} }
+	for _, t := range numpyTypes {
+		if t.Size() == 1 {
+			continue
+		}
+		b.Run("from="+t.String()+"/to="+t.String()+"/order=be-le", func(b *testing.B) {
+			benchKernel(b, be(t), dtype.Of(t))
+		})
+	}
+	common := []dtype.Type{dtype.Int32, dtype.Int64, dtype.Float16, dtype.Float32, dtype.Float64}
+	for _, from := range append(common, dtype.BFloat16) {
+		for _, to := range common {
+			if from == to || (from == dtype.BFloat16 && to != dtype.Float32 && to != dtype.Float16) {
+				continue
+			}
+			b.Run("from="+from.String()+"/to="+to.String()+"/order=be-be", func(b *testing.B) {
+				benchKernel(b, be(from), be(to))
+			})
+		}
+	}
+}
+
+// BenchmarkCopy is copy() of benchBytes bytes alone: the in-process
+// limit (each BenchmarkKernel result also has its own copy-MB/s).
 func BenchmarkCopy(b *testing.B) {
-	src := benchSource(dtype.Uint8)
+	src := benchSource(dtype.Uint8, benchBytes)
 	dst := make([]byte, len(src))
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		copy(dst, src)
 	}
 }
-
-func math32bits(f float32) uint32 { return math.Float32bits(f) }

@@ -3,7 +3,6 @@ package cast
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 
 	"github.com/bigconv/bigconv/dtype"
 )
@@ -14,8 +13,9 @@ var ErrUnsupported = errors.New("cast: unsupported cast")
 // Kernel converts n = len(src)/from.Size() elements from src (in from's
 // byte order) to the first n*to.Size() bytes of dst (in to's byte order).
 //
-// src may be clobbered (a big-endian source is byte-swapped in place);
-// dst and src must not overlap. st receives the counts of a lossy cast and
+// src may be clobbered (today no kernel writes to it: a big-endian
+// source is swapped a chunk at a time into a buffer); dst and src must
+// not overlap. st receives the counts of a lossy cast and
 // may be nil. A Kernel panics if len(src) is not a multiple of from.Size()
 // or dst is too short. It holds no state and is safe for concurrent use.
 type Kernel func(dst, src []byte, st *Stats)
@@ -52,29 +52,25 @@ func New(from, to dtype.DType) (Kernel, error) {
 		swapOut = 0
 	}
 	if from.Type == to.Type {
-		reorder := from.Swapped() != to.Swapped()
+		swap := 1
+		if from.Swapped() != to.Swapped() {
+			swap = partSize(from)
+		}
 		return func(dst, src []byte, _ *Stats) {
-			dst = check(dst, src)
-			copy(dst, src)
-			if reorder {
-				Swap(dst, swapOut|swapIn)
-			}
+			swapTo(check(dst, src), src, swap)
 		}, nil
 	}
 	raw := native(from.Type, to.Type)
+	if swapIn != 0 || swapOut != 0 {
+		raw = staged(raw, fs, ts, swapIn, swapOut)
+	}
 	count := !dtype.IsSafe(from.Type, to.Type)
 	return func(dst, src []byte, st *Stats) {
 		dst = check(dst, src)
-		if swapIn != 0 {
-			Swap(src, swapIn)
-		}
 		if !count {
 			st = nil
 		}
 		raw(dst, src, st)
-		if swapOut != 0 {
-			Swap(dst, swapOut)
-		}
 	}, nil
 }
 
@@ -116,34 +112,4 @@ func newBytes(from, to dtype.DType) (Kernel, error) {
 			clear(d[c:])
 		}
 	}, nil
-}
-
-// Swap reverses the bytes of each size-byte element of b in place, for
-// size 1 (nothing to do), 2, 4, 8 or 16. Complex values swap each part:
-// pass 4 for complex64; 16 is taken as complex128 (two 8-byte parts).
-// len(b) must be a multiple of size.
-func Swap(b []byte, size int) {
-	if len(b)%size != 0 {
-		panic(fmt.Sprintf("cast: Swap: %d bytes is not a multiple of %d", len(b), size))
-	}
-	switch size {
-	case 1:
-	case 2:
-		s := view[uint16](b)
-		for i, v := range s {
-			s[i] = bits.ReverseBytes16(v)
-		}
-	case 4:
-		s := view[uint32](b)
-		for i, v := range s {
-			s[i] = bits.ReverseBytes32(v)
-		}
-	case 8, 16:
-		s := view[uint64](b)
-		for i, v := range s {
-			s[i] = bits.ReverseBytes64(v)
-		}
-	default:
-		panic(fmt.Sprintf("cast: Swap: unsupported element size %d", size))
-	}
 }

@@ -257,13 +257,28 @@ func checkPair(t *testing.T, from, to dtype.Type, src, want []byte, wantStats St
 		}
 		got := make([]byte, n*ts)
 		var st Stats
-		k(got, in, &st)
+		k(got, bytes.Clone(in), &st)
 		if bad := diff(got, exp, src, fs, ts); bad != "" {
 			t.Errorf("%s → %s: %s", fd, td, bad)
 			continue
 		}
 		if checkStats && st != wantStats {
 			t.Errorf("%s → %s: stats %+v, want %+v", fd, td, st, wantStats)
+		}
+		// One element per call takes the kernels' scalar paths (loop
+		// tails, the careful path of checked loops), which a whole
+		// block may not.
+		one := make([]byte, n*ts)
+		var st1 Stats
+		for i := range n {
+			k(one[i*ts:(i+1)*ts], bytes.Clone(in[i*fs:(i+1)*fs]), &st1)
+		}
+		if bad := diff(one, exp, src, fs, ts); bad != "" {
+			t.Errorf("%s → %s, one element per call: %s", fd, td, bad)
+			continue
+		}
+		if checkStats && st1 != wantStats {
+			t.Errorf("%s → %s, one element per call: stats %+v, want %+v", fd, td, st1, wantStats)
 		}
 	}
 }

@@ -162,49 +162,344 @@ var halfTable = sync.OnceValue(func() *[1 << 16]uint32 {
 func halfToF32Slice(d []uint32, s []uint16) {
 	d = d[:len(s)]
 	t := halfTable()
-	for i, h := range s {
-		d[i] = t[h]
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = t[s4[0]], t[s4[1]], t[s4[2]], t[s4[3]]
+	}
+	for ; i < len(s); i++ {
+		d[i] = t[s[i]]
 	}
 }
 
+// halfToF64Slice widens through the float32 table; a NaN, whose payload
+// the float32 → float64 conversion would quiet, takes halfToF64.
 func halfToF64Slice(d []uint64, s []uint16) {
 	d = d[:len(s)]
-	for i, h := range s {
-		d[i] = halfToF64(h)
+	t := halfTable()
+	var maxA uint16
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		h0, h1, h2, h3 := s4[0], s4[1], s4[2], s4[3]
+		d4[0] = math.Float64bits(float64(math.Float32frombits(t[h0])))
+		d4[1] = math.Float64bits(float64(math.Float32frombits(t[h1])))
+		d4[2] = math.Float64bits(float64(math.Float32frombits(t[h2])))
+		d4[3] = math.Float64bits(float64(math.Float32frombits(t[h3])))
+		maxA = max(maxA, h0&0x7fff, h1&0x7fff, h2&0x7fff, h3&0x7fff)
+	}
+	for ; i < len(s); i++ {
+		d[i] = halfToF64(s[i])
+	}
+	if maxA > 0x7c00 {
+		for i, h := range s {
+			if h&0x7fff > 0x7c00 {
+				d[i] = halfToF64(h)
+			}
+		}
 	}
 }
 
 func bf16ToF32Slice(d []uint32, s []uint16) {
 	d = d[:len(s)]
-	for i, h := range s {
-		d[i] = uint32(h) << 16
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = uint32(s4[0])<<16, uint32(s4[1])<<16, uint32(s4[2])<<16, uint32(s4[3])<<16
+	}
+	for ; i < len(s); i++ {
+		d[i] = uint32(s[i]) << 16
 	}
 }
 
 func e4m3ToF32Slice(d []uint32, s []uint8) {
 	d = d[:len(s)]
-	for i, b := range s {
-		d[i] = e4m3Table[b]
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = e4m3Table[s4[0]], e4m3Table[s4[1]], e4m3Table[s4[2]], e4m3Table[s4[3]]
+	}
+	for ; i < len(s); i++ {
+		d[i] = e4m3Table[s[i]]
 	}
 }
 
 func e4m3ToHalfSlice(d []uint16, s []uint8) {
-	d = d[:len(s)]
-	for i, b := range s {
-		d[i] = e4m3HalfTable[b]
-	}
+	byteToHalfSlice(d, s, &e4m3HalfTable)
 }
 
 func e5m2ToF32Slice(d []uint32, s []uint8) {
 	d = d[:len(s)]
-	for i, b := range s {
-		d[i] = e5m2Table[b]
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = e5m2Table[s4[0]], e5m2Table[s4[1]], e5m2Table[s4[2]], e5m2Table[s4[3]]
+	}
+	for ; i < len(s); i++ {
+		d[i] = e5m2Table[s[i]]
 	}
 }
 
 func e5m2ToHalfSlice(d []uint16, s []uint8) {
 	d = d[:len(s)]
-	for i, b := range s {
-		d[i] = uint16(b) << 8
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = uint16(s4[0])<<8, uint16(s4[1])<<8, uint16(s4[2])<<8, uint16(s4[3])<<8
 	}
+	for ; i < len(s); i++ {
+		d[i] = uint16(s[i]) << 8
+	}
+}
+
+// int8HalfTable and uint8HalfTable hold the float16 bits of every int8
+// and uint8 value (all exact).
+var int8HalfTable, uint8HalfTable = func() (i, u [256]uint16) {
+	for b := range 256 {
+		i[b] = f32ToHalf(math.Float32bits(float32(int8(b))))
+		u[b] = f32ToHalf(math.Float32bits(float32(b)))
+	}
+	return
+}()
+
+func byteToHalfSlice(d []uint16, s []uint8, t *[256]uint16) {
+	d = d[:len(s)]
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = t[s4[0]], t[s4[1]], t[s4[2]], t[s4[3]]
+	}
+	for ; i < len(s); i++ {
+		d[i] = t[s[i]]
+	}
+}
+
+// halfMag rounds float32 magnitude bits a (sign cleared) to float16
+// magnitude bits, to nearest even, without branching. It is exact when
+// a rounds to zero (a <= 0x33000000, |x| <= 2^-25), to a normal number,
+// or overflows (to 0x7c00, inf, as ±inf itself does): always for the
+// float32 of an integer. NaN and subnormal results need f32ToHalfRare.
+func halfMag(a uint32) uint32 {
+	x := (a + 0xfff + (a>>13)&1) >> 13
+	return min(max(x, 112<<10)-112<<10, 0x7c00)
+}
+
+// f32ToHalfSlice rounds float32 values to float16 bits, counting NaN,
+// ±inf and finite values that overflow. The branch to the rare cases is
+// predictable on most data.
+func f32ToHalfSlice(d []uint16, s []float32, st *Stats) {
+	d = d[:len(s)]
+	var flag uint16 // bit 15 set when a result is inf or NaN
+	for i, v := range s {
+		f := math.Float32bits(v)
+		var h uint16
+		if f&0x7fffffff-0x38800000 < 0x0f000000 {
+			h = f32ToHalfNormal(f)
+		} else {
+			h = f32ToHalfRare(f)
+		}
+		d[i] = h
+		flag |= h&0x7c00 + 0x400
+	}
+	if st == nil || flag&0x8000 == 0 {
+		return
+	}
+	countHalfSpecial(d, s, st)
+}
+
+// countHalfSpecial counts the sources of the float16 results d that are
+// inf or NaN.
+func countHalfSpecial[S float32 | float64](d []uint16, s []S, st *Stats) {
+	var c Stats
+	for i, v := range s[:len(d)] {
+		if d[i]&0x7c00 == 0x7c00 {
+			countSpecial(&c, float64(v))
+		}
+	}
+	st.Add(c)
+}
+
+// f64ToHalfSlice rounds float64 values to float16 bits directly (one
+// rounding), counting as f32ToHalfSlice.
+func f64ToHalfSlice(d []uint16, s []float64, st *Stats) {
+	d = d[:len(s)]
+	var flag uint32
+	for i, v := range s {
+		f := math.Float64bits(v)
+		a := f &^ (1 << 63)
+		x := uint32((a + 0x1ffffffffff + (a>>42)&1) >> 42)
+		h := min(max(x, 1008<<10)-1008<<10, 0x7c00)
+		// exact unless NaN or rounding to a non-zero subnormal
+		// (2^-25 < |x| < 2^-14), as halfMag
+		if b2i(a-0x3e60000000000001 < 0x3f10000000000000-0x3e60000000000001)|b2i(a > 0x7ff0000000000000) != 0 {
+			h = uint32(f64ToHalf(a))
+		}
+		flag |= h + 0x400
+		d[i] = uint16(f>>48)&0x8000 | uint16(h)
+	}
+	if st == nil || flag&0x8000 == 0 {
+		return
+	}
+	countHalfSpecial(d, s, st)
+}
+
+// intToHalf rounds integers to float16 through float32, as NumPy does,
+// counting values that overflow to ±inf. An integer's float32 is zero or
+// at least 1, where halfMag is exact.
+func intToHalf[S number](d []uint16, s []S, st *Stats) {
+	d = d[:len(s)]
+	n := 0
+	for i, v := range s {
+		f := math.Float32bits(float32(v))
+		h := halfMag(f & 0x7fffffff)
+		n += b2i(h == 0x7c00)
+		d[i] = uint16(f>>16)&0x8000 | uint16(h)
+	}
+	if st != nil {
+		st.OutOfRange += int64(n)
+	}
+}
+
+// int16HalfTable and uint16HalfTable hold the float16 bits of every int16
+// and uint16 value (128 KiB each, built on first use).
+var int16HalfTable, uint16HalfTable = sync.OnceValue(func() *[1 << 16]uint16 {
+	t := new([1 << 16]uint16)
+	for i := range t {
+		t[i] = f32ToHalf(math.Float32bits(float32(int16(i))))
+	}
+	return t
+}), sync.OnceValue(func() *[1 << 16]uint16 {
+	t := new([1 << 16]uint16)
+	for i := range t {
+		t[i] = f32ToHalf(math.Float32bits(float32(i)))
+	}
+	return t
+})
+
+// shortToHalfSlice looks 16-bit integers up in t, counting results that
+// overflowed to inf (uint16 values from 65520 up).
+func shortToHalfSlice(d []uint16, s []uint16, t *[1 << 16]uint16, st *Stats) {
+	d = d[:len(s)]
+	n := 0
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		d4[0], d4[1], d4[2], d4[3] = t[s4[0]], t[s4[1]], t[s4[2]], t[s4[3]]
+		n += b2i(s4[0] >= 65520) + b2i(s4[1] >= 65520) + b2i(s4[2] >= 65520) + b2i(s4[3] >= 65520)
+	}
+	for ; i < len(s); i++ {
+		d[i] = t[s[i]]
+		n += b2i(s[i] >= 65520)
+	}
+	if st != nil && t == uint16HalfTable() {
+		st.OutOfRange += int64(n)
+	}
+}
+
+// halfToBool is h != ±0 (NaN is true), counting NaN and ±inf.
+func halfToBool(d []uint8, s []uint16, st *Stats) {
+	d = d[:len(s)]
+	var maxA uint16
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		a0, a1, a2, a3 := s4[0]&0x7fff, s4[1]&0x7fff, s4[2]&0x7fff, s4[3]&0x7fff
+		d4[0], d4[1], d4[2], d4[3] = uint8(b2i(a0 != 0)), uint8(b2i(a1 != 0)), uint8(b2i(a2 != 0)), uint8(b2i(a3 != 0))
+		maxA = max(maxA, a0, a1, a2, a3)
+	}
+	for ; i < len(s); i++ {
+		a := s[i] & 0x7fff
+		d[i] = uint8(b2i(a != 0))
+		maxA = max(maxA, a)
+	}
+	if st != nil && maxA >= 0x7c00 {
+		nan, inf := halfNaNInf(s)
+		st.NaN += int64(nan)
+		st.Inf += int64(inf)
+	}
+}
+
+func halfNaNInf(s []uint16) (nan, inf int) {
+	for _, h := range s {
+		nan += b2i(h&0x7fff > 0x7c00)
+		inf += b2i(h&0x7fff == 0x7c00)
+	}
+	return nan, inf
+}
+
+// halfToInt converts float16 to the small integer types by looking each
+// value up in a table of results (built on first use, with the package
+// rule for NaN and values out of range), and counts without branching:
+// a value is out of range when its magnitude bits reach the threshold
+// for its sign.
+func halfToInt[T int8 | uint8 | int16 | uint16](d []T, s []uint16, st *Stats) {
+	ht := halfIntTable[T]()
+	t, thrs := &ht.t, ht.thr
+	d = d[:len(s)]
+	out := 0
+	var maxA uint16
+	i := 0
+	for ; i <= len(s)-4; i += 4 {
+		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
+		h0, h1, h2, h3 := s4[0], s4[1], s4[2], s4[3]
+		d4[0], d4[1], d4[2], d4[3] = t[h0], t[h1], t[h2], t[h3]
+		a0, a1, a2, a3 := h0&0x7fff, h1&0x7fff, h2&0x7fff, h3&0x7fff
+		out += b2i(a0 >= thrs[h0>>15]) + b2i(a1 >= thrs[h1>>15]) + b2i(a2 >= thrs[h2>>15]) + b2i(a3 >= thrs[h3>>15])
+		maxA = max(maxA, a0, a1, a2, a3)
+	}
+	for ; i < len(s); i++ {
+		h := s[i]
+		d[i] = t[h]
+		out += b2i(h&0x7fff >= thrs[h>>15])
+		maxA = max(maxA, h&0x7fff)
+	}
+	if st == nil {
+		return
+	}
+	if maxA >= 0x7c00 {
+		nan, inf := halfNaNInf(s)
+		st.NaN += int64(nan)
+		st.Inf += int64(inf)
+		out -= nan + inf
+	}
+	st.OutOfRange += int64(out)
+}
+
+type halfInt[T int8 | uint8 | int16 | uint16] struct {
+	t   [1 << 16]T
+	thr [2]uint16 // by sign bit: magnitude bits from which a value is out of range
+}
+
+var halfIntTables = [4]func() any{
+	sync.OnceValue(func() any { return makeHalfInt[int8]() }),
+	sync.OnceValue(func() any { return makeHalfInt[uint8]() }),
+	sync.OnceValue(func() any { return makeHalfInt[int16]() }),
+	sync.OnceValue(func() any { return makeHalfInt[uint16]() }),
+}
+
+func halfIntTable[T int8 | uint8 | int16 | uint16]() *halfInt[T] {
+	i := 2*(sizeOf[T]()-1) + 1 - b2i(isSigned[T]())
+	return halfIntTables[i]().(*halfInt[T])
+}
+
+func makeHalfInt[T int8 | uint8 | int16 | uint16]() *halfInt[T] {
+	ht := new(halfInt[T])
+	var f [1 << 16]float32
+	for h := range f {
+		f[h] = math.Float32frombits(halfToF32(uint16(h)))
+	}
+	f32ToInt(ht.t[:], f[:], nil)
+	// A float16 is in range when its float32 is; the magnitudes are
+	// ordered, so the threshold is the first that is not.
+	fit := makeFit[uint32, T]()
+	for sg, thr := range [2]uint32{fit.pos, fit.neg} {
+		ht.thr[sg] = 0x7fff
+		for a := range 0x7c01 {
+			if halfToF32(uint16(a)) >= thr {
+				ht.thr[sg] = uint16(a)
+				break
+			}
+		}
+	}
+	return ht
 }

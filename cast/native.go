@@ -1,8 +1,6 @@
 package cast
 
 import (
-	"unsafe"
-
 	"github.com/bigconv/bigconv/dtype"
 )
 
@@ -40,6 +38,16 @@ func native(from, to dtype.Type) rawKernel {
 		return direct[float64](to)
 	case dtype.Float16:
 		switch to {
+		case dtype.Bool:
+			return func(dst, src []byte, st *Stats) { halfToBool(dst, view[uint16](src), st) }
+		case dtype.Int8:
+			return func(dst, src []byte, st *Stats) { halfToInt(view[int8](dst), view[uint16](src), st) }
+		case dtype.Uint8:
+			return func(dst, src []byte, st *Stats) { halfToInt(view[uint8](dst), view[uint16](src), st) }
+		case dtype.Int16:
+			return func(dst, src []byte, st *Stats) { halfToInt(view[int16](dst), view[uint16](src), st) }
+		case dtype.Uint16:
+			return func(dst, src []byte, st *Stats) { halfToInt(view[uint16](dst), view[uint16](src), st) }
 		case dtype.Float32:
 			return func(dst, src []byte, _ *Stats) { halfToF32Slice(view[uint32](dst), view[uint16](src)) }
 		case dtype.Float64:
@@ -85,26 +93,31 @@ func direct[S number](to dtype.Type) rawKernel {
 // convert runs S → to from s into dst. It is called directly (never
 // through a function value) so that s may live on the caller's stack.
 func convert[S number](to dtype.Type, dst []byte, s []S, st *Stats) {
-	fl := isFloat[S]()
 	switch to {
 	case dtype.Bool:
-		toBool(dst, s, st)
+		if b, ok := any(s).([]uint8); ok {
+			bytesToBool(dst, b)
+		} else if b, ok := any(s).([]int8); ok {
+			bytesToBool(dst, view[uint8](bytesOf(b)))
+		} else {
+			toBool(dst, s, st)
+		}
 	case dtype.Int8:
-		toInt(view[int8](dst), s, st, fl)
+		toInt(view[int8](dst), s, st)
 	case dtype.Int16:
-		toInt(view[int16](dst), s, st, fl)
+		toInt(view[int16](dst), s, st)
 	case dtype.Int32:
-		toInt(view[int32](dst), s, st, fl)
+		toInt(view[int32](dst), s, st)
 	case dtype.Int64:
-		toInt(view[int64](dst), s, st, fl)
+		toInt(view[int64](dst), s, st)
 	case dtype.Uint8:
-		toInt(view[uint8](dst), s, st, fl)
+		toInt(view[uint8](dst), s, st)
 	case dtype.Uint16:
-		toInt(view[uint16](dst), s, st, fl)
+		toInt(view[uint16](dst), s, st)
 	case dtype.Uint32:
-		toInt(view[uint32](dst), s, st, fl)
+		toInt(view[uint32](dst), s, st)
 	case dtype.Uint64:
-		toInt(view[uint64](dst), s, st, fl)
+		toInt(view[uint64](dst), s, st)
 	case dtype.Float16:
 		toHalf(view[uint16](dst), s, st)
 	case dtype.Float32:
@@ -120,26 +133,48 @@ func convert[S number](to dtype.Type, dst []byte, s []S, st *Stats) {
 	}
 }
 
-func toInt[S number, T integer](d []T, s []S, st *Stats, fl bool) {
-	if fl {
-		floatToInt(d, s, st)
-	} else {
+func toInt[S number, T integer](d []T, s []S, st *Stats) {
+	switch f := any(s).(type) {
+	case []float32:
+		f32ToInt(d, f, st)
+	case []float64:
+		f64ToInt(d, f, st)
+	default:
 		intToInt(d, s, st)
+	}
+}
+
+// toHalf rounds to float16 bits: float64 directly, everything else
+// through float32 as NumPy does.
+func toHalf[S number](d []uint16, s []S, st *Stats) {
+	switch x := any(s).(type) {
+	case []float32:
+		f32ToHalfSlice(d, x, st)
+	case []float64:
+		f64ToHalfSlice(d, x, st)
+	case []int8:
+		byteToHalfSlice(d, view[uint8](bytesOf(x)), &int8HalfTable)
+	case []uint8:
+		byteToHalfSlice(d, x, &uint8HalfTable)
+	case []int16:
+		shortToHalfSlice(d, view[uint16](bytesOf(x)), int16HalfTable(), st)
+	case []uint16:
+		shortToHalfSlice(d, x, uint16HalfTable(), st)
+	default:
+		intToHalf(d, s, st)
 	}
 }
 
 func fromBoolKernel(to dtype.Type) rawKernel {
 	switch to {
-	case dtype.Int8:
-		return func(dst, src []byte, _ *Stats) { fromBool(view[int8](dst), src) }
+	case dtype.Int8, dtype.Uint8:
+		return func(dst, src []byte, _ *Stats) { bytesToBool(dst, src) }
 	case dtype.Int16:
 		return func(dst, src []byte, _ *Stats) { fromBool(view[int16](dst), src) }
 	case dtype.Int32:
 		return func(dst, src []byte, _ *Stats) { fromBool(view[int32](dst), src) }
 	case dtype.Int64:
 		return func(dst, src []byte, _ *Stats) { fromBool(view[int64](dst), src) }
-	case dtype.Uint8:
-		return func(dst, src []byte, _ *Stats) { fromBool(dst, src) }
 	case dtype.Uint16:
 		return func(dst, src []byte, _ *Stats) { fromBool(view[uint16](dst), src) }
 	case dtype.Uint32:
@@ -168,7 +203,7 @@ func via32(from, to dtype.Type) rawKernel {
 		for len(src) > 0 {
 			m := min(chunk, len(src)/fs)
 			b := buf[:m]
-			bits := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), m)
+			bits := view[uint32](bytesOf(b))
 			s := src[:m*fs]
 			switch from {
 			case dtype.Float16:
@@ -205,8 +240,10 @@ func via64(from, to dtype.Type) rawKernel {
 	}
 }
 
-// toComplex converts to the part type, then spreads the reals out in
-// place into complex values with zero imaginary parts.
+// toComplex converts to the part type, then spreads the reals out into
+// complex values with zero imaginary parts: a chunk at a time, the reals
+// are written to the second half of the chunk's place in dst and spread
+// in place while it is in cache.
 func toComplex(from, to dtype.Type) rawKernel {
 	switch {
 	case from == dtype.Complex64: // → complex128
@@ -224,16 +261,20 @@ func toComplex(from, to dtype.Type) rawKernel {
 	}
 	fs, ps := from.Size(), part.Size()
 	return func(dst, src []byte, st *Stats) {
-		n := len(src) / fs
-		if k == nil {
-			copy(dst, src)
-		} else {
-			k(dst[:n*ps], src, st)
-		}
-		if part == dtype.Float32 {
-			spread(view[float32](dst), n)
-		} else {
-			spread(view[float64](dst), n)
+		for len(src) > 0 {
+			m := min(chunk, len(src)/fs)
+			d := dst[:2*m*ps]
+			if k == nil {
+				copy(d[m*ps:], src[:m*fs])
+			} else {
+				k(d[m*ps:], src[:m*fs], st)
+			}
+			if part == dtype.Float32 {
+				spread(view[float32](d))
+			} else {
+				spread(view[float64](d))
+			}
+			src, dst = src[m*fs:], dst[2*m*ps:]
 		}
 	}
 }
