@@ -50,13 +50,17 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 	// Columns are gathered tileCols at a time into tile, then scattered
 	// row by row, so that each row of the tile is one contiguous write
 	// into dst instead of one scattered element per column.
-	tileCols := int64(max(min(tileBytes/max(runLen, 1), cols), 1))
-	tile := make([]byte, tileCols*runLen)
+	// Runs sit stride bytes apart in the tile: one cache line more than
+	// their length, so that the loads of one row (one per run) do not all
+	// map to the same cache set when runLen is a multiple of 4 KiB.
+	stride := runLen + 64
+	tileCols := int64(max(min(tileBytes/stride, cols), 1))
+	tile := make([]byte, tileCols*stride)
 	rowBytes := cols * item
 	t0, nt := int64(0), int64(0) // first column of the tile, columns in it
 	for c := int64(0); c < cols; c++ {
 		off := (b.Row0 + fcol) * item // byte offset of the run in the stored stream
-		run := tile[nt*runLen : (nt+1)*runLen]
+		run := tile[nt*stride : nt*stride+runLen]
 		if runLen >= directRun {
 			if err := s.readAt(run, off); err != nil {
 				return err
@@ -76,7 +80,7 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 			copy(run, win[off-winOff:off-winOff+runLen])
 		}
 		if nt++; nt == tileCols || c == cols-1 {
-			scatter(dst[t0*item:], tile, rows, nt, item, rowBytes)
+			scatter(dst[t0*item:], tile, rows, nt, item, rowBytes, stride)
 			t0, nt = c+1, 0
 		}
 		// next column in C order: increment the last axis fastest
@@ -94,11 +98,11 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 }
 
 // scatter writes a tile of nt column runs (each rows elements of item
-// bytes, runLen = rows·item apart in tile) into dst, whose rows are
-// rowBytes apart: element r of run k goes to dst[r·rowBytes + k·item].
-// The common item sizes move whole words, not one copy call per element.
-func scatter(dst, tile []byte, rows, nt, item, rowBytes int64) {
-	runLen := rows * item
+// bytes, stride bytes apart in tile) into dst, whose rows are rowBytes
+// apart: element r of run k goes to dst[r·rowBytes + k·item]. The common
+// item sizes move whole words, not one copy call per element.
+func scatter(dst, tile []byte, rows, nt, item, rowBytes, stride int64) {
+	runLen := stride
 	for r := int64(0); r < rows; r++ {
 		row := dst[r*rowBytes : r*rowBytes+nt*item]
 		src := tile[r*item:]
