@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/npyhdr"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -48,46 +49,6 @@ var goodData = func() []byte {
 	}
 	return b
 }()
-
-// eofAtEnd is an io.ReaderAt that returns io.EOF with a read that reaches
-// the end of its data, as the io.ReaderAt contract allows.
-type eofAtEnd struct{ b []byte }
-
-func (r eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	if off >= int64(len(r.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[off:])
-	if off+int64(n) == int64(len(r.b)) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// readData reads a tensor's whole Data stream in chunks, as the engine's
-// slicer does: a short read is an error.
-func readData(tt *tensor.Tensor, chunk int64) error {
-	n, err := tt.NumBytes()
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, chunk)
-	for off := int64(0); off < n; off += chunk {
-		p := buf[:min(chunk, n-off)]
-		k, err := tt.Data.ReadAt(p, off)
-		if k == len(p) {
-			continue
-		}
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("ReadAt(%d bytes at %d): %d bytes: %w", len(p), off, k, err)
-	}
-	return nil
-}
 
 // errUnsupportedTensor marks a case that opens with Tensor.Unsupported set.
 var errUnsupportedTensor = errors.New("listed as unsupported")
@@ -231,7 +192,7 @@ func brokenCases() []brokenCase {
 func TestBrokenInputs(t *testing.T) {
 	for _, c := range brokenCases() {
 		t.Run(c.name, func(t *testing.T) {
-			for _, r := range []io.ReaderAt{bytes.NewReader(c.b), eofAtEnd{c.b}} {
+			for _, r := range []io.ReaderAt{bytes.NewReader(c.b), brokentest.EOFAtEnd(c.b)} {
 				tt, err := Open(r, int64(len(c.b)), "b.npy")
 				if err == nil {
 					switch {
@@ -240,7 +201,7 @@ func TestBrokenInputs(t *testing.T) {
 					case tt.Data == nil:
 						t.Fatal("no Data and not Unsupported")
 					default:
-						err = readData(tt, 7)
+						_, err = brokentest.ReadData(tt, 7)
 					}
 				}
 				if c.want == nil {
@@ -297,7 +258,7 @@ func TestBrokenFlips(t *testing.T) {
 				b[i] ^= 1 << bit
 				tt, err := Open(bytes.NewReader(b), int64(len(b)), "b.npy")
 				if err == nil && tt.Data != nil {
-					err = readData(tt, 64)
+					_, err = brokentest.ReadData(tt, 64)
 				}
 				if err == nil {
 					continue

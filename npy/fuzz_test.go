@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -52,7 +53,7 @@ func FuzzOpen(f *testing.F) {
 		if tt.Offset < 0 || tt.Offset > int64(len(b)) || n > int64(len(b))-tt.Offset {
 			t.Fatalf("data [%d, +%d) outside the %d-byte file", tt.Offset, n, len(b))
 		}
-		if err := readData(tt, 61); err != nil {
+		if _, err := brokentest.ReadData(tt, 61); err != nil {
 			t.Fatal(err)
 		}
 	})

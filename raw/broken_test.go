@@ -10,30 +10,9 @@ import (
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/tensor"
 )
-
-// readData reads a tensor's whole Data stream in chunks, as the engine's
-// slicer does: a short read is an error.
-func readData(tt *tensor.Tensor, chunk int64) error {
-	n, err := tt.NumBytes()
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, chunk)
-	for off := int64(0); off < n; off += chunk {
-		p := buf[:min(chunk, n-off)]
-		k, err := tt.Data.ReadAt(p, off)
-		if k == len(p) {
-			continue
-		}
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("ReadAt(%d bytes at %d): %d bytes: %w", len(p), off, k, err)
-	}
-	return nil
-}
 
 type brokenCase struct {
 	name   string
@@ -153,7 +132,7 @@ func TestBrokenInputs(t *testing.T) {
 					t.Fatalf("%d data bytes, want %d", n, c.size-c.offset)
 				}
 				if c.size <= 1<<20 {
-					if err := readData(tt, 7); err != nil {
+					if _, err := brokentest.ReadData(tt, 7); err != nil {
 						t.Fatal(err)
 					}
 				}

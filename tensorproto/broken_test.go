@@ -13,80 +13,16 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/internal/tfgen"
 	"github.com/bigconv/bigconv/tensor"
 )
 
 // Wire-format pieces for hand-made TensorProtos.
 
-func varintField(num protowire.Number, v uint64) []byte {
-	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
-}
-
-func bytesField(num protowire.Number, b []byte) []byte {
-	return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
-}
-
-// lenOnly is a bytes field's tag and length, without the bytes.
-func lenOnly(num protowire.Number, n uint64) []byte {
-	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.BytesType), n)
-}
-
-// shapeOf is a TensorShapeProto with these dimension sizes, as raw
-// varints (so that "negative" sizes can be written).
-func shapeOf(dims ...uint64) []byte {
-	var b []byte
-	for _, d := range dims {
-		b = append(b, bytesField(2, varintField(1, d))...)
-	}
-	return b
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
 // f32 is a TensorProto of dtype float with the given shape and fields.
 func f32(shape []byte, rest ...[]byte) []byte {
-	return cat(append([][]byte{varintField(1, 1), bytesField(2, shape)}, rest...)...)
-}
-
-// eofAtEnd is an io.ReaderAt that returns io.EOF with a read that reaches
-// the end of its data, as the io.ReaderAt contract allows.
-type eofAtEnd struct{ b []byte }
-
-func (r eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	if off >= int64(len(r.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[off:])
-	if off+int64(n) == int64(len(r.b)) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// readData reads a tensor's whole Data stream in chunks, as the engine's
-// slicer does: a short read is an error.
-func readData(tt *tensor.Tensor, chunk int64) error {
-	n, err := tt.NumBytes()
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, chunk)
-	for off := int64(0); off < n; off += chunk {
-		p := buf[:min(chunk, n-off)]
-		k, err := tt.Data.ReadAt(p, off)
-		if k == len(p) {
-			continue
-		}
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("ReadAt(%d bytes at %d): %d bytes: %w", len(p), off, k, err)
-	}
-	return nil
+	return brokentest.Cat(append([][]byte{brokentest.VarintField(1, 1), brokentest.BytesField(2, shape)}, rest...)...)
 }
 
 type brokenCase struct {
@@ -155,61 +91,61 @@ func brokenCases(t *testing.T) []brokenCase {
 	add("content tag→group", set(shapeEnd, 0x23), tensor.ErrFormat, "field 4 has wire type 3")
 	add("content tag→field 5", set(shapeEnd, 0x2a), nil, "") // 15 packed float_val
 	add("content len+1", set(shapeEnd+1, 61), tensor.ErrCorrupt, "runs past the end")
-	add("content len 2^40", cat(good[:shapeEnd], lenOnly(4, 1<<40), good[contentAt:]), tensor.ErrCorrupt, "runs past the end")
-	add("content len 2^64-1", cat(good[:shapeEnd], lenOnly(4, math.MaxUint64), good[contentAt:]), tensor.ErrCorrupt, "runs past the end")
-	add("content twice", cat(good, good[shapeEnd:]), nil, "") // the last one wins, as in protobuf
-	add("content then 1 byte", cat(good, []byte{0x08}), tensor.ErrCorrupt, "")
-	add("second dtype differs", cat(good, varintField(1, 2)), tensor.ErrCorrupt, "second dtype 2")
-	add("second shape", cat(good, bytesField(2, shapeOf(2))), tensor.ErrCorrupt, "tensor_content is 60 bytes; shape (3, 5, 2)")
+	add("content len 2^40", brokentest.Cat(good[:shapeEnd], brokentest.LenOnly(4, 1<<40), good[contentAt:]), tensor.ErrCorrupt, "runs past the end")
+	add("content len 2^64-1", brokentest.Cat(good[:shapeEnd], brokentest.LenOnly(4, math.MaxUint64), good[contentAt:]), tensor.ErrCorrupt, "runs past the end")
+	add("content twice", brokentest.Cat(good, good[shapeEnd:]), nil, "") // the last one wins, as in protobuf
+	add("content then 1 byte", brokentest.Cat(good, []byte{0x08}), tensor.ErrCorrupt, "")
+	add("second dtype differs", brokentest.Cat(good, brokentest.VarintField(1, 2)), tensor.ErrCorrupt, "second dtype 2")
+	add("second shape", brokentest.Cat(good, brokentest.BytesField(2, brokentest.ShapeOf(2))), tensor.ErrCorrupt, "tensor_content is 60 bytes; shape (3, 5, 2)")
 
 	// Shapes: negative, unknown, overflowing, too many dimensions.
-	content := bytesField(4, make([]byte, 8))
-	add("dim -1", f32(shapeOf(2, math.MaxUint64), content), tensor.ErrCorrupt, "size -1 is not a known length")
-	add("dim 2^63", f32(shapeOf(1<<63), content), tensor.ErrCorrupt, "not a known length")
-	add("unknown rank", f32(varintField(3, 1), content), tensor.ErrCorrupt, "unknown rank")
-	add("unknown rank=0", f32(varintField(3, 0), content), tensor.ErrCorrupt, "tensor_content is 8 bytes; shape () of float needs 4")
-	add("dims 2^32×2^32", f32(shapeOf(1<<32, 1<<32), content), tensor.ErrCorrupt, "2^63-1")
-	add("dims 2^61×2 (bytes overflow)", f32(shapeOf(1<<61, 2), content), tensor.ErrCorrupt, "overflows int64")
-	add("dims 2^40, no values", f32(shapeOf(1<<40)), nil, "") // zeros, never materialised
-	add("dims 2^40, content", f32(shapeOf(1<<40), content), tensor.ErrCorrupt, "needs 4398046511104")
-	add("rank 254", f32(shapeOf(make([]uint64, 254)...)), nil, "")
-	add("rank 255", f32(shapeOf(make([]uint64, 255)...)), tensor.ErrCorrupt, "more than 254")
-	add("rank 200+200", f32(shapeOf(make([]uint64, 200)...), bytesField(2, shapeOf(make([]uint64, 200)...))), tensor.ErrCorrupt, "more than 254")
-	add("shape 2 MiB", f32(bytes.Repeat(bytesField(2, nil), 1<<20)), tensor.ErrFormat, "tensor_shape of 2097152 bytes")
-	add("shape len 2^40", cat(varintField(1, 1), lenOnly(2, 1<<40)), tensor.ErrCorrupt, "runs past the end")
-	add("dim name len past end", f32(cat(protowire.AppendTag(nil, 2, protowire.BytesType), []byte{4, 0x12, 0x7f, 'a', 'b'})), tensor.ErrFormat, "")
+	content := brokentest.BytesField(4, make([]byte, 8))
+	add("dim -1", f32(brokentest.ShapeOf(2, math.MaxUint64), content), tensor.ErrCorrupt, "size -1 is not a known length")
+	add("dim 2^63", f32(brokentest.ShapeOf(1<<63), content), tensor.ErrCorrupt, "not a known length")
+	add("unknown rank", f32(brokentest.VarintField(3, 1), content), tensor.ErrCorrupt, "unknown rank")
+	add("unknown rank=0", f32(brokentest.VarintField(3, 0), content), tensor.ErrCorrupt, "tensor_content is 8 bytes; shape () of float needs 4")
+	add("dims 2^32×2^32", f32(brokentest.ShapeOf(1<<32, 1<<32), content), tensor.ErrCorrupt, "2^63-1")
+	add("dims 2^61×2 (bytes overflow)", f32(brokentest.ShapeOf(1<<61, 2), content), tensor.ErrCorrupt, "overflows int64")
+	add("dims 2^40, no values", f32(brokentest.ShapeOf(1<<40)), nil, "") // zeros, never materialised
+	add("dims 2^40, content", f32(brokentest.ShapeOf(1<<40), content), tensor.ErrCorrupt, "needs 4398046511104")
+	add("rank 254", f32(brokentest.ShapeOf(make([]uint64, 254)...)), nil, "")
+	add("rank 255", f32(brokentest.ShapeOf(make([]uint64, 255)...)), tensor.ErrCorrupt, "more than 254")
+	add("rank 200+200", f32(brokentest.ShapeOf(make([]uint64, 200)...), brokentest.BytesField(2, brokentest.ShapeOf(make([]uint64, 200)...))), tensor.ErrCorrupt, "more than 254")
+	add("shape 2 MiB", f32(bytes.Repeat(brokentest.BytesField(2, nil), 1<<20)), tensor.ErrFormat, "tensor_shape of 2097152 bytes")
+	add("shape len 2^40", brokentest.Cat(brokentest.VarintField(1, 1), brokentest.LenOnly(2, 1<<40)), tensor.ErrCorrupt, "runs past the end")
+	add("dim name len past end", f32(brokentest.Cat(protowire.AppendTag(nil, 2, protowire.BytesType), []byte{4, 0x12, 0x7f, 'a', 'b'})), tensor.ErrFormat, "")
 
 	// Typed values.
-	add("float_val 1 of 15", f32(shapeOf(3, 5), bytesField(5, make([]byte, 4))), nil, "")
-	add("float_val 16 of 15", f32(shapeOf(3, 5), bytesField(5, make([]byte, 64))), nil, "")
-	add("float_val packed 5 bytes", f32(shapeOf(3, 5), bytesField(5, make([]byte, 5))), tensor.ErrCorrupt, "packed fixed32 field of 5 bytes")
-	add("float_val len past end", f32(shapeOf(3, 5), lenOnly(5, 1<<40)), tensor.ErrCorrupt, "runs past the end")
-	add("float_val as varint", f32(shapeOf(3, 5), varintField(5, 1)), tensor.ErrFormat, "field 5 has wire type 0")
-	add("float_val unpacked cut", f32(shapeOf(3, 5), protowire.AppendTag(nil, 5, protowire.Fixed32Type), []byte{1, 2}), tensor.ErrCorrupt, "")
+	add("float_val 1 of 15", f32(brokentest.ShapeOf(3, 5), brokentest.BytesField(5, make([]byte, 4))), nil, "")
+	add("float_val 16 of 15", f32(brokentest.ShapeOf(3, 5), brokentest.BytesField(5, make([]byte, 64))), nil, "")
+	add("float_val packed 5 bytes", f32(brokentest.ShapeOf(3, 5), brokentest.BytesField(5, make([]byte, 5))), tensor.ErrCorrupt, "packed fixed32 field of 5 bytes")
+	add("float_val len past end", f32(brokentest.ShapeOf(3, 5), brokentest.LenOnly(5, 1<<40)), tensor.ErrCorrupt, "runs past the end")
+	add("float_val as varint", f32(brokentest.ShapeOf(3, 5), brokentest.VarintField(5, 1)), tensor.ErrFormat, "field 5 has wire type 0")
+	add("float_val unpacked cut", f32(brokentest.ShapeOf(3, 5), protowire.AppendTag(nil, 5, protowire.Fixed32Type), []byte{1, 2}), tensor.ErrCorrupt, "")
 	i32 := func(rest ...[]byte) []byte {
-		return cat(append([][]byte{varintField(1, 3), bytesField(2, shapeOf(4))}, rest...)...)
+		return brokentest.Cat(append([][]byte{brokentest.VarintField(1, 3), brokentest.BytesField(2, brokentest.ShapeOf(4))}, rest...)...)
 	}
-	add("int_val packed", i32(bytesField(7, []byte{1, 0x7f, 0xff, 0x01})), nil, "")
-	add("int_val packed, last unterminated", i32(bytesField(7, []byte{1, 2, 0xff})), tensor.ErrCorrupt, "")
-	add("int_val packed, varint 11 bytes", i32(bytesField(7, bytes.Repeat([]byte{0xff}, 11))), tensor.ErrCorrupt, "bad varint")
-	add("int_val packed len past end", i32(lenOnly(7, 100), []byte{1, 2}), tensor.ErrCorrupt, "runs past the end")
+	add("int_val packed", i32(brokentest.BytesField(7, []byte{1, 0x7f, 0xff, 0x01})), nil, "")
+	add("int_val packed, last unterminated", i32(brokentest.BytesField(7, []byte{1, 2, 0xff})), tensor.ErrCorrupt, "")
+	add("int_val packed, varint 11 bytes", i32(brokentest.BytesField(7, bytes.Repeat([]byte{0xff}, 11))), tensor.ErrCorrupt, "bad varint")
+	add("int_val packed len past end", i32(brokentest.LenOnly(7, 100), []byte{1, 2}), tensor.ErrCorrupt, "runs past the end")
 	add("int_val as fixed64", i32(protowire.AppendFixed64(protowire.AppendTag(nil, 7, protowire.Fixed64Type), 1)), tensor.ErrFormat, "field 7 has wire type 1")
-	add("double_val for int32 (ignored)", i32(bytesField(6, make([]byte, 8))), nil, "")
+	add("double_val for int32 (ignored)", i32(brokentest.BytesField(6, make([]byte, 8))), nil, "")
 	add("unknown field, group", i32(protowire.AppendTag(nil, 99, protowire.StartGroupType)), tensor.ErrCorrupt, "unsupported wire type 3")
 	add("field number 0", i32([]byte{0x00}), tensor.ErrCorrupt, "bad field number 0")
 	add("field number 2^29", i32(protowire.AppendVarint(nil, uint64(1<<29)<<3)), tensor.ErrCorrupt, "bad field number")
 	str := func(rest ...[]byte) []byte {
-		return cat(append([][]byte{varintField(1, 7), bytesField(2, shapeOf(3))}, rest...)...)
+		return brokentest.Cat(append([][]byte{brokentest.VarintField(1, 7), brokentest.BytesField(2, brokentest.ShapeOf(3))}, rest...)...)
 	}
-	add("string_val 2 of 3", str(bytesField(8, []byte("ab")), bytesField(8, nil)), nil, "")
-	add("string_val len past end", str(bytesField(8, []byte("ab")), lenOnly(8, 1<<40)), tensor.ErrCorrupt, "runs past the end")
-	add("string_val as varint", str(varintField(8, 3)), tensor.ErrFormat, "field 8 has wire type 0")
-	add("string_val wide, broadcast", cat(varintField(1, 7), bytesField(2, shapeOf(1<<40)), bytesField(8, make([]byte, 1000)), bytesField(8, nil)), nil, "")
-	add("string_val wide×many", cat(varintField(1, 7), bytesField(2, shapeOf(1<<40)), bytesField(8, make([]byte, 1<<20)), bytes.Repeat(bytesField(8, nil), 600)),
+	add("string_val 2 of 3", str(brokentest.BytesField(8, []byte("ab")), brokentest.BytesField(8, nil)), nil, "")
+	add("string_val len past end", str(brokentest.BytesField(8, []byte("ab")), brokentest.LenOnly(8, 1<<40)), tensor.ErrCorrupt, "runs past the end")
+	add("string_val as varint", str(brokentest.VarintField(8, 3)), tensor.ErrFormat, "field 8 has wire type 0")
+	add("string_val wide, broadcast", brokentest.Cat(brokentest.VarintField(1, 7), brokentest.BytesField(2, brokentest.ShapeOf(1<<40)), brokentest.BytesField(8, make([]byte, 1000)), brokentest.BytesField(8, nil)), nil, "")
+	add("string_val wide×many", brokentest.Cat(brokentest.VarintField(1, 7), brokentest.BytesField(2, brokentest.ShapeOf(1<<40)), brokentest.BytesField(8, make([]byte, 1<<20)), bytes.Repeat(brokentest.BytesField(8, nil), 600)),
 		tensor.ErrUnsupported, "would decode to more than")
-	add("half_val for bfloat16", cat(varintField(1, 14), bytesField(2, shapeOf(2)), bytesField(13, []byte{0x80, 0x7f, 1})), nil, "")
-	add("float8_val short", cat(varintField(1, 24), bytesField(2, shapeOf(4)), bytesField(18, []byte{1, 2})), nil, "")
-	add("float8_val len past end", cat(varintField(1, 24), bytesField(2, shapeOf(4)), lenOnly(18, 3)), tensor.ErrCorrupt, "runs past the end")
+	add("half_val for bfloat16", brokentest.Cat(brokentest.VarintField(1, 14), brokentest.BytesField(2, brokentest.ShapeOf(2)), brokentest.BytesField(13, []byte{0x80, 0x7f, 1})), nil, "")
+	add("float8_val short", brokentest.Cat(brokentest.VarintField(1, 24), brokentest.BytesField(2, brokentest.ShapeOf(4)), brokentest.BytesField(18, []byte{1, 2})), nil, "")
+	add("float8_val len past end", brokentest.Cat(brokentest.VarintField(1, 24), brokentest.BytesField(2, brokentest.ShapeOf(4)), brokentest.LenOnly(18, 3)), tensor.ErrCorrupt, "runs past the end")
 	return cases
 }
 
@@ -219,11 +155,11 @@ func brokenCases(t *testing.T) []brokenCase {
 func TestBrokenInputs(t *testing.T) {
 	for _, c := range brokenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			for _, r := range []io.ReaderAt{bytes.NewReader(c.b), eofAtEnd{c.b}} {
+			for _, r := range []io.ReaderAt{bytes.NewReader(c.b), brokentest.EOFAtEnd(c.b)} {
 				tt, err := Open(r, int64(len(c.b)), "b.pb")
 				if err == nil {
 					if n, _ := tt.NumBytes(); n <= 1<<20 {
-						err = readData(tt, 7)
+						_, err = brokentest.ReadData(tt, 7)
 					} else { // a broadcast value: read its start and end
 						p := make([]byte, 1<<10)
 						if _, err = tt.Data.ReadAt(p, 0); err == nil {
@@ -252,9 +188,9 @@ func TestBrokenInputs(t *testing.T) {
 // before anything is allocated for them.
 func TestBrokenAllocation(t *testing.T) {
 	for name, b := range map[string][]byte{
-		"shape":   cat(varintField(1, 1), lenOnly(2, 1<<20), make([]byte, 100)),
-		"content": cat(varintField(1, 1), bytesField(2, shapeOf(1<<28)), lenOnly(4, 1<<30), make([]byte, 100)),
-		"string":  cat(varintField(1, 7), bytesField(2, shapeOf(1)), lenOnly(8, 1<<30), make([]byte, 100)),
+		"shape":   brokentest.Cat(brokentest.VarintField(1, 1), brokentest.LenOnly(2, 1<<20), make([]byte, 100)),
+		"content": brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(2, brokentest.ShapeOf(1<<28)), brokentest.LenOnly(4, 1<<30), make([]byte, 100)),
+		"string":  brokentest.Cat(brokentest.VarintField(1, 7), brokentest.BytesField(2, brokentest.ShapeOf(1)), brokentest.LenOnly(8, 1<<30), make([]byte, 100)),
 	} {
 		var before, after runtime.MemStats
 		runtime.GC()
@@ -289,7 +225,7 @@ func TestBrokenFlips(t *testing.T) {
 				tt, err := Open(bytes.NewReader(b), int64(len(b)), "b.pb")
 				if err == nil {
 					if n, _ := tt.NumBytes(); n <= 1<<20 {
-						err = readData(tt, 64)
+						_, err = brokentest.ReadData(tt, 64)
 					}
 				}
 				if err == nil {

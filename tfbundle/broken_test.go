@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/tfgen"
 	"github.com/bigconv/bigconv/tensor"
@@ -124,30 +125,20 @@ type brokenCase struct {
 
 // --- hand-made bundles ---
 
-func vf(num protowire.Number, v uint64) []byte {
-	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
-}
-
-func bf(num protowire.Number, b []byte) []byte {
-	return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
 // neg is v as a varint of a negative int32/int64 field.
 func neg(v int64) uint64 { return uint64(v) }
 
 // headerProto is a BundleHeaderProto: num_shards, version {producer: 1}, then more.
 func headerProto(shards uint64, more ...[]byte) []byte {
-	return cat(append([][]byte{vf(1, shards), bf(3, vf(1, 1))}, more...)...)
+	return brokentest.Cat(append([][]byte{brokentest.VarintField(1, shards), brokentest.BytesField(3, brokentest.VarintField(1, 1))}, more...)...)
 }
 
 func shapeField(dims ...uint64) []byte {
 	var sh []byte
 	for _, d := range dims {
-		sh = append(sh, bf(2, vf(1, d))...)
+		sh = append(sh, brokentest.BytesField(2, brokentest.VarintField(1, d))...)
 	}
-	return bf(2, sh)
+	return brokentest.BytesField(2, sh)
 }
 
 func crcField(masked uint32) []byte {
@@ -161,17 +152,17 @@ func sliceField(ext ...[2]int64) []byte {
 	for _, x := range ext {
 		var e []byte
 		if x[1] >= 0 {
-			e = cat(vf(1, uint64(x[0])), vf(2, uint64(x[1])))
+			e = brokentest.Cat(brokentest.VarintField(1, uint64(x[0])), brokentest.VarintField(2, uint64(x[1])))
 		}
-		s = append(s, bf(1, e)...)
+		s = append(s, brokentest.BytesField(1, e)...)
 	}
-	return bf(7, s)
+	return brokentest.BytesField(7, s)
 }
 
 // numEntry is a BundleEntryProto of a numeric tensor at [off, off+n) of
 // shard, with the CRC of data's bytes there.
 func numEntry(dt uint64, shape []byte, shard int, off, n int64, data []byte) []byte {
-	return cat(vf(1, dt), shape, vf(3, uint64(shard)), vf(4, uint64(off)), vf(5, uint64(n)),
+	return brokentest.Cat(brokentest.VarintField(1, dt), shape, brokentest.VarintField(3, uint64(shard)), brokentest.VarintField(4, uint64(off)), brokentest.VarintField(5, uint64(n)),
 		crcField(crc32c.Mask(crc32c.Checksum(data[off:off+n]))))
 }
 
@@ -222,7 +213,7 @@ func stringBytes(strs ...string) ([]byte, uint32) {
 	}
 	sum := binary.LittleEndian.AppendUint32(nil, crc32c.Mask(crc))
 	crc = crc32c.Update(crc, sum)
-	b := cat(lens, sum)
+	b := brokentest.Cat(lens, sum)
 	for _, s := range strs {
 		crc = crc32c.Update(crc, []byte(s))
 		b = append(b, s...)
@@ -233,7 +224,7 @@ func stringBytes(strs ...string) ([]byte, uint32) {
 // strBundle is a one-shard bundle holding the string tensor s (shape
 // dims) whose data is data, with the entry's fields given.
 func strBundle(t *testing.T, data []byte, fields ...[]byte) memBundle {
-	return memBundle{index: index(t, kv{"", headerProto(1)}, kv{"s", cat(append([][]byte{vf(1, 7)}, fields...)...)}),
+	return memBundle{index: index(t, kv{"", headerProto(1)}, kv{"s", brokentest.Cat(append([][]byte{brokentest.VarintField(1, 7)}, fields...)...)}),
 		shards: map[string][]byte{shardName(0, 1): data}}
 }
 
@@ -242,7 +233,7 @@ func strBundle(t *testing.T, data []byte, fields ...[]byte) memBundle {
 // the entries before they are written.
 func partBundle(t *testing.T, mut func(full *[]byte, slices map[string][]byte)) memBundle {
 	s0, s1 := [][2]int64{{0, 2}, {0, -1}}, [][2]int64{{2, 2}, {0, -1}}
-	full := cat(vf(1, 5), shapeField(4, 3), sliceField(s0...), sliceField(s1...))
+	full := brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField(s0...), sliceField(s1...))
 	slices := map[string][]byte{
 		sliceKey("p", []extent{{0, 2}, {0, -1}}): numEntry(5, shapeField(2, 3), 0, 0, 12, shard0),
 		sliceKey("p", []extent{{2, 2}, {0, -1}}): numEntry(5, shapeField(2, 3), 0, 12, 12, shard0),
@@ -451,23 +442,23 @@ func brokenCases(t *testing.T) []brokenCase {
 		{"block of 3 bytes", []byte{1, 0, 0}, 0, tensor.ErrCorrupt, "data block: malformed block: 3 bytes is too short"},
 		{"block of 0 bytes", nil, 0, tensor.ErrCorrupt, "0 bytes is too short"},
 		{"no restarts", []byte{0, 0, 0, 0}, 0, tensor.ErrCorrupt, "0 restart points"},
-		{"restarts 2^32-1", cat(goodBlock[:len(goodBlock)-4], []byte{0xff, 0xff, 0xff, 0xff}), 0, tensor.ErrCorrupt, "4294967295 restart points"},
-		{"restart past entries", cat(goodBlock[:len(goodBlock)-8], []byte{0xff, 0, 0, 0, 2, 0, 0, 0}), 0, tensor.ErrCorrupt, "restart point 255 past the entries"},
-		{"shared > key", cat([]byte{5, 1, 0, 'x'}, blockOf()), 0, tensor.ErrCorrupt, "shares 5 bytes of a 0-byte key"},
-		{"key past block", cat([]byte{0, 100, 0, 'x'}, []byte{0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "runs past the block"},
-		{"value past block", cat([]byte{0, 1, 100, 'x'}, []byte{0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "runs past the block"},
-		{"value len 2^64-1", cat([]byte{0, 1}, binary.AppendUvarint(nil, math.MaxUint64), []byte{'x', 0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "runs past the block"},
-		{"bad varint", cat(bytes.Repeat([]byte{0xff}, 11), []byte{0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "bad shared length"},
+		{"restarts 2^32-1", brokentest.Cat(goodBlock[:len(goodBlock)-4], []byte{0xff, 0xff, 0xff, 0xff}), 0, tensor.ErrCorrupt, "4294967295 restart points"},
+		{"restart past entries", brokentest.Cat(goodBlock[:len(goodBlock)-8], []byte{0xff, 0, 0, 0, 2, 0, 0, 0}), 0, tensor.ErrCorrupt, "restart point 255 past the entries"},
+		{"shared > key", brokentest.Cat([]byte{5, 1, 0, 'x'}, blockOf()), 0, tensor.ErrCorrupt, "shares 5 bytes of a 0-byte key"},
+		{"key past block", brokentest.Cat([]byte{0, 100, 0, 'x'}, []byte{0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "runs past the block"},
+		{"value past block", brokentest.Cat([]byte{0, 1, 100, 'x'}, []byte{0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "runs past the block"},
+		{"value len 2^64-1", brokentest.Cat([]byte{0, 1}, binary.AppendUvarint(nil, math.MaxUint64), []byte{'x', 0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "runs past the block"},
+		{"bad varint", brokentest.Cat(bytes.Repeat([]byte{0xff}, 11), []byte{0, 0, 0, 0, 1, 0, 0, 0}), 0, tensor.ErrCorrupt, "bad shared length"},
 		{"keys out of order", blockOf(kv{"", headerProto(1)}, kv{"y", nil}, kv{"x", nil}), 0, tensor.ErrCorrupt, `keys out of order: "x" after "y"`},
 		{"key repeated", blockOf(kv{"", headerProto(1)}, kv{"x", nil}, kv{"x", nil}), 0, tensor.ErrCorrupt, "keys out of order"},
 		{"compression 2", goodBlock, 2, tensor.ErrUnsupported, "compression type 2"},
 		{"compression 255", goodBlock, 255, tensor.ErrUnsupported, "compression type 255"},
 		{"snappy garbage", []byte{10, 0xff, 0xff, 0xff}, 1, tensor.ErrCorrupt, "snappy block"},
 		{"snappy of nothing", nil, 1, tensor.ErrCorrupt, "snappy block header"},
-		{"snappy claims 2^28", cat(binary.AppendUvarint(nil, table.MaxBlock), sn[1:]), 1, tensor.ErrCorrupt, "claims to decode to 268435456 bytes"},
-		{"snappy claims 2^28+1", cat(binary.AppendUvarint(nil, table.MaxBlock+1), sn[1:]), 1, tensor.ErrCorrupt, "claims to decode to 268435457 bytes"},
-		{"snappy claims 2^32", cat(binary.AppendUvarint(nil, 1<<32), sn[1:]), 1, tensor.ErrCorrupt, "bad snappy block header"},
-		{"snappy short by one", cat(binary.AppendUvarint(nil, uint64(len(goodBlock)+1)), sn[1:]), 1, tensor.ErrCorrupt, "snappy block"},
+		{"snappy claims 2^28", brokentest.Cat(binary.AppendUvarint(nil, table.MaxBlock), sn[1:]), 1, tensor.ErrCorrupt, "claims to decode to 268435456 bytes"},
+		{"snappy claims 2^28+1", brokentest.Cat(binary.AppendUvarint(nil, table.MaxBlock+1), sn[1:]), 1, tensor.ErrCorrupt, "claims to decode to 268435457 bytes"},
+		{"snappy claims 2^32", brokentest.Cat(binary.AppendUvarint(nil, 1<<32), sn[1:]), 1, tensor.ErrCorrupt, "bad snappy block header"},
+		{"snappy short by one", brokentest.Cat(binary.AppendUvarint(nil, uint64(len(goodBlock)+1)), sn[1:]), 1, tensor.ErrCorrupt, "snappy block"},
 		{"snappy of a bad block", snappy.Encode(nil, []byte{1, 2, 3}), 1, tensor.ErrCorrupt, "too short"},
 	} {
 		add(brokenCase{name: "table/" + c.name, b: withIndex(layout([][]byte{c.block}, c.typ, nil, nil)), want: c.want, msg: c.msg})
@@ -558,22 +549,22 @@ func brokenCases(t *testing.T) []brokenCase {
 	hdr("num_shards=-1", headerProto(neg(-1)), tensor.ErrCorrupt, "", "header says -1 shards")
 	hdr("num_shards=-2^31", headerProto(neg(math.MinInt32)), tensor.ErrCorrupt, "", "header says -2147483648 shards")
 	hdr("num_shards=0", headerProto(0), tensor.ErrCorrupt, "", `tensor "x"…shard 0 of a 0-shard bundle`)
-	hdr("num_shards absent", bf(3, vf(1, 1)), tensor.ErrCorrupt, "", "shard 0 of a 0-shard bundle")
+	hdr("num_shards absent", brokentest.BytesField(3, brokentest.VarintField(1, 1)), tensor.ErrCorrupt, "", "shard 0 of a 0-shard bundle")
 	hdr("num_shards=100000", headerProto(100000), tensor.ErrCorrupt, "", "header says 100000 shards")
 	hdr("num_shards=2^32+1 (int32: 1)", headerProto(1<<32+1), nil, "", "")
 	hdr("num_shards=3", headerProto(3), nil, "", "")
 	hdr("num_shards=2, x in shard 1", headerProto(2), nil, "", "")
 	hdr("num_shards varint cut", []byte{0x08, 0x80}, tensor.ErrCorrupt, "", "bad num_shards")
-	hdr("endianness=2", headerProto(1, vf(2, 2)), tensor.ErrCorrupt, "", "endianness 2 is neither")
-	hdr("endianness=2^63", headerProto(1, vf(2, 1<<63)), tensor.ErrCorrupt, "", "is neither")
-	hdr("min_consumer=2", cat(vf(1, 1), bf(3, cat(vf(1, 1), vf(2, 2)))), tensor.ErrUnsupported, "", "version 2 or newer")
-	hdr("bad_consumers=[1]", cat(vf(1, 1), bf(3, cat(vf(1, 1), vf(3, 1)))), tensor.ErrUnsupported, "", "disallows readers of version 1")
-	hdr("bad_consumers packed [3, 1]", cat(vf(1, 1), bf(3, cat(vf(1, 1), bf(3, []byte{3, 1})))), tensor.ErrUnsupported, "", "disallows")
-	hdr("bad_consumers packed cut", cat(vf(1, 1), bf(3, cat(vf(1, 1), bf(3, []byte{0x80})))), tensor.ErrCorrupt, "", "bad VersionDef bad_consumers")
-	hdr("version len past end", cat(vf(1, 1), []byte{0x1a, 10, 8}), tensor.ErrCorrupt, "", "bad version")
-	hdr("legacy V1 (field 1 is a message)", bf(1, []byte("slices")), tensor.ErrUnsupported, "", "legacy V1 checkpoint")
+	hdr("endianness=2", headerProto(1, brokentest.VarintField(2, 2)), tensor.ErrCorrupt, "", "endianness 2 is neither")
+	hdr("endianness=2^63", headerProto(1, brokentest.VarintField(2, 1<<63)), tensor.ErrCorrupt, "", "is neither")
+	hdr("min_consumer=2", brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(3, brokentest.Cat(brokentest.VarintField(1, 1), brokentest.VarintField(2, 2)))), tensor.ErrUnsupported, "", "version 2 or newer")
+	hdr("bad_consumers=[1]", brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(3, brokentest.Cat(brokentest.VarintField(1, 1), brokentest.VarintField(3, 1)))), tensor.ErrUnsupported, "", "disallows readers of version 1")
+	hdr("bad_consumers packed [3, 1]", brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(3, brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(3, []byte{3, 1})))), tensor.ErrUnsupported, "", "disallows")
+	hdr("bad_consumers packed cut", brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(3, brokentest.Cat(brokentest.VarintField(1, 1), brokentest.BytesField(3, []byte{0x80})))), tensor.ErrCorrupt, "", "bad VersionDef bad_consumers")
+	hdr("version len past end", brokentest.Cat(brokentest.VarintField(1, 1), []byte{0x1a, 10, 8}), tensor.ErrCorrupt, "", "bad version")
+	hdr("legacy V1 (field 1 is a message)", brokentest.BytesField(1, []byte("slices")), tensor.ErrUnsupported, "", "legacy V1 checkpoint")
 	hdr("garbage", []byte{0xff, 0xff, 0xff}, tensor.ErrCorrupt, "", "BundleHeaderProto: bad tag")
-	hdr("group unterminated", cat(headerProto(1), protowire.AppendTag(nil, 9, protowire.StartGroupType)), tensor.ErrCorrupt, "", "bad field 9")
+	hdr("group unterminated", brokentest.Cat(headerProto(1), protowire.AppendTag(nil, 9, protowire.StartGroupType)), tensor.ErrCorrupt, "", "bad field 9")
 	add(brokenCase{name: "header/missing", b: memBundle{index: index(t, x), shards: map[string][]byte{shardName(0, 1): shard0}},
 		want: tensor.ErrCorrupt, msg: `first key is "x"`})
 	add(brokenCase{name: "header/num_shards=2, shard 1 missing", b: memBundle{
@@ -591,47 +582,47 @@ func brokenCases(t *testing.T) []brokenCase {
 	}
 	crc := crcField(crc32c.Mask(crc32c.Checksum(shard0[8:24])))
 	ent("valid", x.val, nil, "")
-	ent("field order reversed", cat(crc, vf(5, 16), vf(4, 8), shapeField(4), vf(1, 1)), nil, "")
+	ent("field order reversed", brokentest.Cat(crc, brokentest.VarintField(5, 16), brokentest.VarintField(4, 8), shapeField(4), brokentest.VarintField(1, 1)), nil, "")
 	ent("whole shard", numEntry(1, shapeField(16), 0, 0, 64, shard0), nil, "")
-	ent("empty tensor", cat(vf(1, 1), shapeField(0, 4), crcField(crc32c.Mask(0))), nil, "")
+	ent("empty tensor", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(0, 4), crcField(crc32c.Mask(0))), nil, "")
 	ent("empty value", nil, tensor.ErrCorrupt, `tensor "x"…entry has no shape`)
-	ent("no shape", cat(vf(1, 1), vf(4, 8), vf(5, 16), crc), tensor.ErrCorrupt, "entry has no shape")
+	ent("no shape", brokentest.Cat(brokentest.VarintField(1, 1), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), tensor.ErrCorrupt, "entry has no shape")
 	ent("garbage", []byte{0xff, 0xff}, tensor.ErrCorrupt, `tensor "x"…BundleEntryProto: bad tag`)
 	ent("dtype varint cut", []byte{0x08, 0x80}, tensor.ErrCorrupt, "bad varint field 1")
-	ent("dtype=0", cat(vf(1, 0), shapeField(4), vf(4, 8), vf(5, 16), crc), errUnsupportedTensor, "")
-	ent("dtype=99", cat(vf(1, 99), shapeField(4), vf(4, 8), vf(5, 16), crc), errUnsupportedTensor, "")
-	ent("dtype=-1", cat(vf(1, neg(-1)), shapeField(4), vf(4, 8), vf(5, 16), crc), errUnsupportedTensor, "")
-	ent("dtype=resource", cat(vf(1, 20), shapeField(4), vf(4, 8), vf(5, 16), crc), errUnsupportedTensor, "")
-	ent("dtype=variant_ref", cat(vf(1, 121), shapeField(4), vf(4, 8), vf(5, 16), crc), errUnsupportedTensor, "")
-	ent("dtype=double", cat(vf(1, 2), shapeField(4), vf(4, 8), vf(5, 16), crc), tensor.ErrCorrupt, "@entry size 16 is not (4,) × 8 bytes")
-	ent("dtype=float_ref", cat(vf(1, 101), shapeField(4), vf(4, 8), vf(5, 16), crc), nil, "")
-	ent("shape len past end", cat(vf(1, 1), []byte{0x12, 50, 0x12}), tensor.ErrCorrupt, "bad shape")
+	ent("dtype=0", brokentest.Cat(brokentest.VarintField(1, 0), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), errUnsupportedTensor, "")
+	ent("dtype=99", brokentest.Cat(brokentest.VarintField(1, 99), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), errUnsupportedTensor, "")
+	ent("dtype=-1", brokentest.Cat(brokentest.VarintField(1, neg(-1)), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), errUnsupportedTensor, "")
+	ent("dtype=resource", brokentest.Cat(brokentest.VarintField(1, 20), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), errUnsupportedTensor, "")
+	ent("dtype=variant_ref", brokentest.Cat(brokentest.VarintField(1, 121), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), errUnsupportedTensor, "")
+	ent("dtype=double", brokentest.Cat(brokentest.VarintField(1, 2), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), tensor.ErrCorrupt, "@entry size 16 is not (4,) × 8 bytes")
+	ent("dtype=float_ref", brokentest.Cat(brokentest.VarintField(1, 101), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), nil, "")
+	ent("shape len past end", brokentest.Cat(brokentest.VarintField(1, 1), []byte{0x12, 50, 0x12}), tensor.ErrCorrupt, "bad shape")
 	ent("shape dim -1", numEntry(1, shapeField(neg(-1), 4), 0, 8, 16, shard0), tensor.ErrCorrupt, "not a known length")
 	ent("shape dim 2^63", numEntry(1, shapeField(1<<63), 0, 8, 16, shard0), tensor.ErrCorrupt, "not a known length")
-	ent("shape unknown rank", numEntry(1, bf(2, vf(3, 1)), 0, 8, 16, shard0), tensor.ErrCorrupt, "unknown rank")
+	ent("shape unknown rank", numEntry(1, brokentest.BytesField(2, brokentest.VarintField(3, 1)), 0, 8, 16, shard0), tensor.ErrCorrupt, "unknown rank")
 	ent("shape 2^32×2^32", numEntry(1, shapeField(1<<32, 1<<32), 0, 8, 16, shard0), tensor.ErrCorrupt, "2^63-1")
 	ent("shape 2^61×2 (bytes overflow)", numEntry(1, shapeField(1<<61, 2), 0, 8, 16, shard0), tensor.ErrCorrupt, "@entry size 16 is not")
 	ent("shape 255 dims", numEntry(1, shapeField(make([]uint64, 255)...), 0, 8, 16, shard0), tensor.ErrCorrupt, "more than 254 dimensions")
 	ent("shape [5]", numEntry(1, shapeField(5), 0, 8, 16, shard0), tensor.ErrCorrupt, "@entry size 16 is not (5,) × 4 bytes")
 	ent("shape [2^40]", numEntry(1, shapeField(1<<40), 0, 8, 16, shard0), tensor.ErrCorrupt, "@entry size 16 is not")
 	ent("shard 1 of 1", numEntry(1, shapeField(4), 1, 8, 16, shard0), tensor.ErrCorrupt, "shard 1 of a 1-shard bundle")
-	ent("shard -1", cat(vf(1, 1), shapeField(4), vf(3, neg(-1)), vf(4, 8), vf(5, 16), crc), tensor.ErrCorrupt, "shard -1 of a 1-shard bundle")
-	ent("shard 2^32 (int32: 0)", cat(vf(1, 1), shapeField(4), vf(3, 1<<32), vf(4, 8), vf(5, 16), crc), nil, "")
-	ent("offset past the end", cat(vf(1, 1), shapeField(4), vf(4, 60), vf(5, 16), crc), tensor.ErrCorrupt, "@offset 60: data range of 16 bytes runs past the end of the 64-byte shard")
-	ent("offset 65", cat(vf(1, 1), shapeField(0), vf(4, 65)), tensor.ErrCorrupt, "@offset 65: data range of 0 bytes runs past the end of the 64-byte shard")
-	ent("offset 2^63", cat(vf(1, 1), shapeField(4), vf(4, 1<<63), vf(5, 16), crc), tensor.ErrCorrupt, "@runs past the end of the 64-byte shard")
-	ent("offset 2^64-1", cat(vf(1, 1), shapeField(4), vf(4, math.MaxUint64), vf(5, 16), crc), tensor.ErrCorrupt, "@tensor \"x\": data range of 16 bytes runs past")
-	ent("size 17", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, 17), crc), tensor.ErrCorrupt, "@entry size 17 is not (4,) × 4 bytes")
-	ent("size 15", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, 15), crc), tensor.ErrCorrupt, "@entry size 15 is not")
-	ent("size 0", cat(vf(1, 1), shapeField(4), vf(4, 8), crc), tensor.ErrCorrupt, "@entry size 0 is not")
-	ent("size 2^63-1", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, math.MaxInt64), crc), tensor.ErrCorrupt, "@data range of 9223372036854775807 bytes runs past the end")
-	ent("size 2^64-1", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, math.MaxUint64), crc), tensor.ErrCorrupt, "@data range of -1 bytes")
-	ent("crc wrong", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, 16), crcField(1)), tensor.ErrChecksum, `@tensor "x"…offset 8: crc32c`)
-	ent("crc missing", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, 16)), tensor.ErrChecksum, "@engine check")
-	ent("crc as varint (skipped)", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, 16), vf(6, 1)), tensor.ErrChecksum, "@engine check")
-	ent("crc cut", cat(vf(1, 1), shapeField(4), vf(4, 8), vf(5, 16), crc[:3]), tensor.ErrCorrupt, "bad crc32c")
-	ent("unknown field", cat(x.val, bf(99, []byte("future"))), nil, "")
-	ent("group unterminated", cat(x.val, protowire.AppendTag(nil, 99, protowire.StartGroupType)), tensor.ErrCorrupt, "bad field 99")
+	ent("shard -1", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(3, neg(-1)), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), tensor.ErrCorrupt, "shard -1 of a 1-shard bundle")
+	ent("shard 2^32 (int32: 0)", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(3, 1<<32), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc), nil, "")
+	ent("offset past the end", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 60), brokentest.VarintField(5, 16), crc), tensor.ErrCorrupt, "@offset 60: data range of 16 bytes runs past the end of the 64-byte shard")
+	ent("offset 65", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(0), brokentest.VarintField(4, 65)), tensor.ErrCorrupt, "@offset 65: data range of 0 bytes runs past the end of the 64-byte shard")
+	ent("offset 2^63", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 1<<63), brokentest.VarintField(5, 16), crc), tensor.ErrCorrupt, "@runs past the end of the 64-byte shard")
+	ent("offset 2^64-1", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, math.MaxUint64), brokentest.VarintField(5, 16), crc), tensor.ErrCorrupt, "@tensor \"x\": data range of 16 bytes runs past")
+	ent("size 17", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 17), crc), tensor.ErrCorrupt, "@entry size 17 is not (4,) × 4 bytes")
+	ent("size 15", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 15), crc), tensor.ErrCorrupt, "@entry size 15 is not")
+	ent("size 0", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), crc), tensor.ErrCorrupt, "@entry size 0 is not")
+	ent("size 2^63-1", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, math.MaxInt64), crc), tensor.ErrCorrupt, "@data range of 9223372036854775807 bytes runs past the end")
+	ent("size 2^64-1", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, math.MaxUint64), crc), tensor.ErrCorrupt, "@data range of -1 bytes")
+	ent("crc wrong", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crcField(1)), tensor.ErrChecksum, `@tensor "x"…offset 8: crc32c`)
+	ent("crc missing", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16)), tensor.ErrChecksum, "@engine check")
+	ent("crc as varint (skipped)", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), brokentest.VarintField(6, 1)), tensor.ErrChecksum, "@engine check")
+	ent("crc cut", brokentest.Cat(brokentest.VarintField(1, 1), shapeField(4), brokentest.VarintField(4, 8), brokentest.VarintField(5, 16), crc[:3]), tensor.ErrCorrupt, "bad crc32c")
+	ent("unknown field", brokentest.Cat(x.val, brokentest.BytesField(99, []byte("future"))), nil, "")
+	ent("group unterminated", brokentest.Cat(x.val, protowire.AppendTag(nil, 99, protowire.StartGroupType)), tensor.ErrCorrupt, "bad field 99")
 
 	// Partitioned variables.
 	// part adds a partitioned case; a message starting with "@" names the shard.
@@ -647,38 +638,40 @@ func brokenCases(t *testing.T) []brokenCase {
 	part("valid", nil, nil, "")
 	part("slice entry missing", func(_ *[]byte, s map[string][]byte) { delete(s, k1) }, tensor.ErrCorrupt, `tensor "p"…slice 1 has no entry`)
 	part("extent past the dimension", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{2, 3}, [2]int64{0, -1}))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{2, 3}, [2]int64{0, -1}))
 	}, tensor.ErrCorrupt, "slice 1: extent [2, 2+3) is outside dimension 0 of size 4")
 	part("extent start without length", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), bf(7, cat(bf(1, vf(1, 2)), bf(1, nil))))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), brokentest.BytesField(7, brokentest.Cat(brokentest.BytesField(1, brokentest.VarintField(1, 2)), brokentest.BytesField(1, nil))))
 	}, tensor.ErrCorrupt, "dimension 0 starts at 2 with no length")
 	part("extent start -1", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), bf(7, cat(bf(1, cat(vf(1, neg(-1)), vf(2, 2))), bf(1, nil))))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), brokentest.BytesField(7, brokentest.Cat(brokentest.BytesField(1, brokentest.Cat(brokentest.VarintField(1, neg(-1)), brokentest.VarintField(2, 2))), brokentest.BytesField(1, nil))))
 	}, tensor.ErrCorrupt, "is outside dimension 0")
 	part("extent length 2^63", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), bf(7, cat(bf(1, cat(vf(1, 2), vf(2, 1<<63))), bf(1, nil))))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), brokentest.BytesField(7, brokentest.Cat(brokentest.BytesField(1, brokentest.Cat(brokentest.VarintField(1, 2), brokentest.VarintField(2, 1<<63))), brokentest.BytesField(1, nil))))
 	}, tensor.ErrCorrupt, "slice 1: dimension 0 starts at 2 with no length")
 	part("one extent for rank 2", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{2, 2}))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{2, 2}))
 	}, tensor.ErrCorrupt, "slice 1 has 1 extents for rank 2")
 	part("255 extents", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), bf(7, bytes.Repeat(bf(1, nil), 255)))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), brokentest.BytesField(7, bytes.Repeat(brokentest.BytesField(1, nil), 255)))
 	}, tensor.ErrCorrupt, "more than 254 extents")
 	part("4097 slices", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), bytes.Repeat(sliceField([2]int64{0, 2}, [2]int64{0, -1}), 4097))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), bytes.Repeat(sliceField([2]int64{0, 2}, [2]int64{0, -1}), 4097))
 	}, tensor.ErrCorrupt, "more than 4096 slices")
-	part("on a scalar", func(f *[]byte, _ map[string][]byte) { *f = cat(vf(1, 5), shapeField(), sliceField()) }, tensor.ErrCorrupt, "a scalar cannot have slices")
+	part("on a scalar", func(f *[]byte, _ map[string][]byte) {
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(), sliceField())
+	}, tensor.ErrCorrupt, "a scalar cannot have slices")
 	part("gap", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(5, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{2, 2}, [2]int64{0, -1}))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(5, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{2, 2}, [2]int64{0, -1}))
 	}, tensor.ErrCorrupt, "slices hold 12 elements, the tensor 15")
 	part("overlap", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{0, 2}, [2]int64{0, -1}))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(4, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}), sliceField([2]int64{0, 2}, [2]int64{0, -1}))
 	}, tensor.ErrCorrupt, "slices overlap")
 	part("twice the same slice", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(*f, sliceField([2]int64{0, 2}, [2]int64{0, -1}))
+		*f = brokentest.Cat(*f, sliceField([2]int64{0, 2}, [2]int64{0, -1}))
 	}, tensor.ErrCorrupt, "slices hold 18 elements, the tensor 12")
 	part("shape overflow", func(f *[]byte, _ map[string][]byte) {
-		*f = cat(vf(1, 5), shapeField(1<<61, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}))
+		*f = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(1<<61, 3), sliceField([2]int64{0, 2}, [2]int64{0, -1}))
 	}, tensor.ErrCorrupt, "")
 	part("slice entry dtype", func(_ *[]byte, s map[string][]byte) { s[k1] = numEntry(3, shapeField(2, 3), 0, 12, 12, shard0) },
 		tensor.ErrCorrupt, "slice 1 entry has dtype int32")
@@ -689,16 +682,20 @@ func brokenCases(t *testing.T) []brokenCase {
 	part("slice entry empty", func(_ *[]byte, s map[string][]byte) { s[k1] = nil },
 		tensor.ErrCorrupt, "slice 1 entry has dtype DataType(0) rank 0")
 	part("slice entry offset past the shard", func(_ *[]byte, s map[string][]byte) {
-		s[k1] = cat(vf(1, 5), shapeField(2, 3), vf(4, 56), vf(5, 12), crcField(0))
+		s[k1] = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(2, 3), brokentest.VarintField(4, 56), brokentest.VarintField(5, 12), crcField(0))
 	}, tensor.ErrCorrupt, `@tensor "p": offset 56: data range of 12 bytes runs past`)
 	part("slice entry size", func(_ *[]byte, s map[string][]byte) { s[k1] = numEntry(5, shapeField(2, 3), 0, 12, 14, shard0) },
 		tensor.ErrCorrupt, "@slice 1 entry size 14 is not 6 × 2 bytes")
-	part("slice crc", func(_ *[]byte, s map[string][]byte) { s[k0] = cat(vf(1, 5), shapeField(2, 3), vf(5, 12), crcField(1)) },
+	part("slice crc", func(_ *[]byte, s map[string][]byte) {
+		s[k0] = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(2, 3), brokentest.VarintField(5, 12), crcField(1))
+	},
 		tensor.ErrChecksum, `@tensor "p": offset 0: partitioned variable slice crc32c`)
-	part("slice entry has slices", func(_ *[]byte, s map[string][]byte) { s[k1] = cat(s[k1], sliceField([2]int64{0, 1}, [2]int64{0, -1})) },
+	part("slice entry has slices", func(_ *[]byte, s map[string][]byte) {
+		s[k1] = brokentest.Cat(s[k1], sliceField([2]int64{0, 1}, [2]int64{0, -1}))
+	},
 		tensor.ErrCorrupt, "slice 1 entry has dtype")
 	part("slice entry in shard 1 of 1", func(_ *[]byte, s map[string][]byte) {
-		s[k1] = cat(vf(1, 5), shapeField(2, 3), vf(3, 1), vf(4, 12), vf(5, 12), crcField(0))
+		s[k1] = brokentest.Cat(brokentest.VarintField(1, 5), shapeField(2, 3), brokentest.VarintField(3, 1), brokentest.VarintField(4, 12), brokentest.VarintField(5, 12), crcField(0))
 	}, tensor.ErrCorrupt, `tensor "p"…shard 1 of a 1-shard bundle`)
 
 	// String tensors: the counts are checked against the entry at Open,
@@ -712,7 +709,7 @@ func brokenCases(t *testing.T) []brokenCase {
 		}
 		add(brokenCase{name: "strings/" + name, b: strBundle(t, data, fields...), want: want, file: file, msg: msg})
 	}
-	size := func(n int) []byte { return vf(5, uint64(n)) }
+	size := func(n int) []byte { return brokentest.VarintField(5, uint64(n)) }
 	str("valid", sd, nil, "", shapeField(3), size(len(sd)), crcField(scrc))
 	str("valid with padding", append(bytes.Clone(sd), 0, 0, 0), nil, "", shapeField(3), size(len(sd)), crcField(scrc))
 	str("3 strings in 6 bytes", sd, tensor.ErrCorrupt, `@tensor "s": offset 0: 3 strings cannot fit in 2 bytes`, shapeField(3), size(2), crcField(scrc))
@@ -722,8 +719,8 @@ func brokenCases(t *testing.T) []brokenCase {
 	str("past the shard", sd, tensor.ErrCorrupt, "@runs past the end", shapeField(3), size(len(sd)+1), crcField(scrc))
 	str("size 1 more", append(bytes.Clone(sd), 'z'), tensor.ErrCorrupt, "@3 length bytes + 4 + 5 string bytes != entry size 13", shapeField(3), size(len(sd)+1), crcField(scrc))
 	str("size 1 less", sd, tensor.ErrCorrupt, "@3 length bytes + 4 + 5 string bytes != entry size 11", shapeField(3), size(len(sd)-1), crcField(scrc))
-	str("length varint bad", cat(bytes.Repeat([]byte{0xff}, 11), sd), tensor.ErrCorrupt, "@string 0: bad length varint", shapeField(3), size(len(sd)+11), crcField(scrc))
-	str("length 2^63", cat(binary.AppendUvarint(nil, 1<<63), sd[1:]), tensor.ErrCorrupt, "@add up to more", shapeField(3), size(len(sd)+9), crcField(scrc))
+	str("length varint bad", brokentest.Cat(bytes.Repeat([]byte{0xff}, 11), sd), tensor.ErrCorrupt, "@string 0: bad length varint", shapeField(3), size(len(sd)+11), crcField(scrc))
+	str("length 2^63", brokentest.Cat(binary.AppendUvarint(nil, 1<<63), sd[1:]), tensor.ErrCorrupt, "@add up to more", shapeField(3), size(len(sd)+9), crcField(scrc))
 	str("lengths checksum", flip(sd, 4), tensor.ErrChecksum, "@string lengths' crc32c", shapeField(3), size(len(sd)), crcField(scrc))
 	str("string byte", flip(sd, len(sd)-1), tensor.ErrChecksum, "@string tensor crc32c", shapeField(3), size(len(sd)), crcField(scrc))
 	str("entry crc", sd, tensor.ErrChecksum, "@string tensor crc32c", shapeField(3), size(len(sd)), crcField(scrc^1))
@@ -783,9 +780,9 @@ func TestBrokenAllocation(t *testing.T) {
 	sn := snappy.Encode(nil, goodBlock)
 	cases := map[string]memBundle{
 		// a snappy block claiming the 256 MiB cap
-		"snappy": withIndex(layout([][]byte{cat(binary.AppendUvarint(nil, table.MaxBlock), sn[1:])}, 1, nil, nil)),
+		"snappy": withIndex(layout([][]byte{brokentest.Cat(binary.AppendUvarint(nil, table.MaxBlock), sn[1:])}, 1, nil, nil)),
 		// 2^28 strings in a 1 GiB shard whose first length is not a varint
-		"strings": {index: index(t, kv{"", headerProto(1)}, kv{"s", cat(vf(1, 7), shapeField(1<<28), vf(5, 1<<30))}),
+		"strings": {index: index(t, kv{"", headerProto(1)}, kv{"s", brokentest.Cat(brokentest.VarintField(1, 7), shapeField(1<<28), brokentest.VarintField(5, 1<<30))}),
 			sparse: map[string]sparse{shardName(0, 1): {fill: 0xff, size: 1 << 30}}},
 		// the footer's metaindex handle at the block cap
 		"metaindex": withIndex(layout([][]byte{goodBlock}, 0, nil, func(f []byte) {
@@ -817,7 +814,7 @@ func TestBrokenStringWidth(t *testing.T) {
 	l := uint64(1 << 31)
 	head := binary.AppendUvarint(nil, l)
 	n := int64(len(head)) + 4 + int64(l)
-	m := memBundle{index: index(t, kv{"", headerProto(1)}, kv{"s", cat(vf(1, 7), shapeField(1), vf(5, uint64(n)))}),
+	m := memBundle{index: index(t, kv{"", headerProto(1)}, kv{"s", brokentest.Cat(brokentest.VarintField(1, 7), shapeField(1), brokentest.VarintField(5, uint64(n)))}),
 		sparse: map[string]sparse{shardName(0, 1): {head: head, size: n}}}
 	b, err := m.open()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/internal/tfgen"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -63,49 +64,6 @@ func withLength(b []byte, off int, n uint64) []byte {
 	binary.LittleEndian.PutUint64(b[off:], n)
 	binary.LittleEndian.PutUint32(b[off+8:], maskedCRC(b[off:off+8]))
 	return b
-}
-
-// eofAtEnd is an io.ReaderAt that returns io.EOF with a read that reaches
-// the end of its data, as the io.ReaderAt contract allows.
-type eofAtEnd struct{ b []byte }
-
-func (r eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	if off >= int64(len(r.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[off:])
-	if off+int64(n) == int64(len(r.b)) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// readData reads a tensor's whole Data stream in chunks as the engine's
-// slicer does (a short read is an error), or its whole Stream.
-func readData(tt *tensor.Tensor, chunk int64) (int64, error) {
-	if tt.Stream != nil {
-		return io.Copy(io.Discard, tt.Stream)
-	}
-	n, err := tt.NumBytes()
-	if err != nil {
-		return 0, err
-	}
-	buf := make([]byte, chunk)
-	for off := int64(0); off < n; off += chunk {
-		p := buf[:min(chunk, n-off)]
-		k, err := tt.Data.ReadAt(p, off)
-		if k == len(p) {
-			continue
-		}
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return off + int64(k), fmt.Errorf("ReadAt(%d bytes at %d): %d bytes: %w", len(p), off, k, err)
-	}
-	return n, nil
 }
 
 type brokenCase struct {
@@ -208,9 +166,9 @@ func brokenCases(t *testing.T) []brokenCase {
 		{name: "tensors/record 0 empty", b: frame(t, nil, p), want: tensor.ErrUnsupported, msg: "2 records, but they are not serialized tensors"},
 		{name: "tensors/record 0 text", b: frame(t, []byte("hello"), p), want: tensor.ErrUnsupported, msg: "not serialized tensors"},
 		{name: "tensors/record 0 string", b: frame(t, tfgen.TensorProtoStrings(dtype.Shape{1}, [][]byte{[]byte("a")})), want: tensor.ErrUnsupported, msg: "string tensors"},
-		{name: "tensors/dims 2^32×2^32", b: frame(t, cat(varintField(1, 3), bytesField(2, shapeOf(1<<32, 1<<32)))), want: tensor.ErrCorrupt, msg: recordAt(0)},
-		{name: "tensors/dim -1", b: frame(t, cat(varintField(1, 3), bytesField(2, shapeOf(math.MaxUint64)))), want: tensor.ErrCorrupt, msg: "not a known length"},
-		{name: "tensors/content len 2^40", b: frame(t, cat(varintField(1, 3), bytesField(2, shapeOf(1<<38)), lenOnly(4, 1<<40))), want: tensor.ErrCorrupt, msg: "runs past the end"},
+		{name: "tensors/dims 2^32×2^32", b: frame(t, brokentest.Cat(brokentest.VarintField(1, 3), brokentest.BytesField(2, brokentest.ShapeOf(1<<32, 1<<32)))), want: tensor.ErrCorrupt, msg: recordAt(0)},
+		{name: "tensors/dim -1", b: frame(t, brokentest.Cat(brokentest.VarintField(1, 3), brokentest.BytesField(2, brokentest.ShapeOf(math.MaxUint64)))), want: tensor.ErrCorrupt, msg: "not a known length"},
+		{name: "tensors/content len 2^40", b: frame(t, brokentest.Cat(brokentest.VarintField(1, 3), brokentest.BytesField(2, brokentest.ShapeOf(1<<38)), brokentest.LenOnly(4, 1<<40))), want: tensor.ErrCorrupt, msg: "runs past the end"},
 	} {
 		add(c)
 	}
@@ -245,46 +203,46 @@ func brokenCases(t *testing.T) []brokenCase {
 	// A well-framed record 1 whose Example is damaged.
 	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
 	entry := func(name string, feature []byte) []byte {
-		return bytesField(1, bytesField(1, cat(bytesField(1, []byte(name)), bytesField(2, feature))))
+		return brokentest.BytesField(1, brokentest.BytesField(1, brokentest.Cat(brokentest.BytesField(1, []byte(name)), brokentest.BytesField(2, feature))))
 	}
-	floats := func(list []byte) []byte { return entry("x", bytesField(2, list)) }
-	ints := func(list []byte) []byte { return entry("y", bytesField(3, list)) }
+	floats := func(list []byte) []byte { return entry("x", brokentest.BytesField(2, list)) }
+	ints := func(list []byte) []byte { return entry("y", brokentest.BytesField(3, list)) }
 	bad := func(name, feature string, rec1 []byte, want, stream error, msg string) {
 		add(brokenCase{name: "examples/record 1 " + name, b: frame(t, e, rec1, e), feature: feature, want: want, stream: stream,
 			msg: fmt.Sprintf("record 1 at offset %d: …%s", erec, msg)})
 	}
-	bad("Example field 2", "x", bytesField(2, nil), tensor.ErrFormat, nil, "not a tf.train.Example")
-	bad("Example field 1 varint", "x", varintField(1, 1), tensor.ErrFormat, nil, "not a tf.train.Example")
-	bad("Features len past end", "x", lenOnly(1, 1000), tensor.ErrCorrupt, nil, "runs past the end")
-	bad("Features field 2", "x", bytesField(1, bytesField(2, nil)), tensor.ErrFormat, nil, "Features field 2")
-	bad("map entry field 3", "x", bytesField(1, bytesField(1, bytesField(3, nil))), tensor.ErrFormat, nil, "map entry field 3")
-	bad("map entry len past end", "x", bytesField(1, lenOnly(1, 1000)), tensor.ErrCorrupt, nil, "runs past the end")
-	bad("name len past end", "x", bytesField(1, bytesField(1, lenOnly(1, 1000))), tensor.ErrCorrupt, nil, "runs past the end")
+	bad("Example field 2", "x", brokentest.BytesField(2, nil), tensor.ErrFormat, nil, "not a tf.train.Example")
+	bad("Example field 1 varint", "x", brokentest.VarintField(1, 1), tensor.ErrFormat, nil, "not a tf.train.Example")
+	bad("Features len past end", "x", brokentest.LenOnly(1, 1000), tensor.ErrCorrupt, nil, "runs past the end")
+	bad("Features field 2", "x", brokentest.BytesField(1, brokentest.BytesField(2, nil)), tensor.ErrFormat, nil, "Features field 2")
+	bad("map entry field 3", "x", brokentest.BytesField(1, brokentest.BytesField(1, brokentest.BytesField(3, nil))), tensor.ErrFormat, nil, "map entry field 3")
+	bad("map entry len past end", "x", brokentest.BytesField(1, brokentest.LenOnly(1, 1000)), tensor.ErrCorrupt, nil, "runs past the end")
+	bad("name len past end", "x", brokentest.BytesField(1, brokentest.BytesField(1, brokentest.LenOnly(1, 1000))), tensor.ErrCorrupt, nil, "runs past the end")
 	bad("name of 1 MiB", "x", entry(strings.Repeat("n", 1<<20), nil), tensor.ErrFormat, nil, "feature name of 1048576 bytes")
-	bad("Feature field 4", "x", entry("x", bytesField(4, nil)), tensor.ErrFormat, nil, "Feature field 4")
-	bad("Feature varint", "x", entry("x", varintField(2, 1)), tensor.ErrFormat, nil, "Feature field 2 (wire type 0)")
+	bad("Feature field 4", "x", entry("x", brokentest.BytesField(4, nil)), tensor.ErrFormat, nil, "Feature field 4")
+	bad("Feature varint", "x", entry("x", brokentest.VarintField(2, 1)), tensor.ErrFormat, nil, "Feature field 2 (wire type 0)")
 	bad("Feature empty", "x", entry("x", nil), tensor.ErrUnsupported, nil, "")
 	bad("no x", "x", ex(y(1, 2)), tensor.ErrUnsupported, nil, `no feature "x"`)
 	bad("x of 3", "x", ex(x(1, 2, 3)), tensor.ErrUnsupported, nil, "records must agree")
 	bad("x of 0", "x", ex(x()), tensor.ErrUnsupported, nil, "records must agree")
 	bad("x an int64_list", "x", ex(tfgen.Feature{Name: "x", Int64s: []int64{1, 2}}), tensor.ErrUnsupported, nil, "records must agree")
-	bad("x list past end", "x", floats(lenOnly(1, 1000)), tensor.ErrCorrupt, nil, "runs past the end")
-	bad("x packed 5 bytes", "x", floats(bytesField(1, make([]byte, 5))), tensor.ErrCorrupt, nil, "packed floats of 5 bytes")
-	bad("x packed past list", "x", floats(lenOnly(1, 8)), tensor.ErrCorrupt, nil, "runs past the end")
-	bad("x value varint", "x", floats(varintField(1, 1)), tensor.ErrCorrupt, nil, "float_list value has wire type 0")
-	bad("x value cut", "x", floats(cat(tag(1, protowire.Fixed32Type), []byte{1, 2})), tensor.ErrCorrupt, nil, "")
+	bad("x list past end", "x", floats(brokentest.LenOnly(1, 1000)), tensor.ErrCorrupt, nil, "runs past the end")
+	bad("x packed 5 bytes", "x", floats(brokentest.BytesField(1, make([]byte, 5))), tensor.ErrCorrupt, nil, "packed floats of 5 bytes")
+	bad("x packed past list", "x", floats(brokentest.LenOnly(1, 8)), tensor.ErrCorrupt, nil, "runs past the end")
+	bad("x value varint", "x", floats(brokentest.VarintField(1, 1)), tensor.ErrCorrupt, nil, "float_list value has wire type 0")
+	bad("x value cut", "x", floats(brokentest.Cat(tag(1, protowire.Fixed32Type), []byte{1, 2})), tensor.ErrCorrupt, nil, "")
 	bad("x other field group", "x", floats(tag(2, protowire.StartGroupType)), tensor.ErrCorrupt, nil, "unsupported wire type 3")
-	bad("y packed unterminated", "y", ints(bytesField(1, []byte{1, 0x80})), tensor.ErrCorrupt, nil, "")
-	bad("y varint 11 bytes", "y", ints(bytesField(1, bytes.Repeat([]byte{0xff}, 11))), tensor.ErrCorrupt, nil, "bad varint")
+	bad("y packed unterminated", "y", ints(brokentest.BytesField(1, []byte{1, 0x80})), tensor.ErrCorrupt, nil, "")
+	bad("y varint 11 bytes", "y", ints(brokentest.BytesField(1, bytes.Repeat([]byte{0xff}, 11))), tensor.ErrCorrupt, nil, "bad varint")
 	bad("y value fixed64", "y", ints(protowire.AppendFixed64(tag(1, protowire.Fixed64Type), 1)), tensor.ErrCorrupt, nil, "int64_list value has wire type 1")
-	bad("z value varint", "z", entry("z", bytesField(1, varintField(1, 1))), tensor.ErrCorrupt, tensor.ErrUnsupported, "bytes_list value has wire type 0")
-	bad("z value past end", "z", entry("z", bytesField(1, lenOnly(1, 100))), tensor.ErrCorrupt, tensor.ErrUnsupported, "runs past the end")
+	bad("z value varint", "z", entry("z", brokentest.BytesField(1, brokentest.VarintField(1, 1))), tensor.ErrCorrupt, tensor.ErrUnsupported, "bytes_list value has wire type 0")
+	bad("z value past end", "z", entry("z", brokentest.BytesField(1, brokentest.LenOnly(1, 100))), tensor.ErrCorrupt, tensor.ErrUnsupported, "runs past the end")
 	// x a bytes_list in every record: |S<n> from a file, refused from a
 	// stream (FuzzRecordPayload/223cb6ed9deb5060)
 	xb := ex(tfgen.Feature{Name: "x", Bytes: [][]byte{[]byte("0000"), nil}})
 	add(brokenCase{name: "examples/x a bytes_list", b: frame(t, xb, xb, xb), feature: "x", rows: 3, stream: tensor.ErrUnsupported})
 	// a well-formed record 1 with 2^20 values where record 0 has 2
-	bad("y of 2^20", "y", ints(bytesField(1, make([]byte, 1<<20))), tensor.ErrUnsupported, nil, "records must agree")
+	bad("y of 2^20", "y", ints(brokentest.BytesField(1, make([]byte, 1<<20))), tensor.ErrUnsupported, nil, "records must agree")
 
 	// GZIP and ZLIB: cut at every byte, and each part of the container
 	// damaged. All the damage is found while streaming.
@@ -351,7 +309,7 @@ func TestBrokenInputs(t *testing.T) {
 				var rows int64
 				if err == nil {
 					var got int64
-					got, err = readData(tt, 13)
+					got, err = brokentest.ReadData(tt, 13)
 					if row := tt.Shape[1:]; err == nil {
 						nb, _ := row.NumBytes(tt.DType.Size())
 						rows = got / max(nb, 1)
@@ -382,7 +340,7 @@ func TestBrokenInputs(t *testing.T) {
 					}
 				}
 			}
-			for _, r := range []io.ReaderAt{bytes.NewReader(c.b), eofAtEnd{c.b}} {
+			for _, r := range []io.ReaderAt{bytes.NewReader(c.b), brokentest.EOFAtEnd(c.b)} {
 				tt, err := open(r, c)
 				check(fmt.Sprintf("%T", r), c.want, tt, err)
 			}
@@ -451,7 +409,7 @@ func TestBrokenFlips(t *testing.T) {
 				for _, f := range file.features {
 					tt, err := Open(bytes.NewReader(b), int64(len(b)), "b.tfrecord", f)
 					if err == nil {
-						_, err = readData(tt, 64)
+						_, err = brokentest.ReadData(tt, 64)
 					}
 					if err == nil {
 						continue
@@ -470,26 +428,3 @@ func TestBrokenFlips(t *testing.T) {
 }
 
 // Wire-format pieces for hand-made records.
-
-func varintField(num protowire.Number, v uint64) []byte {
-	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
-}
-
-func bytesField(num protowire.Number, b []byte) []byte {
-	return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
-}
-
-// lenOnly is a bytes field's tag and length, without the bytes.
-func lenOnly(num protowire.Number, n uint64) []byte {
-	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.BytesType), n)
-}
-
-func shapeOf(dims ...uint64) []byte {
-	var b []byte
-	for _, d := range dims {
-		b = append(b, bytesField(2, varintField(1, d))...)
-	}
-	return b
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }

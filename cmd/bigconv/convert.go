@@ -20,6 +20,7 @@ import (
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/internal/atomicfile"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -398,11 +399,7 @@ func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir st
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(m)
-	tmp := filepath.Join(outDir, ".manifest.json.tmp")
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(outDir, "manifest.json")); err != nil {
+	if err := atomicfile.Write(filepath.Join(outDir, "manifest.json"), buf.Bytes()); err != nil {
 		return err
 	}
 	if err := os.Remove(dj.path(outDir)); err != nil && !os.IsNotExist(err) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/bigconv/bigconv/engine"
+	"github.com/bigconv/bigconv/internal/atomicfile"
 )
 
 // dirJournal records, for a conversion of many tensors into a directory,
@@ -84,23 +85,5 @@ func (d *dirJournal) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	tmp := d.path(dir) + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, d.path(dir))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(d.path(dir), append(b, '\n'))
 }
