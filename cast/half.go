@@ -285,9 +285,97 @@ func halfMag(a uint32) uint32 {
 }
 
 // f32ToHalfSlice rounds float32 values to float16 bits, counting NaN,
-// ±inf and finite values that overflow. The branch to the rare cases is
-// predictable on most data.
+// ±inf and finite values that overflow.
+//
+// With F16C (haveF16C) it converts a chunk at a time with f32ToHalfBlock,
+// which also reports whether the chunk holds a NaN, an inf or a value
+// that overflows (|x| >= 65520); such a chunk is converted again by
+// f32ToHalfSliceGo, which counts them and keeps a signalling NaN
+// signalling as NumPy does (VCVTPS2PH would quiet it). Chunks without
+// one have nothing to count. Without F16C, and for the last len(s)%8
+// values, f32ToHalfSliceGo does all the work.
 func f32ToHalfSlice(d []uint16, s []float32, st *Stats) {
+	d = d[:len(s)]
+	if haveF16C {
+		for len(s) >= 8 {
+			m := min(len(s), chunk) &^ 7
+			if f32ToHalfBlock(d[:m], s[:m]) {
+				f32ToHalfSliceGo(d[:m], s[:m], st)
+			}
+			d, s = d[m:], s[m:]
+		}
+	}
+	f32ToHalfSliceGo(d, s, st)
+}
+
+// f32ToHalfBlockGo is the pure-Go twin of the F16C f32ToHalfBlock: it
+// rounds len(s) float32 values to float16 bits as VCVTPS2PH with
+// rounding to nearest even does, which is f32ToHalf except that a NaN is
+// quieted (sign | 0x7e00 | the top 9 bits of its payload), and reports
+// whether any value was a NaN or had |x| >= 65520 (inf, or finite and
+// overflowing to inf), the values f32ToHalfSlice has to look at again.
+func f32ToHalfBlockGo(d []uint16, s []float32) (special bool) {
+	d = d[:len(s)]
+	var maxA uint32
+	for i, v := range s {
+		f := math.Float32bits(v)
+		a := f & 0x7fffffff
+		h := f32ToHalf(f)
+		if a > 0x7f800000 {
+			h = uint16(f>>16)&0x8000 | 0x7e00 | uint16(a>>13)&0x3ff
+		}
+		d[i] = h
+		maxA = max(maxA, a)
+	}
+	return maxA >= 0x477ff000
+}
+
+// bf16ToHalfSlice rounds bfloat16 values to float16 bits through their
+// (exact) float32 values, counting as f32ToHalfSlice, and in the same
+// way: with F16C a chunk at a time by bf16ToHalfBlock, again in Go when a
+// chunk holds a NaN, an inf or a value that overflows.
+func bf16ToHalfSlice(d []uint16, s []uint16, st *Stats) {
+	d = d[:len(s)]
+	if haveF16C {
+		for len(s) >= 8 {
+			m := min(len(s), chunk) &^ 7
+			if bf16ToHalfBlock(d[:m], s[:m]) {
+				bf16ToHalfSliceGo(d[:m], s[:m], st)
+			}
+			d, s = d[m:], s[m:]
+		}
+	}
+	bf16ToHalfSliceGo(d, s, st)
+}
+
+// bf16ToHalfSliceGo is bf16ToHalfSlice in Go alone: widen a chunk to
+// float32 on the stack, then f32ToHalfSliceGo.
+func bf16ToHalfSliceGo(d []uint16, s []uint16, st *Stats) {
+	var buf [chunk]uint32
+	for len(s) > 0 {
+		m := min(len(s), chunk)
+		bf16ToF32Slice(buf[:m], s[:m])
+		f32ToHalfSliceGo(d[:m], view[float32](bytesOf(buf[:m])), st)
+		d, s = d[m:], s[m:]
+	}
+}
+
+// bf16ToHalfBlockGo is the pure-Go twin of the F16C bf16ToHalfBlock:
+// f32ToHalfBlockGo on the float32 values of the bfloat16 s.
+func bf16ToHalfBlockGo(d []uint16, s []uint16) (special bool) {
+	var buf [chunk]uint32
+	for len(s) > 0 {
+		m := min(len(s), chunk)
+		bf16ToF32Slice(buf[:m], s[:m])
+		special = f32ToHalfBlockGo(d[:m], view[float32](bytesOf(buf[:m]))) || special
+		d, s = d[m:], s[m:]
+	}
+	return special
+}
+
+// f32ToHalfSliceGo is f32ToHalfSlice in Go alone, one value at a time.
+// The branch to the rare cases is predictable on most data.
+func f32ToHalfSliceGo(d []uint16, s []float32, st *Stats) {
 	d = d[:len(s)]
 	var flag uint16 // bit 15 set when a result is inf or NaN
 	for i, v := range s {

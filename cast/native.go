@@ -54,8 +54,11 @@ func native(from, to dtype.Type) rawKernel {
 			return func(dst, src []byte, _ *Stats) { halfToF64Slice(view[uint64](dst), view[uint16](src)) }
 		}
 	case dtype.BFloat16:
-		if to == dtype.Float32 {
+		switch to {
+		case dtype.Float32:
 			return func(dst, src []byte, _ *Stats) { bf16ToF32Slice(view[uint32](dst), view[uint16](src)) }
+		case dtype.Float16:
+			return func(dst, src []byte, st *Stats) { bf16ToHalfSlice(view[uint16](dst), view[uint16](src), st) }
 		}
 	case dtype.Float8E4M3FN:
 		switch to {
