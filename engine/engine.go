@@ -89,10 +89,11 @@ type WriteMode int
 
 const (
 	// WriteAuto picks what measured fastest (docs/benchmarks.md): casts
-	// are written with pwrite; a plain copy of a contiguous file range
-	// without a checksum to verify is left to the kernel
-	// (copy_file_range); other plain copies read straight into a mapped
-	// window of the output.
+	// whose output is no larger than their input are written with
+	// pwrite, widening casts through mapped windows; a plain copy of a
+	// contiguous file range without a checksum to verify is left to the
+	// kernel (copy_file_range); other plain copies read straight into a
+	// mapped window of the output.
 	WriteAuto WriteMode = iota
 	// WriteMapped converts every block into a mapped window of the output.
 	WriteMapped
@@ -299,9 +300,14 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	workers = int(min(int64(workers), max(sl.Len()-first, 1)))
 	mode := opt.Write
 	if mode == WriteAuto {
+		// A cast that does not grow the data goes through pwrite; one
+		// that grows it (bfloat16 → float32) spends its time creating
+		// output pages, which mapped windows do on both CPUs at once
+		// while pwrite holds the file's lock. A plain copy uses
+		// copy_file_range when it applies (below), else a window.
 		mode = WritePwrite
-		if p.copyOK {
-			mode = WriteMapped // unless copy_file_range applies, below
+		if p.copyOK || outBytes > inBytes {
+			mode = WriteMapped
 		}
 	}
 	// Same dtype from one contiguous range of a file, nothing to verify:
