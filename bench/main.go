@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -403,8 +404,13 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 	out := filepath.Join(dir, "out.npy")
 	ms := map[string][]measure{}
 	for r := range runs {
-		for i := range tools {
-			tool := tools[(i+r)%len(tools)]
+		// A new random order each round (seeded: the same for every
+		// invocation). Rotating one fixed order would give each tool the
+		// same predecessor every round, and on these VMs a run is slowed
+		// by what the run before it freed (first touch of returned memory).
+		order := rand.New(rand.NewPCG(uint64(r), uint64(len(tools)))).Perm(len(tools))
+		for _, i := range order {
+			tool := tools[i]
 			os.Remove(out)
 			m, err := runTool(tool, c, bin, peerPath, out)
 			if err != nil {
