@@ -212,33 +212,9 @@ func bf16ToF32Slice(d []uint32, s []uint16) {
 	}
 }
 
-func e4m3ToF32Slice(d []uint32, s []uint8) {
-	d = d[:len(s)]
-	i := 0
-	for ; i <= len(s)-4; i += 4 {
-		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
-		d4[0], d4[1], d4[2], d4[3] = e4m3Table[s4[0]], e4m3Table[s4[1]], e4m3Table[s4[2]], e4m3Table[s4[3]]
-	}
-	for ; i < len(s); i++ {
-		d[i] = e4m3Table[s[i]]
-	}
-}
-
-func e4m3ToHalfSlice(d []uint16, s []uint8) {
-	byteToHalfSlice(d, s, &e4m3HalfTable)
-}
-
-func e5m2ToF32Slice(d []uint32, s []uint8) {
-	d = d[:len(s)]
-	i := 0
-	for ; i <= len(s)-4; i += 4 {
-		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
-		d4[0], d4[1], d4[2], d4[3] = e5m2Table[s4[0]], e5m2Table[s4[1]], e5m2Table[s4[2]], e5m2Table[s4[3]]
-	}
-	for ; i < len(s); i++ {
-		d[i] = e5m2Table[s[i]]
-	}
-}
+func e4m3ToF32Slice(d []uint32, s []uint8)  { byteLookup(d, s, &e4m3Table) }
+func e4m3ToHalfSlice(d []uint16, s []uint8) { byteLookup(d, s, &e4m3HalfTable) }
+func e5m2ToF32Slice(d []uint32, s []uint8)  { byteLookup(d, s, &e5m2Table) }
 
 func e5m2ToHalfSlice(d []uint16, s []uint8) {
 	d = d[:len(s)]
@@ -262,7 +238,8 @@ var int8HalfTable, uint8HalfTable = func() (i, u [256]uint16) {
 	return
 }()
 
-func byteToHalfSlice(d []uint16, s []uint8, t *[256]uint16) {
+// byteLookup maps each byte of s through the table t into d.
+func byteLookup[D uint16 | uint32](d []D, s []uint8, t *[256]D) {
 	d = d[:len(s)]
 	i := 0
 	for ; i <= len(s)-4; i += 4 {

@@ -156,9 +156,9 @@ func toHalf[S number](d []uint16, s []S, st *Stats) {
 	case []float64:
 		f64ToHalfSlice(d, x, st)
 	case []int8:
-		byteToHalfSlice(d, view[uint8](bytesOf(x)), &int8HalfTable)
+		byteLookup(d, view[uint8](bytesOf(x)), &int8HalfTable)
 	case []uint8:
-		byteToHalfSlice(d, x, &uint8HalfTable)
+		byteLookup(d, x, &uint8HalfTable)
 	case []int16:
 		shortToHalfSlice(d, view[uint16](bytesOf(x)), int16HalfTable(), st)
 	case []uint16:

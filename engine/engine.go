@@ -247,7 +247,7 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: inBytes, Blocks: sl.Len()}
+	res := Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: inBytes, OutBytes: outBytes, Blocks: sl.Len()}
 	var jr *journal
 	if journaling {
 		sample, err := sampleHash(t, inBytes)
@@ -267,7 +267,6 @@ func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error)
 	if err != nil {
 		return res, err
 	}
-	res.OutBytes = w.DataLen()
 	if old != nil && w.Reused() {
 		jr.Done, jr.CRC, jr.Stats = old.Done, old.CRC, old.Stats
 		res.Resumed = old.Done
