@@ -10,6 +10,9 @@ type rawKernel func(dst, src []byte, st *Stats)
 // native returns the little-endian kernel for from → to (from != to, to a
 // NumPy numeric type).
 func native(from, to dtype.Type) rawKernel {
+	if k := simdKernel(from, to); k != nil {
+		return k
+	}
 	if to == dtype.Complex64 || to == dtype.Complex128 {
 		return toComplex(from, to)
 	}

@@ -1,0 +1,151 @@
+package cast
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/bigconv/bigconv/dtype"
+)
+
+// goKernel is the Go (non-vector) kernel for from → to, little-endian.
+func goKernel(t testing.TB, from, to dtype.Type) Kernel {
+	t.Helper()
+	noSIMD = true
+	defer func() { noSIMD = false }()
+	k, err := New(dtype.Of(from), dtype.Of(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// simdEdgeData is every value of t that a vector kernel is likely to get
+// wrong, little-endian: integer extremes and their neighbours, and for
+// floats ±0, ±inf, NaNs with payloads, subnormals, and the values either
+// side of every integer type's bounds and of float16's and float32's
+// largest finite values.
+func simdEdgeData(t dtype.Type) []byte {
+	var out []byte
+	put := func(size int, v uint64) {
+		for j := range size {
+			out = append(out, byte(v>>(8*j)))
+		}
+	}
+	var fl []float64
+	for _, e := range []int{7, 8, 15, 16, 24, 31, 32, 53, 63, 64} {
+		p := math.Ldexp(1, e)
+		for _, v := range []float64{p, -p, p - 1, -p - 1, p + 1, -p + 1, p - 0.5, -p - 0.5, p * (1 - 0x1p-24), p * (1 + 0x1p-23), -p * (1 + 0x1p-23), p * (1 - 0x1p-53), -p * (1 - 0x1p-53)} {
+			fl = append(fl, v)
+		}
+	}
+	fl = append(fl, 0, math.Copysign(0, -1), 0.5, -0.5, 0.99, -0.99, 1, -1, 1.5, -1.5, 2.5, -2.5,
+		math.Inf(1), math.Inf(-1), math.NaN(), -math.NaN(), 65504, 65519.99, 65520, -65520, 1e-8, -1e-8, 6e-8, 3e-8,
+		math.MaxFloat32, -math.MaxFloat32, math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-40, -1e-40, 1e38, 1e300)
+	switch t {
+	case dtype.Float32, dtype.Complex64:
+		for _, v := range fl {
+			put(4, uint64(math.Float32bits(float32(v))))
+		}
+		for _, b := range []uint32{0x7fc00001, 0xffc00000, 0x7f800001, 0x7fbfffff, 0x00000001, 0x807fffff, 0x7f7fffff} {
+			put(4, uint64(b))
+		}
+	case dtype.Float64, dtype.Complex128:
+		for _, v := range fl {
+			put(8, math.Float64bits(v))
+		}
+		for _, b := range []uint64{0x7ff8000000000001, 0xfff8000000000000, 0x7ff0000000000001, 0x0000000000000001, 0x800fffffffffffff} {
+			put(8, b)
+		}
+	case dtype.Float16, dtype.BFloat16:
+		for _, b := range []uint16{0, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7c01, 0x7e00, 0xfe00, 0x7fff,
+			0x3c00, 0xbc00, 0x3800, 0xb800, 0x5800, 0x5bf8, 0x5c00, 0x7800, 0xf800, 0x7f80, 0xff80, 0x7f7f, 0x4700, 0x4f00, 0x5f00} {
+			put(2, uint64(b))
+		}
+	case dtype.Bool:
+		out = append(out, 0, 1, 2, 0x80, 0xff, 1, 0)
+	default:
+		size := t.Size()
+		if t.Kind() == dtype.KindComplex {
+			size /= 2
+		}
+		for _, v := range []uint64{0, 1, 2, 0x7f, 0x80, 0x81, 0xff, 0x100, 0x7fff, 0x8000, 0x8001, 0xffff, 0x10000,
+			0x7fffffff, 0x80000000, 0x80000001, 0xffffffff, 1 << 32, 1<<53 + 1, 1<<63 - 1, 1 << 63, 1<<63 + 1, ^uint64(0), ^uint64(1), ^uint64(0x7f)} {
+			put(size, v)
+		}
+	}
+	return out
+}
+
+// TestSIMDMatchesGo checks every registered vector kernel against the Go
+// kernel: same bytes and same Stats, on the edge values, on each kind of
+// consistencyData, at every length up to 300 items and at unaligned
+// offsets into the buffers.
+func TestSIMDMatchesGo(t *testing.T) {
+	if len(simdKernels) == 0 {
+		t.Skip("no vector kernels on this CPU or build")
+	}
+	pairs := make([][2]dtype.Type, 0, len(simdKernels))
+	for p := range simdKernels {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b [2]dtype.Type) int {
+		if a[0] != b[0] {
+			return int(a[0]) - int(b[0])
+		}
+		return int(a[1]) - int(b[1])
+	})
+	t.Logf("%d vector kernels", len(pairs))
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, p := range pairs {
+		from, to := p[0], p[1]
+		t.Run("from="+from.String()+"/to="+to.String(), func(t *testing.T) {
+			vk, err := New(dtype.Of(from), dtype.Of(to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gk := goKernel(t, from, to)
+			fs, ts := from.Size(), to.Size()
+			check := func(what string, src []byte) {
+				t.Helper()
+				n := len(src) / fs
+				for _, off := range []int{0, 1, 3} {
+					// The source and the destination both start off items
+					// into their buffers: misaligned for the vectors.
+					sb := make([]byte, (n+off)*fs)
+					copy(sb[off*fs:], src)
+					got, want := make([]byte, (n+off+1)*ts), make([]byte, (n+off+1)*ts)
+					for i := range got {
+						got[i], want[i] = 0xa5, 0xa5
+					}
+					var gs, ws Stats
+					vk(got[off*ts:], sb[off*fs:], &gs)
+					gk(want[off*ts:], bytes.Clone(sb[off*fs:]), &ws)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s, offset %d: vector and Go kernels differ: %s", what, off, diff(got[off*ts:(off+n)*ts], want[off*ts:(off+n)*ts], src, fs, ts))
+					}
+					if gs != ws {
+						t.Fatalf("%s, offset %d: vector kernel counted %+v, Go kernel %+v", what, off, gs, ws)
+					}
+				}
+			}
+			edge := simdEdgeData(from)
+			// Each edge value in every lane position: repeat the list
+			// shifted by one item at a time.
+			m := len(edge) / fs
+			for shift := range min(m, 67) {
+				rot := append(slices.Clone(edge[shift*fs:]), edge[:shift*fs]...)
+				check("edge values", bytes.Repeat(rot, 3))
+			}
+			for _, kind := range []string{"random", "small", "nonneg", "sparse", "zeros"} {
+				data := consistencyData(rng, from, kind, 4099)
+				check(kind+" data, 4099 items", data)
+				for n := 0; n <= 300; n++ {
+					check(kind+" data", data[:n*fs])
+				}
+			}
+		})
+	}
+}
