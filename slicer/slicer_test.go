@@ -166,10 +166,10 @@ func TestFortranItemSizes(t *testing.T) {
 }
 
 func BenchmarkFortranGather(b *testing.B) {
-	const rows, cols = 4096, 1024
+	const rows, cols = 16384, 1024 // 64 MiB, in the engine's default 8 MiB blocks
 	data := make([]byte, rows*cols*4)
 	tt := &tensor.Tensor{DType: dtype.MustParse("<f4"), Shape: dtype.Shape{rows, cols}, Data: bytes.NewReader(data), Fortran: true}
-	s, err := New(tt, Options{BlockSize: 4 << 20})
+	s, err := New(tt, Options{BlockSize: 8 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
