@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -130,4 +131,39 @@ func sizeOut(path string, n int64) error {
 		return fmt.Errorf("bench: output size %d", n)
 	}
 	return writeFile(path, nil, pattern("f4"), n)
+}
+
+// writeRecords writes path, a TFRecord file of frames serialized
+// TensorProtos (tf.io.serialize_tensor) of dt and shape frame, each
+// record's data streamed from pat.
+func writeRecords(path string, dt dtype.DType, frame dtype.Shape, frames int64, pat []byte) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	rw, err := tfgen.NewRecordWriter(bw, "")
+	if err != nil {
+		return err
+	}
+	n, err := tfgen.TensorProtoSize(dt, frame)
+	if err != nil {
+		return err
+	}
+	fb, _ := frame.NumBytes(dt.Size())
+	fill := fillFrom(pat)
+	for i := range frames {
+		base := i * fb
+		if err := rw.WriteFunc(n, func(w io.Writer) error {
+			return tfgen.WriteTensorProto(w, dt, frame, func(off int64, p []byte) { fill(base+off, p) })
+		}); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }

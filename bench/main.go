@@ -79,6 +79,7 @@ var cases = []caseSpec{
 	{"be-f32", ".npy >f4 [N,1024] → <f4 (byte swap)", npyCase("be")},
 	{"fortran-c", ".npy <f4 [N,1024] Fortran order → C order", npyCase("fortran")},
 	{"tf-f32", "TF checkpoint float32 variable [N,1024] → .npy", tfCase},
+	{"tfrecord-f32", "TFRecord of serialized float32 frames [56,56,64] → .npy [N,56,56,64]", tfrecordCase},
 }
 
 func rawCase(pat, inDType string, item int64, outDType, peerOut, op string) func(string, int64) (*caseDef, error) {
@@ -152,6 +153,26 @@ func tfCase(dir string, size int64) (*caseDef, error) {
 	n, _ := shape.NumBytes(4)
 	return &caseDef{Input: data, InBytes: n, OutBytes: n, Args: []string{prefix},
 		Files: []string{data, prefix + ".index"}}, nil
+}
+
+// tfrecordCase is a TFRecord file of video frames, each record one
+// tf.io.serialize_tensor of a float32 [56,56,64] frame, stacked by
+// bigconv along a new first axis. Like tfCase it has no Python peer
+// here (reading it in Python takes TensorFlow); cat and cp of the file
+// are its limits.
+func tfrecordCase(dir string, size int64) (*caseDef, error) {
+	frame := dtype.Shape{56, 56, 64}
+	fb, _ := frame.NumBytes(4)
+	frames := size / fb
+	if frames < 1 {
+		return nil, fmt.Errorf("--size %d is below one frame of %d bytes", size, fb)
+	}
+	in := filepath.Join(dir, "frames.tfrecord")
+	if err := writeRecords(in, dtype.Of(dtype.Float32), frame, frames, pattern("f4")); err != nil {
+		return nil, err
+	}
+	return &caseDef{Input: in, InBytes: frames * fb, OutBytes: frames * fb, Args: []string{in},
+		Files: []string{in}}, nil
 }
 
 // Result is one tool on one case.
