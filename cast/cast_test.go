@@ -27,6 +27,14 @@ func u32Bytes(vs ...uint32) []byte {
 	return b
 }
 
+func u64Bytes(vs ...uint64) []byte {
+	b := make([]byte, 8*len(vs))
+	for i, v := range vs {
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+	return b
+}
+
 func mustNew(t testing.TB, from, to string) Kernel {
 	t.Helper()
 	k, err := New(dtype.MustParse(from), dtype.MustParse(to))
@@ -68,6 +76,13 @@ func TestStats(t *testing.T) {
 			src:   u32Bytes(127, 128, 0xffffff80),
 			want:  []byte{127, 0x80, 0x80},
 			stats: Stats{OutOfRange: 1},
+		},
+		{
+			// 2^64-1 → -1 has the same 64 bits but not the same value
+			name: "uint64 to int8", from: "<u8", to: "i1",
+			src:   u64Bytes(^uint64(0), 127, 1<<63, ^uint64(0x7f), 5),
+			want:  []byte{0xff, 127, 0, 0x80, 5},
+			stats: Stats{OutOfRange: 3},
 		},
 		{
 			name: "int8 to uint8", from: "i1", to: "u1",

@@ -139,22 +139,29 @@ func intToInt[S number, T integer](d []T, s []S, st *Stats) {
 		return
 	}
 	// Narrowing: a value changed if it does not widen back to itself
-	// (uint64 sign-extends signed types): without a branch.
+	// (uint64 sign-extends signed types) or its sign changed (a uint64
+	// and its signed result may have the same 64 bits: 2^64-1 → -1):
+	// without a branch.
 	n := 0
 	i := 0
 	for ; i <= len(s)-4; i += 4 {
 		s4, d4 := s[i:i+4:i+4], d[i:i+4:i+4]
 		t0, t1, t2, t3 := T(s4[0]), T(s4[1]), T(s4[2]), T(s4[3])
 		d4[0], d4[1], d4[2], d4[3] = t0, t1, t2, t3
-		n += b2i(uint64(t0) != uint64(s4[0])) + b2i(uint64(t1) != uint64(s4[1])) +
-			b2i(uint64(t2) != uint64(s4[2])) + b2i(uint64(t3) != uint64(s4[3]))
+		n += narrowed(t0, s4[0]) + narrowed(t1, s4[1]) + narrowed(t2, s4[2]) + narrowed(t3, s4[3])
 	}
 	for ; i < len(s); i++ {
 		t := T(s[i])
 		d[i] = t
-		n += b2i(uint64(t) != uint64(s[i]))
+		n += narrowed(t, s[i])
 	}
 	st.OutOfRange += int64(n)
+}
+
+// narrowed is 1 if t, the narrowing conversion of s, is not the same
+// number as s, else 0.
+func narrowed[S number, T integer](t T, s S) int {
+	return b2i(uint64(t) != uint64(s)) | b2i((t < 0) != (s < 0))
 }
 
 // countTopBits counts the elements of b (size bytes each, little-endian)
