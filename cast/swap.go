@@ -30,6 +30,9 @@ func swapTo(dst, src []byte, size int) {
 	if size != 2 && size != 4 && size != 8 && size != 16 {
 		panic(fmt.Sprintf("cast: Swap: unsupported element size %d", size))
 	}
+	if v := swapVector(dst, src, size); v > 0 { // whole 64-byte units
+		dst, src = dst[v:], src[v:]
+	}
 	n := len(src) / 8
 	d, s := view[uint64](dst)[:n], view[uint64](src)[:n]
 	i := 0
