@@ -38,31 +38,50 @@ func init() {
 // array bigconv does not convert comes back with Unsupported set and no
 // Data.
 func Open(r io.ReaderAt, size int64, name string) (*tensor.Tensor, error) {
-	h, err := npyhdr.Read(r, size)
+	return OpenAt(r, 0, size, name, "")
+}
+
+// OpenAt describes the .npy that occupies bytes [off, off+size) of r, as
+// Open does for a whole file: a stored member of an .npz archive is one.
+// file and name (the tensor's name, "" for a lone .npy) label the tensor
+// and its errors; every offset, in errors and in the Tensor, counts from
+// the start of r, so Data reads r directly.
+func OpenAt(r io.ReaderAt, off, size int64, file, name string) (*tensor.Tensor, error) {
+	h, err := npyhdr.Read(io.NewSectionReader(r, off, size), size)
 	if err != nil {
-		return nil, tensor.Errorf(err, name, "", 0, "read .npy header")
+		return nil, tensor.Errorf(err, file, name, off, "read .npy header")
 	}
-	t := &tensor.Tensor{
-		DType:   h.DType,
-		Shape:   h.Shape,
-		Fortran: h.Fortran,
-		File:    name,
-		Offset:  h.DataOffset,
-		Extra:   map[string]string{"descr": h.Descr, "version": string('0'+h.Major) + "." + string('0'+h.Minor)},
-	}
-	if h.Unsupported != "" {
-		t.Unsupported = h.Unsupported
+	t := Describe(h, off, file, name)
+	if t.Unsupported != "" {
 		return t, nil
 	}
 	n, err := h.DataLen()
 	if err != nil {
-		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", 0, "%v", err)
+		return nil, tensor.Errorf(tensor.ErrCorrupt, file, name, off, "%v", err)
 	}
 	if avail := size - h.DataOffset; avail < n {
-		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", size,
+		return nil, tensor.Errorf(tensor.ErrCorrupt, file, name, off+size,
 			"truncated: the header promises %d data bytes (%s %v) but the file has %d after the header", n, h.Descr, h.Shape, avail)
 	}
-	t.Data = io.NewSectionReader(r, h.DataOffset, n)
+	t.Data = io.NewSectionReader(r, off+h.DataOffset, n)
 	t.Contiguous = !h.Fortran || len(h.Shape) <= 1
 	return t, nil
+}
+
+// Describe is the Tensor a parsed header describes, without Data: its
+// dtype, shape, order, Unsupported reason and Extra (descr, version).
+// off is where the .npy starts in file, so that Offset is where its data
+// starts. Readers that hold a .npy in another container (an .npz member)
+// use it to describe what npyhdr.Read found.
+func Describe(h *npyhdr.Header, off int64, file, name string) *tensor.Tensor {
+	return &tensor.Tensor{
+		Name:        name,
+		DType:       h.DType,
+		Shape:       h.Shape,
+		Fortran:     h.Fortran,
+		File:        file,
+		Offset:      off + h.DataOffset,
+		Unsupported: h.Unsupported,
+		Extra:       map[string]string{"descr": h.Descr, "version": string('0'+h.Major) + "." + string('0'+h.Minor)},
+	}
 }
