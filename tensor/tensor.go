@@ -47,9 +47,11 @@ type Tensor struct {
 	// converted (see Unsupported).
 	Data io.ReaderAt
 	// Stream is set instead of Data for inputs that can only be read once,
-	// in order (a GZIP TFRecord, stdin). Its first axis is not known until
-	// the end: Shape[0] is 0 and the engine counts rows as they arrive;
-	// Stream yields whole rows of Shape[1:] in C order.
+	// in order (a GZIP TFRecord, stdin, a large deflated .npz member). Its
+	// first axis may not be known until the end (then Shape[0] is 0): the
+	// engine counts rows as they arrive; Stream yields whole rows of
+	// Shape[1:] in C order. A reader that knows Shape[0] checks the
+	// stream's length itself.
 	Stream io.Reader
 	// Fortran is set when Data holds the elements in Fortran (column-major)
 	// order as stored; the slicer gathers them into C order block by block.

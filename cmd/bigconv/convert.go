@@ -117,8 +117,9 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: bigconv convert [flags] INPUT OUTPUT
 
-INPUT is a .npy, raw dump (with --in-dtype), TF checkpoint PREFIX / .index /
-SavedModel directory, TFRecord, or serialized TensorProto; "-" reads stdin.
+INPUT is a .npy, .npz, .safetensors, raw dump (with --in-dtype), TF checkpoint
+PREFIX / .index / SavedModel directory, TFRecord, or serialized TensorProto;
+"-" reads stdin.
 OUTPUT is a .npy path for one tensor, or a directory (one .npy per tensor plus
 manifest.json) for inputs with several tensors.
 
@@ -184,9 +185,10 @@ Flags:`)
 		return fmt.Errorf("%s: no tensors to convert", in.path)
 	}
 	out := pos[1]
-	// Checkpoints convert to a directory unless one tensor goes to a .npy
-	// path; single-tensor formats always give one file.
-	multi := in.Format == "tfbundle"
+	// Checkpoints and archives (bundles, safetensors, .npz) convert to a
+	// directory unless one tensor goes to a .npy path; single-tensor
+	// formats always give one file.
+	multi := in.Format == "tfbundle" || in.Format == "safetensors" || in.Format == "npz"
 	single := len(sel) == 1 && (!multi || strings.HasSuffix(strings.ToLower(out), ".npy"))
 	if single {
 		t := sel[0]

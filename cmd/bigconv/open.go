@@ -15,7 +15,9 @@ import (
 
 	// input formats register themselves
 	_ "github.com/bigconv/bigconv/npy"
+	_ "github.com/bigconv/bigconv/npz"
 	_ "github.com/bigconv/bigconv/raw"
+	_ "github.com/bigconv/bigconv/safetensors"
 	_ "github.com/bigconv/bigconv/tensorproto"
 	_ "github.com/bigconv/bigconv/tfbundle"
 	_ "github.com/bigconv/bigconv/tfrecord"
