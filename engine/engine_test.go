@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
@@ -356,6 +357,23 @@ func TestDefaultTargets(t *testing.T) {
 		}
 		if p.To.String() != c.want {
 			t.Errorf("%s raw=%v: target %s, want %s", c.from, c.raw, p.To, c.want)
+		}
+	}
+}
+
+// TestStreamRefusals: a stream that is a scalar, or whose rows hold no
+// elements, cannot be counted: a clear error, not a panic or a loop that
+// never ends.
+func TestStreamRefusals(t *testing.T) {
+	for _, sh := range []dtype.Shape{{}, {0, 0}, {0, 4, 0}} {
+		tt := &tensor.Tensor{Name: "s", DType: dtype.MustParse("<f8"), Shape: sh, Stream: bytes.NewReader(make([]byte, 64)), File: "in.tfrecord"}
+		out := filepath.Join(t.TempDir(), "s.npy")
+		_, err := Convert(context.Background(), tt, out, Options{})
+		if !errors.Is(err, tensor.ErrUnsupported) || !strings.Contains(err.Error(), "in.tfrecord") {
+			t.Fatalf("shape %v: err = %v, want ErrUnsupported naming the file", sh, err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("shape %v: output exists", sh)
 		}
 	}
 }

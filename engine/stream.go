@@ -15,10 +15,19 @@ import (
 // output, and the header's first axis is patched at the end.
 func (p *Plan) runStream(ctx context.Context, out string, opt Options) (Result, error) {
 	t := p.Tensor
+	if len(t.Shape) == 0 {
+		return Result{}, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "a one-pass stream needs a first axis to count rows along (this tensor is a scalar)")
+	}
 	rowShape := t.Shape[1:]
 	rowElems, err := rowShape.NumElements()
 	if err != nil {
 		return Result{}, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, -1, "%v", err)
+	}
+	if rowElems == 0 {
+		// Rows of no bytes: the stream cannot say how many there are,
+		// and reading it would never make progress.
+		return Result{}, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1,
+			"rows of shape %v hold no elements, so a one-pass stream cannot count them; convert from a seekable file", rowShape)
 	}
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
 	bs := opt.BlockSize
