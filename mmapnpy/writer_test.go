@@ -205,3 +205,35 @@ func TestWriteAtAndCopyFrom(t *testing.T) {
 		t.Fatal("output differs")
 	}
 }
+
+// TestWriteAtPieces: a write longer than writePiece, at an odd offset,
+// lands whole and in order.
+func TestWriteAtPieces(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o.npy")
+	n := 3*writePiece + 7
+	w, err := Create(out, dtype.MustParse("|u1"), dtype.Shape{int64(n + 5)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i*31 + i>>11)
+	}
+	if err := w.WriteAt(data, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteAt([]byte{1, 2, 3, 4, 5}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := got[len(got)-n-5:]
+	if !bytes.Equal(body[:5], []byte{1, 2, 3, 4, 5}) || !bytes.Equal(body[5:], data) {
+		t.Fatal("written bytes differ")
+	}
+}
