@@ -110,7 +110,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	noVerify := fs.Bool("no-verify", false, "skip verifying checksums the input carries (TF bundle crc32c)")
 	resume := fs.Bool("resume", false, "continue an interrupted conversion of the same input to the same OUTPUT")
 	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
-	writeMode := fs.String("write", "auto", "how blocks reach the output: auto (pwrite for casts that do not grow the data, copy_file_range or mmap for plain copies, mmap otherwise), mmap (mapped windows) or pwrite")
+	writeMode := fs.String("write", "auto", "how blocks reach the output: auto (copy_file_range for plain copies of a file range, pwrite in 1 MiB pieces for the rest), mmap (mapped windows for every block) or pwrite")
 	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
