@@ -40,3 +40,14 @@ func simdKernel(from, to dtype.Type) rawKernel {
 	}
 	return simdKernels[[2]dtype.Type{from, to}]
 }
+
+// goNative is native without the vector kernels: the Go kernel for from
+// → to, which vector kernels call for their tails and the chunks they do
+// not do themselves (whatever the order in which the files' init
+// functions register them).
+func goNative(from, to dtype.Type) rawKernel {
+	save := noSIMD
+	noSIMD = true
+	defer func() { noSIMD = save }()
+	return native(from, to)
+}

@@ -96,14 +96,6 @@ func init() {
 // ftofKernels lists the pairs registered, for the tests.
 var ftofKernels []ftofKernel
 
-// goNative is native without any vector kernel.
-func goNative(from, to dtype.Type) rawKernel {
-	save := noSIMD
-	noSIMD = true
-	defer func() { noSIMD = save }()
-	return native(from, to)
-}
-
 // ftofRun makes the kernel for k: whole chunks by k.block, a flagged
 // chunk and the tail by the Go kernel g.
 func ftofRun(k ftofKernel, g rawKernel) rawKernel {

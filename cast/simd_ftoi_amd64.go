@@ -113,7 +113,7 @@ func ftoiBounds64[T integer]() ftoiConst {
 // kernel for from → to (taken before registering, so it is the one
 // native would give without vector kernels) over the rest.
 func ftoiKernel(from, to dtype.Type, lanes int, a ftoiAsm, c ftoiConst) rawKernel {
-	slow := native(from, to)
+	slow := goNative(from, to)
 	fs, ts := from.Size(), to.Size()
 	return func(dst, src []byte, st *Stats) {
 		n := len(src) / fs

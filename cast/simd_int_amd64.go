@@ -54,31 +54,6 @@ func vecKernel(fs, ts, unit int, count bool, f blockFn, tail rawKernel) rawKerne
 	}
 }
 
-// goIntKernel is the Go kernel for from → to, from bool or an integer.
-func goIntKernel(from, to dtype.Type) rawKernel {
-	switch from {
-	case dtype.Bool:
-		return fromBoolKernel(to)
-	case dtype.Int8:
-		return direct[int8](to)
-	case dtype.Int16:
-		return direct[int16](to)
-	case dtype.Int32:
-		return direct[int32](to)
-	case dtype.Int64:
-		return direct[int64](to)
-	case dtype.Uint8:
-		return direct[uint8](to)
-	case dtype.Uint16:
-		return direct[uint16](to)
-	case dtype.Uint32:
-		return direct[uint32](to)
-	case dtype.Uint64:
-		return direct[uint64](to)
-	}
-	panic("cast: internal error: no Go kernel from " + from.String())
-}
-
 var intTypes = [...]dtype.Type{dtype.Int8, dtype.Int16, dtype.Int32, dtype.Int64, dtype.Uint8, dtype.Uint16, dtype.Uint32, dtype.Uint64}
 
 func signed(t dtype.Type) bool { return t.Kind() == dtype.KindInt }
@@ -136,7 +111,7 @@ func log2(size int) int {
 // when the CPU lacks what it needs.
 func intKernel(from, to dtype.Type) rawKernel {
 	fs, ts := from.Size(), to.Size()
-	tail := goIntKernel(from, to)
+	tail := goNative(from, to)
 	switch {
 	case fs == ts:
 		// A copy; a value changed when its top bit is set.
@@ -177,7 +152,7 @@ func intKernel(from, to dtype.Type) rawKernel {
 
 // toBoolKernel is the vector kernel for an integer type to bool, or nil.
 func toBoolKernel(from dtype.Type) rawKernel {
-	tail := goIntKernel(from, dtype.Bool)
+	tail := goNative(from, dtype.Bool)
 	fs := from.Size()
 	if fs == 1 {
 		return vecKernel(1, 1, 64, false, func(d, s *byte, k int) int { bytesNonZero(d, s, k); return 0 }, tail)
@@ -199,7 +174,7 @@ func toBoolKernel(from dtype.Type) rawKernel {
 
 // boolKernel is the vector kernel for bool to an integer or float type.
 func boolKernel(to dtype.Type) rawKernel {
-	tail := goIntKernel(dtype.Bool, to)
+	tail := goNative(dtype.Bool, to)
 	ts := to.Size()
 	if ts == 1 {
 		return vecKernel(1, 1, 64, false, func(d, s *byte, k int) int { bytesNonZero(d, s, k); return 0 }, tail)

@@ -69,7 +69,7 @@ func init() {
 // itofKernel runs loop over the whole units of items (unit a power of
 // two) and the Go kernel for from → to over the rest.
 func itofKernel(from, to dtype.Type, unit int, loop itofLoop) rawKernel {
-	tail := native(from, to)
+	tail := goNative(from, to)
 	fs, ts := from.Size(), to.Size()
 	return func(dst, src []byte, st *Stats) {
 		n := len(src) / fs
