@@ -1,7 +1,8 @@
 // Package brokentest holds what the broken-input tables of the format
 // packages share: a reader that returns io.EOF with its last bytes, a
 // reader of a whole tensor as the engine reads it, and writers of
-// hand-made protobuf fields (including ones no encoder would produce).
+// hand-made protobuf fields (including ones no encoder would produce),
+// and the allocation check every reader's table runs.
 // It is imported by tests only.
 package brokentest
 
@@ -10,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -87,3 +90,21 @@ func ShapeOf(dims ...uint64) []byte {
 
 // Cat joins byte slices.
 func Cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// Allocation runs f, which must fail with tensor.ErrCorrupt, and fails
+// the test if f allocated more than limit bytes: a length read from the
+// input must be checked against the input before it sizes a buffer.
+func Allocation(t testing.TB, what string, limit uint64, f func() error) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err := f()
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, tensor.ErrCorrupt) {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+		t.Errorf("%s: allocated %d bytes", what, got)
+	}
+}
