@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 	"github.com/bigconv/bigconv/internal/tfgen"
-	"github.com/bigconv/bigconv/npyhdr"
 )
 
 // genChunk is the size of the pattern written over and over: inputs are

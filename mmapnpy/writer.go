@@ -36,7 +36,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bigconv/bigconv/dtype"
-	"github.com/bigconv/bigconv/npyhdr"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 )
 
 // Sentinel errors.

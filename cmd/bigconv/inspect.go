@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bigconv/bigconv/format"
-	"github.com/bigconv/bigconv/tfrecord"
+	"github.com/bigconv/bigconv/format/tfrecord"
 )
 
 type tensorInfo struct {

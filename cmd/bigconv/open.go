@@ -14,13 +14,13 @@ import (
 	"github.com/bigconv/bigconv/tensor"
 
 	// input formats register themselves
-	_ "github.com/bigconv/bigconv/npy"
-	_ "github.com/bigconv/bigconv/npz"
-	_ "github.com/bigconv/bigconv/raw"
-	_ "github.com/bigconv/bigconv/safetensors"
-	_ "github.com/bigconv/bigconv/tensorproto"
-	_ "github.com/bigconv/bigconv/tfbundle"
-	_ "github.com/bigconv/bigconv/tfrecord"
+	_ "github.com/bigconv/bigconv/format/npy"
+	_ "github.com/bigconv/bigconv/format/npz"
+	_ "github.com/bigconv/bigconv/format/raw"
+	_ "github.com/bigconv/bigconv/format/safetensors"
+	_ "github.com/bigconv/bigconv/format/tensorproto"
+	_ "github.com/bigconv/bigconv/format/tfbundle"
+	_ "github.com/bigconv/bigconv/format/tfrecord"
 )
 
 // input is an opened input and the files to close when done.

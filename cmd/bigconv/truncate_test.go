@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 	"github.com/bigconv/bigconv/internal/testhook"
-	"github.com/bigconv/bigconv/npyhdr"
 )
 
 // TestInputTruncatedWhileRunning cuts the input short while a conversion

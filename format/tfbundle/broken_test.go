@@ -18,11 +18,11 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/tfbundle/internal/table"
 	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/tfgen"
 	"github.com/bigconv/bigconv/tensor"
-	"github.com/bigconv/bigconv/tfbundle/internal/table"
 )
 
 // idxName is the index path of every test bundle: shards are named

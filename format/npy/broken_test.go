@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 	"github.com/bigconv/bigconv/internal/brokentest"
-	"github.com/bigconv/bigconv/npyhdr"
 	"github.com/bigconv/bigconv/tensor"
 )
 

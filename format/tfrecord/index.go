@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/tensorproto"
 	"github.com/bigconv/bigconv/tensor"
-	"github.com/bigconv/bigconv/tensorproto"
 )
 
 // NotTensorsError is returned by Open and OpenStream when the records

@@ -14,7 +14,7 @@ import (
 	"io"
 
 	"github.com/bigconv/bigconv/format"
-	"github.com/bigconv/bigconv/npyhdr"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 	"github.com/bigconv/bigconv/tensor"
 )
 

@@ -7,8 +7,8 @@ import (
 	"io"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/tfrecord"
 	"github.com/bigconv/bigconv/internal/tfgen"
-	"github.com/bigconv/bigconv/tfrecord"
 )
 
 func Example() {

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bigconv/bigconv/format/tfbundle/internal/table"
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/tensor"
-	"github.com/bigconv/bigconv/tfbundle/internal/table"
 )
 
 // realIndexes returns the bytes of the real index files (and the V1

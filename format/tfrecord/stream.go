@@ -7,8 +7,8 @@ import (
 	"io"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/tensorproto"
 	"github.com/bigconv/bigconv/tensor"
-	"github.com/bigconv/bigconv/tensorproto"
 )
 
 // OpenStream reads a TFRecord stream (already decompressed) in one pass.

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/tfbundle"
 	"github.com/bigconv/bigconv/internal/tfgen"
-	"github.com/bigconv/bigconv/tfbundle"
 )
 
 func Example() {

@@ -8,7 +8,7 @@ import (
 	"hash/crc32"
 
 	"github.com/bigconv/bigconv/dtype"
-	"github.com/bigconv/bigconv/npyhdr"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 )
 
 // npyOf is a .npy file: NumPy's header for dt, shape and order, then data.

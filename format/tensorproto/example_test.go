@@ -7,8 +7,8 @@ import (
 	"math"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/tensorproto"
 	"github.com/bigconv/bigconv/internal/tfgen"
-	"github.com/bigconv/bigconv/tensorproto"
 )
 
 func Example() {

@@ -47,8 +47,8 @@ import (
 	"strings"
 
 	"github.com/bigconv/bigconv/format"
-	"github.com/bigconv/bigconv/npy"
-	"github.com/bigconv/bigconv/npyhdr"
+	"github.com/bigconv/bigconv/format/npy"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 	"github.com/bigconv/bigconv/tensor"
 )
 

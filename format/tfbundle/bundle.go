@@ -8,10 +8,10 @@ import (
 	"strconv"
 
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/format/tfbundle/internal/table"
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/tfproto"
 	"github.com/bigconv/bigconv/tensor"
-	"github.com/bigconv/bigconv/tfbundle/internal/table"
 )
 
 // maxShards caps the header's shard count (shard names have five digits).
