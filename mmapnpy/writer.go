@@ -68,7 +68,43 @@ type Options struct {
 	// truncating it (resuming an interrupted run) when it already has the
 	// output's size and header; Reused reports whether it did.
 	Keep bool
+	// Replace removes an existing file at the output path before the new
+	// one is reserved, giving up atomic replacement: if the run then
+	// fails, the old output is gone. It lets a replacement through on a
+	// disk that holds only one copy. Replaced reports what was removed.
+	Replace bool
 }
+
+// NoSpaceError is the error Create (and a growing stream Writer) returns
+// when the file system cannot hold the output. It wraps ErrNoSpace.
+type NoSpaceError struct {
+	Path string // the output
+	Need int64  // bytes the whole output file needs
+	// Free is what the file system had available before the reservation
+	// was tried (-1 when unknown).
+	Free int64
+	// Held is what the partial file of an interrupted run already holds:
+	// a resumed run needs only Need-Held more.
+	Held int64
+	// Existing is the size of the file already at Path (0 if none): it
+	// stays whole until the new output is complete, and is freed then.
+	Existing int64
+}
+
+func (e *NoSpaceError) Error() string {
+	msg := fmt.Sprintf("%v: %s needs %d bytes (%s), %d bytes (%s) free before reserving",
+		ErrNoSpace, e.Path, e.Need, human(e.Need), e.Free, human(e.Free))
+	if e.Held > 0 {
+		msg += fmt.Sprintf(", of which the partial file of an interrupted run already holds %d bytes (%s)", e.Held, human(e.Held))
+	}
+	if e.Existing > 0 {
+		msg += fmt.Sprintf("; the existing %s (%d bytes, %s) stays whole until the new output is complete and is freed only then, "+
+			"so replacing it needs room for both: delete it first, or replace it non-atomically with --replace", e.Path, e.Existing, human(e.Existing))
+	}
+	return msg
+}
+
+func (e *NoSpaceError) Unwrap() error { return ErrNoSpace }
 
 // Writer writes one .npy file. See the package doc for its lifecycle.
 type Writer struct {
@@ -82,10 +118,11 @@ type Writer struct {
 	opt       Options
 	streaming bool
 
-	mu     sync.Mutex // guards size when streaming
-	size   int64      // current file size
-	done   bool
-	reused bool // Keep found a partial file of the right size and header
+	mu       sync.Mutex // guards size when streaming
+	size     int64      // current file size
+	done     bool
+	reused   bool  // Keep found a partial file of the right size and header
+	replaced int64 // size of the old output Replace removed (-1: none)
 }
 
 // Create starts writing a .npy file at path for an array of dt and shape
@@ -103,7 +140,7 @@ func Create(path string, dt dtype.DType, shape dtype.Shape, opt Options) (*Write
 		return nil, err
 	}
 	w := &Writer{final: path, tmp: PartialPath(path), dt: dt, shape: shape.Clone(),
-		hdrLen: int64(len(hdr)), dataLen: dataLen, opt: opt}
+		hdrLen: int64(len(hdr)), dataLen: dataLen, opt: opt, replaced: -1}
 	if err := w.open(hdr, w.hdrLen+dataLen); err != nil {
 		return nil, err
 	}
@@ -145,6 +182,12 @@ func (w *Writer) open(hdr []byte, total int64) error {
 			return fmt.Errorf("mmapnpy: truncate %s: %w", w.tmp, err)
 		}
 	}
+	if w.opt.Replace {
+		if err := w.removeOld(); err != nil {
+			w.Abort()
+			return err
+		}
+	}
 	if err := w.reserve(total); err != nil {
 		w.Abort()
 		return err
@@ -174,18 +217,52 @@ func (w *Writer) sameFile(hdr []byte, total int64) bool {
 // a partial file left by an earlier run.
 func (w *Writer) Reused() bool { return w.reused }
 
+// Replaced reports the size of the old output that Options.Replace
+// removed, and whether there was one.
+func (w *Writer) Replaced() (int64, bool) { return w.replaced, w.replaced >= 0 }
+
+// removeOld removes a regular file at the output path (Options.Replace).
+// It runs with the partial file locked, so a concurrent run of the same
+// output cannot be the one whose file is removed.
+func (w *Writer) removeOld() error {
+	st, err := os.Lstat(w.final)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mmapnpy: replace %s: %w", w.final, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("mmapnpy: replace %s: not a regular file (%s)", w.final, st.Mode().Type())
+	}
+	if err := os.Remove(w.final); err != nil {
+		return fmt.Errorf("mmapnpy: replace %s: %w", w.final, err)
+	}
+	w.replaced = st.Size()
+	return nil
+}
+
 // reserve makes the file total bytes long with its blocks allocated.
+// Free space is measured before trying, so that a refusal reports what
+// the file system had, not what a failed attempt left.
 func (w *Writer) reserve(total int64) error {
+	nsErr := &NoSpaceError{Path: w.final, Need: total, Free: -1}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(int(w.f.Fd()), &fs) == nil {
+		nsErr.Free = int64(fs.Bavail) * fs.Bsize
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(w.f.Fd()), &st) == nil {
+		nsErr.Held = min(st.Blocks*512, total)
+	}
+	if fi, err := os.Stat(w.final); err == nil && fi.Mode().IsRegular() {
+		nsErr.Existing = fi.Size()
+	}
 	err := unix.Fallocate(int(w.f.Fd()), 0, 0, total)
 	switch {
 	case err == nil:
 	case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EFBIG) || errors.Is(err, unix.EDQUOT):
-		var st unix.Statfs_t
-		free := int64(-1)
-		if unix.Fstatfs(int(w.f.Fd()), &st) == nil {
-			free = int64(st.Bavail) * st.Bsize
-		}
-		return fmt.Errorf("%w: %s needs %d bytes (%s), %d bytes (%s) free", ErrNoSpace, w.final, total, human(total), free, human(free))
+		return nsErr
 	case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
 		// file system without fallocate: fall back to a sparse file
 	default:
