@@ -11,6 +11,7 @@ package format
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -42,6 +43,11 @@ type Source struct {
 
 // Options are the user's settings that some formats need.
 type Options struct {
+	// Format forces a format by name ("" = detect it). OpenPath only.
+	Format string
+	// Stdin is read when OpenPath is given "-" (nil = os.Stdin).
+	Stdin io.Reader
+
 	// Raw dumps: element type, shape and byte offset of the data.
 	DType  dtype.DType
 	Shape  dtype.Shape
@@ -56,6 +62,17 @@ type Options struct {
 type Input struct {
 	Format  string
 	Tensors []*tensor.Tensor
+	// Collection is set by readers of inputs that hold named tensors (a
+	// checkpoint, an archive): such an input converts to a directory even
+	// when one tensor is selected, unless the output names a .npy file.
+	Collection bool
+
+	// Path is the file OpenPath opened (a checkpoint PREFIX resolved to
+	// PREFIX.index), or "-" for stdin. Empty for an Input from a reader.
+	Path string
+	// files are the files OpenPath opened (main file and siblings), in
+	// order, for Identity and Close.
+	files []*os.File
 }
 
 // Format is one input format.
@@ -68,6 +85,19 @@ type Format struct {
 	Sniff func(head []byte) bool
 	// Open describes the tensors of src without reading their data.
 	Open func(src Source, opt Options) (*Input, error)
+
+	// Resolve, if set, maps a path that is not a regular file (a
+	// directory, or a name that does not exist such as a checkpoint
+	// PREFIX) to the file to open. It returns "" and a nil error when
+	// path is not this format's; an error explains why a path that looks
+	// like this format's cannot be read (OpenPath reports the first such
+	// error when no format resolves the path).
+	Resolve func(path string) (string, error)
+	// Select, if set, reports whether the user's options or the file's
+	// name choose this format before any magic is sniffed (raw: a dtype
+	// was given; TFRecord: a feature, a compression or "tfrecord" in the
+	// name, since compressed TFRecords have no magic of their own).
+	Select func(name string, opt Options) bool
 }
 
 var (

@@ -40,7 +40,8 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return err
 	}
-	in, err := openInput(pos[0], stdin, fo.format, opt)
+	opt.Stdin = stdin
+	in, err := format.OpenPath(pos[0], opt)
 	var nt *tfrecord.NotTensorsError
 	if errors.As(err, &nt) {
 		// TensorBoard event files and other record files: count them
@@ -73,9 +74,9 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"path": in.path, "format": in.Format, "tensors": infos})
+		return enc.Encode(map[string]any{"path": in.Path, "format": in.Format, "tensors": infos})
 	}
-	fmt.Fprintf(stdout, "%s: %s, %d tensor(s)\n", in.path, in.Format, len(infos))
+	fmt.Fprintf(stdout, "%s: %s, %d tensor(s)\n", in.Path, in.Format, len(infos))
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tDTYPE\tSHAPE\tBYTES\tFILE\tOFFSET\tNOTE")
 	for i, ti := range infos {
