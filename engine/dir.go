@@ -60,6 +60,18 @@ const (
 	Kept
 )
 
+func (k EventKind) String() string {
+	switch k {
+	case Converted:
+		return "converted"
+	case Skipped:
+		return "skipped"
+	case Kept:
+		return "kept"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
 // Event reports one tensor of a whole-input conversion.
 type Event struct {
 	Kind    EventKind
@@ -329,10 +341,15 @@ func (r *dirRun) streamTensors(ctx context.Context) error {
 		opt.Progress = r.progress(r.done)
 		start := time.Now()
 		res, err := j.plan.Run(ctx, dst, opt)
-		if err != nil {
-			if errors.Is(err, ErrInterrupted) {
-				return fmt.Errorf("%w; %d of %d tensors were finished before it", err, len(r.journal.Done), len(r.jobs))
-			}
+		switch {
+		case errors.Is(err, ErrInterrupted):
+			return fmt.Errorf("%w; %d of %d tensors were finished before it", err, len(r.journal.Done), len(r.jobs))
+		case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			// A tensor too small to keep a journal of its own: the
+			// finished ones are kept all the same.
+			return fmt.Errorf("%w: %d of %d tensors were finished and are kept in %s (journal %s): %w",
+				ErrInterrupted, len(r.journal.Done), len(r.jobs), r.work, r.journal.path(r.work), err)
+		case err != nil:
 			return err
 		}
 		n, _ := j.t.NumBytes()
