@@ -412,7 +412,12 @@ func (r *dirRun) commit() (Summary, error) {
 func (r *dirRun) place(entries []ManifestEntry) error {
 	st, err := os.Stat(r.final)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || err == nil && st.IsDir() && isEmptyDir(r.final):
+	case errors.Is(err, fs.ErrNotExist):
+		return os.Rename(r.work, r.final)
+	case err == nil && st.IsDir() && isEmptyDir(r.final):
+		if err := os.Remove(r.final); err != nil {
+			return err
+		}
 		return os.Rename(r.work, r.final)
 	case err != nil:
 		return err

@@ -67,7 +67,11 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		if t.Fortran {
 			order = "F"
 		}
-		infos = append(infos, tensorInfo{Name: t.Name, DType: t.DType.String(), Shape: append([]int64{}, t.Shape...),
+		dt := t.DType.String()
+		if d := t.Extra["descr"]; !t.DType.Type.Valid() && d != "" {
+			dt = d // NumPy's own name for a type bigconv has none for ('<U3', '|O')
+		}
+		infos = append(infos, tensorInfo{Name: t.Name, DType: dt, Shape: append([]int64{}, t.Shape...),
 			Bytes: n, File: t.File, Offset: t.Offset, Order: order, Unsupported: t.Unsupported, Extra: t.Extra})
 	}
 	if *asJSON {

@@ -125,8 +125,11 @@ func OpenStream(r io.Reader, name string, dt dtype.DType, shape dtype.Shape, off
 		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", n, "the stream ends before offset %d", offset)
 	}
 	sh := shape.Clone()
-	if sh == nil {
+	switch {
+	case shape == nil:
 		sh = dtype.Shape{-1}
+	case len(shape) == 0:
+		return nil, tensor.Errorf(tensor.ErrUnsupported, name, "", -1, "a scalar cannot be read from a stream; give a file")
 	}
 	for i, d := range sh {
 		if d < -1 || d == -1 && i > 0 {
