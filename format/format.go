@@ -70,9 +70,44 @@ type Input struct {
 	// Path is the file OpenPath opened (a checkpoint PREFIX resolved to
 	// PREFIX.index), or "-" for stdin. Empty for an Input from a reader.
 	Path string
-	// files are the files OpenPath opened (main file and siblings), in
-	// order, for Identity and Close.
+	// files are the files OpenPath opened (main file and siblings, also
+	// those a reader opens later), for Identity and Close.
+	files *openFiles
+}
+
+// openFiles is the list of files an Input opened, shared with the
+// Sibling opener it gave the reader.
+type openFiles struct {
+	mu    sync.Mutex
 	files []*os.File
+}
+
+func (o *openFiles) add(f *os.File) {
+	o.mu.Lock()
+	o.files = append(o.files, f)
+	o.mu.Unlock()
+}
+
+// take returns the files opened so far and forgets them.
+func (o *openFiles) take() []*os.File {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fs := o.files
+	o.files = nil
+	return fs
+}
+
+// list returns the files opened so far.
+func (o *openFiles) list() []*os.File {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*os.File(nil), o.files...)
 }
 
 // Format is one input format.

@@ -44,7 +44,7 @@ func RegisterHint(h Hint) {
 // Only headers are read. The Input's tensors read the files it opened
 // until Close.
 func OpenPath(path string, opt Options) (*Input, error) {
-	in := &Input{Path: path}
+	in := &Input{Path: path, files: &openFiles{}}
 	src, head, err := in.openSource(path, opt)
 	if err != nil {
 		in.Close()
@@ -117,7 +117,7 @@ func (in *Input) openSource(path string, opt Options) (Source, []byte, error) {
 func (in *Input) open(name string) (*os.File, error) {
 	f, err := os.Open(name)
 	if err == nil {
-		in.files = append(in.files, f)
+		in.files.add(f)
 	}
 	return f, err
 }
@@ -189,10 +189,9 @@ func pick(src Source, head []byte, opt Options) (Format, error) {
 // be read after it. Close on an Input from a reader does nothing.
 func (in *Input) Close() error {
 	var errs []error
-	for _, f := range in.files {
+	for _, f := range in.files.take() {
 		errs = append(errs, f.Close())
 	}
-	in.files = nil
 	return errors.Join(errs...)
 }
 
@@ -202,7 +201,7 @@ func (in *Input) Close() error {
 // stdin and for an Input from a reader.
 func (in *Input) Identity() string {
 	var parts []string
-	for _, f := range in.files {
+	for _, f := range in.files.list() {
 		st, err := f.Stat()
 		if err != nil {
 			parts = append(parts, filepath.Base(f.Name())+": "+err.Error())
