@@ -38,6 +38,10 @@ type InputOptions struct {
 	// Tensors selects tensors by name or glob (format.Input.Select);
 	// none selects all.
 	Tensors []string
+	// Pick, if set, narrows the selection further (a distributed run's
+	// share of the tensors, say). What it returns is what is converted
+	// and what a resumed run must select again.
+	Pick func([]*tensor.Tensor) []*tensor.Tensor
 	// Force writes into an existing non-empty directory that bigconv did
 	// not make: the converted files and manifest.json are added to it
 	// (replacing files of the same names), nothing else is touched. A
@@ -117,7 +121,7 @@ type SkippedTensor struct {
 // directory out (ConvertDir). Several tensors to a path ending in .npy
 // is ErrManyTensors.
 func ConvertInput(ctx context.Context, in *format.Input, out string, opt InputOptions) (Summary, error) {
-	sel, err := in.Select(opt.Tensors)
+	sel, err := opt.selectFrom(in)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -136,6 +140,15 @@ func ConvertInput(ctx context.Context, in *format.Input, out string, opt InputOp
 			ErrManyTensors, out, len(sel))
 	}
 	return convertDir(ctx, in, sel, out, opt)
+}
+
+// selectFrom is the tensors of in that opt selects.
+func (opt *InputOptions) selectFrom(in *format.Input) ([]*tensor.Tensor, error) {
+	sel, err := in.Select(opt.Tensors)
+	if err == nil && opt.Pick != nil {
+		sel = opt.Pick(sel)
+	}
+	return sel, err
 }
 
 // convertOne writes one tensor to a .npy file.
@@ -174,7 +187,7 @@ func convertOne(ctx context.Context, t *tensor.Tensor, out string, opt InputOpti
 // in.Identity()), the selection and the casting settings; block and
 // checkpoint sizes are not part of it.
 func ConvertDir(ctx context.Context, in *format.Input, dir string, opt InputOptions) (Summary, error) {
-	sel, err := in.Select(opt.Tensors)
+	sel, err := opt.selectFrom(in)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -119,6 +119,17 @@ func TestConvertInputShapes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x.NPY")); !os.IsNotExist(err) {
 		t.Fatal("x.NPY was created")
 	}
+	// Pick narrows the selection: here to every other tensor.
+	every2 := func(ts []*tensor.Tensor) (out []*tensor.Tensor) {
+		for i := 0; i < len(ts); i += 2 {
+			out = append(out, ts[i])
+		}
+		return out
+	}
+	sum, err = engine.ConvertInput(ctx, memInput("a", "b", "c"), filepath.Join(dir, "p"), engine.InputOptions{Pick: every2})
+	if err != nil || names(t, filepath.Join(dir, "p")) != "a.npy,c.npy,manifest.json" {
+		t.Fatalf("picked: %+v %v", sum, err)
+	}
 	// A glob that matches nothing.
 	if _, err := engine.ConvertInput(ctx, memInput("a"), filepath.Join(dir, "y"), engine.InputOptions{Tensors: []string{"z*"}}); !errors.Is(err, format.ErrNoMatch) {
 		t.Fatalf("no match: %v", err)

@@ -225,6 +225,19 @@ func TestProgressBar(t *testing.T) {
 	}
 }
 
+// Ctrl-C halfway: the bar stops where the work stopped, short of 100 %.
+func TestProgressBarInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.bin")
+	writeRamp(t, in, 4<<20)
+	code, log := stopChild(t, "block:50", syscall.SIGINT, "convert", "--progress", "always", "--workers", "1",
+		"--in-dtype", "<i8", "--block-size", "64KiB", "--checkpoint", "64KiB", in, filepath.Join(dir, "out.npy"))
+	if code != exitInterrupted || strings.Contains(log, "100%") || !strings.Contains(log, "(stopped)") ||
+		!strings.Contains(log, "MiB / 4.0 MiB") {
+		t.Fatalf("exit %d, want %d with a bar stopped short of 100%%:\n%s", code, exitInterrupted, log)
+	}
+}
+
 // A run interrupted with --checkpoint 256KiB resumes without the flag
 // (the checkpoint interval is no part of the resume identity).
 func TestResumeOtherCheckpoint(t *testing.T) {

@@ -55,6 +55,9 @@ func (b *bar) finish(ok bool) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !ok && b.start.IsZero() {
+		return // refused before any work: no bar to end
+	}
 	if ok && b.total >= 0 {
 		b.done = b.total
 	}
