@@ -48,7 +48,7 @@ func childMain() int {
 	defer stop()
 	halt := func() {
 		fmt.Fprintln(os.Stderr, "\nSTOPPED") // on a line of its own, after any progress bar
-		select { // wait for the parent's signal
+		select {                             // wait for the parent's signal
 		case <-ctx.Done():
 		case <-time.After(30 * time.Second):
 		}
