@@ -21,7 +21,7 @@ import (
 // Errors of whole-input conversions.
 var (
 	// ErrManyTensors: several tensors were asked to go into one .npy file.
-	ErrManyTensors = errors.New("engine: a .npy file holds one tensor")
+	ErrManyTensors = errors.New("engine: several tensors for one .npy file")
 	// ErrNotOurs: the output directory exists, is not empty and was not
 	// made by bigconv; InputOptions.Force writes into it anyway.
 	ErrNotOurs = errors.New("engine: output directory was not made by bigconv")
@@ -136,7 +136,7 @@ func ConvertInput(ctx context.Context, in *format.Input, out string, opt InputOp
 		return convertOne(ctx, sel[0], out, opt)
 	}
 	if npyOut {
-		return Summary{}, fmt.Errorf("%w: %s: the input has %d tensors; pick one with --tensor NAME, or give a directory as OUTPUT",
+		return Summary{}, fmt.Errorf("%w: %s names one file, and the input has %d tensors; pick one with --tensor NAME, or give a directory as OUTPUT",
 			ErrManyTensors, out, len(sel))
 	}
 	return convertDir(ctx, in, sel, out, opt)
