@@ -6,6 +6,19 @@
 // Detect picks a format by magic bytes, then by file extension. Open
 // functions read headers only: they describe tensors (tensor.Tensor)
 // and never load tensor data.
+//
+// OpenPath is the door for paths, as archive/zip's OpenReader is beside
+// NewReader: it takes whatever a user names (a file, "-" for stdin, a
+// checkpoint PREFIX, a SavedModel directory), resolves it through the
+// formats' own Resolve rules, detects the format and returns an Input to
+// Close. The registry knows only the readers a program imports; import
+// format/all for every one:
+//
+//	import _ "github.com/bigconv/bigconv/format/all"
+//
+//	in, err := format.OpenPath("model.ckpt-100", format.Options{})
+//	defer in.Close()
+//	for _, t := range in.Tensors { fmt.Println(t.Describe()) }
 package format
 
 import (
