@@ -78,7 +78,9 @@ type Options struct {
 	// CheckpointBytes is how much output is written between checkpoints
 	// of the resume journal (0 = DefaultCheckpointBytes). Outputs no
 	// larger than that, and every output when it is negative, keep no
-	// journal: a cancelled run removes them.
+	// journal: a cancelled run removes them. A journal an interrupted run
+	// left is honoured whatever this setting: the checkpoint size is no
+	// part of what is resumed.
 	CheckpointBytes int64
 	// CheckpointEvery also checkpoints after this much time (0 =
 	// DefaultCheckpointEvery).
