@@ -15,16 +15,19 @@ import (
 	"github.com/bigconv/bigconv/internal/tfgen"
 )
 
-// Convert a whole TensorFlow checkpoint into a directory of .npy files
-// and manifest.json, as `bigconv convert ckpt out/` does: the first run
-// is interrupted after one tensor, the second resumes it.
+// Convert a whole TensorFlow checkpoint directory into a directory of
+// .npy files and manifest.json, as `bigconv convert ckpt/ npy/` does: the
+// first run is interrupted after one tensor (as by Ctrl-C), the second
+// resumes it, keeping the finished tensor.
 func ExampleConvertDir() {
 	dir, _ := os.MkdirTemp("", "engine")
 	defer os.RemoveAll(dir)
-	writeCheckpoint(dir) // model.ckpt-100: a/bias, a/kernel, b/kernel
+	ckptDir := filepath.Join(dir, "ckpt")
+	os.Mkdir(ckptDir, 0o755)
+	writeCheckpoint(ckptDir) // ckpt/model.ckpt-100: a/bias, a/kernel, b/kernel
 
 	convert := func(ctx context.Context, resume bool, event func(engine.Event)) (engine.Summary, error) {
-		in, err := format.OpenPath(filepath.Join(dir, "model.ckpt-100"), format.Options{})
+		in, err := format.OpenPath(ckptDir, format.Options{}) // the directory holding the checkpoint
 		if err != nil {
 			return engine.Summary{}, err
 		}
