@@ -1,18 +1,29 @@
-// Package engine converts one tensor into one .npy file: it plans the
-// target dtype and checks the cast against the casting policy, cuts the
-// tensor into blocks (slicer), converts each block on a pool of workers
-// (cast) straight into a memory-mapped window of the output (mmapnpy),
-// verifies the input's checksum while streaming, reports progress, and
-// honours cancellation. Nothing ever holds the whole tensor: memory is a
-// few blocks per worker whatever the tensor size.
+// Package engine converts tensors into .npy files. For one tensor it
+// plans the target dtype and checks the cast against the casting policy,
+// cuts the tensor into blocks (slicer), converts each block on a pool of
+// workers (cast) into a reused buffer written to the output with pwrite
+// in 1 MiB pieces (mmapnpy; plain copies of a file range go through
+// copy_file_range, and Options.Write = WriteMapped converts into mapped
+// windows instead), verifies the input's checksum while streaming,
+// reports progress, keeps a resume journal, and honours cancellation.
+// Nothing ever holds the whole tensor: memory is a few blocks per worker
+// whatever the tensor size.
 //
 //	res, err := engine.Convert(ctx, t, "out.npy", engine.Options{
 //		DType:    dtype.MustParse("float32"),
 //		Progress: func(done, total int64) { ... },
 //	})
 //
-// On any error or cancellation the output path is left untouched: the
-// partial file is removed.
+// For a whole input opened with format.OpenPath, ConvertInput writes one
+// .npy file or a directory of them with manifest.json (ConvertDir),
+// resumable like a single tensor:
+//
+//	in, err := format.OpenPath("model.ckpt-100", format.Options{})
+//	sum, err := engine.ConvertDir(ctx, in, "out", engine.InputOptions{Options: engine.Options{Resume: true}})
+//
+// On any error the output path is left untouched: the partial file is
+// removed; on cancellation it is kept for a resumed run when a journal
+// was kept.
 package engine
 
 import (
@@ -67,7 +78,9 @@ type Options struct {
 	// CheckpointBytes is how much output is written between checkpoints
 	// of the resume journal (0 = DefaultCheckpointBytes). Outputs no
 	// larger than that, and every output when it is negative, keep no
-	// journal: a cancelled run removes them.
+	// journal: a cancelled run removes them. A journal an interrupted run
+	// left is honoured whatever this setting: the checkpoint size is no
+	// part of what is resumed.
 	CheckpointBytes int64
 	// CheckpointEvery also checkpoints after this much time (0 =
 	// DefaultCheckpointEvery).
@@ -201,263 +214,376 @@ func Convert(ctx context.Context, t *tensor.Tensor, out string, opt Options) (Re
 // is negative it keeps a journal beside the output (JournalPath) so that
 // an interrupted run can be resumed: on cancellation the partial output
 // and journal are kept and ErrInterrupted is returned; a later Run with
-// Options.Resume continues from the last checkpoint.
+// Options.Resume continues from the last checkpoint. A journal left by
+// an interrupted run is honoured whatever this run's checkpoint settings
+// (they are no part of what is resumed): continued with Resume,
+// discarded with Restart, otherwise reported (ErrPending).
 func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error) {
 	if p.Tensor.Stream != nil {
 		return p.runStream(ctx, out, opt)
 	}
-	t := p.Tensor
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	bs := opt.BlockSize
-	if bs <= 0 {
-		bs = DefaultBlockSize(workers)
-	}
-	inBytes, err := t.Shape.NumBytes(p.From.Size())
+	r, err := p.plan(out, opt)
 	if err != nil {
 		return Result{}, err
 	}
-	// Outputs no larger than one checkpoint keep no journal: resuming
-	// them would save nothing.
+	if err := r.resume(); err != nil {
+		return r.res, err
+	}
+	if err := r.openOutput(); err != nil {
+		return r.res, err
+	}
+	err = r.streamBlocks(ctx)
+	if err == nil && ctx.Err() != nil {
+		return r.res, r.interrupted(ctx.Err())
+	}
+	if err == nil {
+		err = r.verify()
+	}
+	if err != nil {
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return r.res, err
+	}
+	return r.res, r.commit()
+}
+
+// run is one Plan.Run in progress.
+type run struct {
+	p       *Plan
+	opt     Options
+	out     string
+	jpath   string
+	workers int
+	bs      int64
+	inBytes int64
+	// journaling: keep a resume journal (outputs larger than a
+	// checkpoint, or one an interrupted run left a journal for).
+	journaling bool
+	verifyCRC  bool
+	old        *journal // the interrupted run's journal, if continued
+	sl         *slicer.Slicer
+	jr         *journal // this run's journal (nil without journaling)
+	w          *mmapnpy.Writer
+	ck         *checkpointer
+	res        Result
+}
+
+// plan sizes the run: workers, block size, whether to journal.
+func (p *Plan) plan(out string, opt Options) (*run, error) {
+	t := p.Tensor
+	r := &run{p: p, opt: opt, out: out, jpath: JournalPath(out), workers: opt.Workers, bs: opt.BlockSize}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	if r.bs <= 0 {
+		r.bs = DefaultBlockSize(r.workers)
+	}
+	var err error
+	if r.inBytes, err = t.Shape.NumBytes(p.From.Size()); err != nil {
+		return nil, err
+	}
 	outBytes, err := t.Shape.NumBytes(p.To.Size())
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	journaling := opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes)
-	verify := t.CRC32C != nil && !opt.NoVerify
-	jpath := JournalPath(out)
-	// Decide about a journal left by an interrupted run before touching
-	// its partial output, so that a refused resume loses nothing.
-	var old *journal
-	if journaling {
-		if old, err = findJournal(out, jpath, opt); err != nil {
-			return Result{}, err
+	// Outputs no larger than one checkpoint keep no journal (resuming
+	// them would save nothing), unless an interrupted run left one.
+	_, jerr := os.Stat(r.jpath)
+	r.journaling = opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || jerr == nil
+	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
+	r.res = Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
+	return r, nil
+}
+
+// resume decides about a journal left by an interrupted run before its
+// partial output is touched, so that a refused resume loses nothing,
+// then cuts the tensor into blocks (the interrupted run's, unless a block
+// size is given) and starts this run's journal.
+func (r *run) resume() error {
+	t, p := r.p.Tensor, r.p
+	var err error
+	if r.journaling {
+		if r.old, err = findJournal(r.out, r.jpath, r.opt); err != nil {
+			return err
 		}
-		if old != nil && opt.BlockSize <= 0 {
-			bs = old.BlockSize // resume with the interrupted run's blocks
+		if r.old != nil && r.opt.BlockSize <= 0 {
+			r.bs = r.old.BlockSize // resume with the interrupted run's blocks
 		}
 	} else {
-		os.Remove(jpath)
+		os.Remove(r.jpath)
 	}
 	src := *t
 	src.DType = p.From
-	sl, err := slicer.New(&src, slicer.Options{BlockSize: bs, OutItemSize: p.To.Size()})
+	if r.sl, err = slicer.New(&src, slicer.Options{BlockSize: r.bs, OutItemSize: p.To.Size()}); err != nil {
+		return err
+	}
+	r.res.Blocks = r.sl.Len()
+	if !r.journaling {
+		return nil
+	}
+	sample, err := sampleHash(t, r.inBytes)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
-	res := Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: inBytes, OutBytes: outBytes, Blocks: sl.Len()}
-	var jr *journal
-	if journaling {
-		sample, err := sampleHash(t, inBytes)
-		if err != nil {
-			return res, err
-		}
-		jr = &journal{Version: journalVersion, Output: filepath.Base(out), Tensor: t.Name, Source: t.File,
-			Input: opt.Identity, Sample: sample, From: p.From.String(), To: p.To.String(), Shape: t.Shape.Clone(),
-			Fortran: t.Fortran, BlockSize: bs, Blocks: sl.Len(), Verify: verify}
-		if old != nil {
-			if m := old.mismatch(jr); m != "" {
-				return res, fmt.Errorf("%w %s: %s; %s is kept (restart to discard it)", ErrResume, out, m, jpath)
-			}
+	r.jr = &journal{Version: journalVersion, Output: filepath.Base(r.out), Tensor: t.Name, Source: t.File,
+		Input: r.opt.Identity, Sample: sample, From: p.From.String(), To: p.To.String(), Shape: t.Shape.Clone(),
+		Fortran: t.Fortran, BlockSize: r.bs, Blocks: r.sl.Len(), Verify: r.verifyCRC}
+	if r.old != nil {
+		if m := r.old.mismatch(r.jr); m != "" {
+			return fmt.Errorf("%w %s: %s; %s is kept (restart to discard it)", ErrResume, r.out, m, r.jpath)
 		}
 	}
-	w, err := mmapnpy.Create(out, p.To, t.Shape, mmapnpy.Options{FlushWindows: opt.FlushWindows, Keep: old != nil})
-	if err != nil {
-		return res, err
-	}
-	if old != nil && w.Reused() {
-		jr.Done, jr.CRC, jr.Stats = old.Done, old.CRC, old.Stats
-		res.Resumed = old.Done
-	} else {
-		old = nil // the partial file was not this output's: start over
-	}
-	first := jr.startBlock()
+	return nil
+}
 
-	parent := ctx
+// openOutput creates the output (reusing the partial file of the run
+// being continued) and the checkpointer.
+func (r *run) openOutput() error {
+	var err error
+	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil})
+	if err != nil {
+		return err
+	}
+	if r.old != nil && r.w.Reused() {
+		r.jr.Done, r.jr.CRC, r.jr.Stats = r.old.Done, r.old.CRC, r.old.Stats
+		r.res.Resumed = r.old.Done
+	} else {
+		r.old = nil // the partial file was not this output's: start over
+	}
+	r.ck = newCheckpointer(r.w, r.jr, r.jpath, r.sl, r.opt)
+	return nil
+}
+
+// streamBlocks converts the blocks not yet written on a pool of workers,
+// checkpointing in the background. It returns the first error; a
+// cancelled ctx is not one (the caller looks at ctx).
+func (r *run) streamBlocks(ctx context.Context) error {
+	first := r.jr.startBlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		next     atomic.Int64
-		done     atomic.Int64
 		firstErr error
 		errOnce  sync.Once
-		progMu   sync.Mutex
 		wg       sync.WaitGroup
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
-	next.Store(first)
+	pool := &blockPool{run: r, ctx: ctx, fail: fail}
+	pool.next.Store(first)
 	if first > 0 {
-		done.Store(sl.Block(first-1).Off + sl.Block(first-1).Len)
+		pool.done.Store(r.sl.Block(first-1).Off + r.sl.Block(first-1).Len)
 	}
-	ck := newCheckpointer(w, jr, jpath, sl, opt)
-	ck.start(fail)
-	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
-	workers = int(min(int64(workers), max(sl.Len()-first, 1)))
-	mode := opt.Write
-	if mode == WriteAuto {
+	pool.rangeSrc, pool.rangeOff = r.copyRange()
+	pool.mode = r.opt.Write
+	if pool.mode == WriteAuto {
 		// pwrite in 1 MiB pieces (mmapnpy.WriteAt) measured fastest for
 		// every case, widening casts and plain copies included, once
 		// the pieces were small; a plain copy of a file range uses
-		// copy_file_range when it applies (below).
-		mode = WritePwrite
+		// copy_file_range when it applies (copyRange).
+		pool.mode = WritePwrite
 	}
-	// Same dtype from one contiguous range of a file, nothing to verify:
-	// the kernel can copy it (copy_file_range) without mapping.
-	var rangeSrc *os.File
-	var rangeOff int64
-	var noRange atomic.Bool
-	if p.copyOK && !verify && t.Contiguous && opt.Write != WriteMapped {
-		if sr, ok := t.Data.(*io.SectionReader); ok {
-			if r, off, _ := sr.Outer(); r != nil {
-				rangeSrc, _ = r.(*os.File)
-				rangeOff = off
-			}
-		}
-	}
-	for range workers {
+	r.ck.start(fail)
+	for range int(min(int64(r.workers), max(r.sl.Len()-first, 1))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf, obuf []byte
-			if !p.copyOK {
-				buf = make([]byte, sl.MaxElems()*inItem)
-			}
-			// fill converts block b into dst.
-			fill := func(b slicer.Block, dst []byte, sum *blockSum) error {
-				if p.copyOK {
-					if err := sl.ReadBlock(b, dst); err != nil {
-						return err
-					}
-					if verify {
-						sum.crc = crc32c.Checksum(dst)
-					}
-					return nil
-				}
-				in := buf[:b.Len]
-				if err := sl.ReadBlock(b, in); err != nil {
-					return err
-				}
-				if verify {
-					sum.crc = crc32c.Checksum(in)
-				}
-				p.kernel(dst, in, &sum.stats)
-				return nil
-			}
-			for {
-				i := next.Add(1) - 1
-				if i >= sl.Len() || ctx.Err() != nil {
-					return
-				}
-				if testhook.BeforeBlock != nil {
-					testhook.BeforeBlock(i, sl.Len())
-				}
-				b := sl.Block(i)
-				sum := blockSum{len: b.Len}
-				off, n := b.Elem0*outItem, b.Elems*outItem
-				var err error
-				switch {
-				case rangeSrc != nil && !noRange.Load():
-					err = w.CopyFrom(rangeSrc, rangeOff+b.Off, off, n)
-					if errors.Is(err, mmapnpy.ErrNoCopyRange) {
-						noRange.Store(true)
-						err = w.Write(off, n, func(dst []byte) error { return fill(b, dst, &sum) })
-					} else if errors.Is(err, io.ErrUnexpectedEOF) {
-						err = tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", i, err)
-					}
-				case mode == WritePwrite:
-					if obuf == nil {
-						obuf = make([]byte, sl.MaxElems()*outItem)
-					}
-					if err = fill(b, obuf[:n], &sum); err == nil {
-						err = w.WriteAt(obuf[:n], off)
-					}
-				default:
-					err = w.Write(off, n, func(dst []byte) error { return fill(b, dst, &sum) })
-				}
-				if err != nil {
-					var te *tensor.Error
-					if !errors.As(err, &te) {
-						err = tensor.Errorf(err, t.File, t.Name, t.Offset+b.Off, "block %d", i)
-					}
-					fail(err)
-					return
-				}
-				ck.blockDone(i, sum, b.Elems*outItem)
-				d := done.Add(b.Len)
-				if opt.Progress != nil {
-					progMu.Lock()
-					opt.Progress(d, inBytes)
-					progMu.Unlock()
-				}
-			}
+			pool.work()
 		}()
 	}
 	wg.Wait()
-	ck.stop()
-	res.Stats = ck.stats
+	r.ck.stop()
+	r.res.Stats = r.ck.stats
 	if firstErr == nil {
-		firstErr = ck.err
+		firstErr = r.ck.err
 	}
-	if firstErr == nil && parent.Err() != nil {
-		// Cancelled: keep what is durable for a resumed run.
-		if !journaling {
-			w.Abort()
-			return res, parent.Err()
+	if firstErr == nil && r.sl.Len() == 0 && r.opt.Progress != nil {
+		r.opt.Progress(0, 0)
+	}
+	return firstErr
+}
+
+// copyRange is the file and offset the kernel can copy the tensor from
+// (copy_file_range): same dtype, one contiguous range of a file, nothing
+// to verify, mapped windows not asked for.
+func (r *run) copyRange() (*os.File, int64) {
+	t := r.p.Tensor
+	if !r.p.copyOK || r.verifyCRC || !t.Contiguous || r.opt.Write == WriteMapped {
+		return nil, 0
+	}
+	if sr, ok := t.Data.(*io.SectionReader); ok {
+		if rd, off, _ := sr.Outer(); rd != nil {
+			f, _ := rd.(*os.File)
+			return f, off
 		}
-		err := ck.checkpoint()
-		if rerr := w.Release(); err == nil {
-			err = rerr
-		}
-		if err != nil {
-			w.Abort()
-			os.Remove(jpath)
-			return res, fmt.Errorf("%w; the partial output could not be kept: %v", parent.Err(), err)
-		}
-		return res, &InterruptedError{Err: parent.Err(), Output: out, Partial: w.TempPath(), Journal: jpath, Done: ck.done, Blocks: sl.Len()}
 	}
-	if firstErr == nil && sl.Len() == 0 && opt.Progress != nil {
-		opt.Progress(0, 0)
+	return nil, 0
+}
+
+// interrupted keeps what is durable for a resumed run, or removes the
+// partial output of a run without a journal.
+func (r *run) interrupted(cause error) error {
+	if !r.journaling {
+		r.w.Abort()
+		return cause
 	}
-	if firstErr == nil && verify {
-		if got := ck.crc; got != *t.CRC32C {
-			firstErr = tensor.Errorf(tensor.ErrChecksum, t.File, t.Name, t.Offset,
-				"crc32c of %d data bytes is %#08x, expected %#08x (masked %#08x); the file is damaged (--no-verify skips this check)",
-				inBytes, got, *t.CRC32C, crc32c.Mask(*t.CRC32C))
-		}
-		res.CRCVerify = true
+	err := r.ck.checkpoint()
+	if rerr := r.w.Release(); err == nil {
+		err = rerr
 	}
-	if firstErr != nil {
-		w.Abort()
-		os.Remove(jpath)
-		return res, firstErr
+	if err != nil {
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return fmt.Errorf("%w; the partial output could not be kept: %v", cause, err)
 	}
-	if journaling {
-		// Record the finished state, so that a crash during the rename
-		// costs a resumed run nothing but the rename.
-		if err := ck.checkpoint(); err != nil {
-			w.Abort()
-			os.Remove(jpath)
-			return res, err
+	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.done, Blocks: r.sl.Len()}
+}
+
+// verify checks the input's checksum over everything read.
+func (r *run) verify() error {
+	t := r.p.Tensor
+	if !r.verifyCRC {
+		return nil
+	}
+	r.res.CRCVerify = true
+	if got := r.ck.crc; got != *t.CRC32C {
+		return tensor.Errorf(tensor.ErrChecksum, t.File, t.Name, t.Offset,
+			"crc32c of %d data bytes is %#08x, expected %#08x (masked %#08x); the file is damaged (--no-verify skips this check)",
+			r.inBytes, got, *t.CRC32C, crc32c.Mask(*t.CRC32C))
+	}
+	return nil
+}
+
+// commit records the finished state (so that a crash during the rename
+// costs a resumed run nothing but the rename), renames the output into
+// place and drops the journal.
+func (r *run) commit() error {
+	if r.journaling {
+		if err := r.ck.checkpoint(); err != nil {
+			r.w.Abort()
+			os.Remove(r.jpath)
+			return err
 		}
 		if testhook.BeforeCommit != nil {
 			testhook.BeforeCommit()
 		}
 	}
-	if err := w.Commit(); err != nil {
-		os.Remove(jpath)
-		return res, err
+	if err := r.w.Commit(); err != nil {
+		os.Remove(r.jpath)
+		return err
 	}
-	if journaling {
+	if r.journaling {
 		if testhook.AfterCommit != nil {
 			testhook.AfterCommit()
 		}
-		os.Remove(jpath)
+		os.Remove(r.jpath)
 	}
-	return res, nil
+	return nil
+}
+
+// blockPool hands out blocks to workers and converts them.
+type blockPool struct {
+	*run
+	ctx      context.Context
+	fail     func(error)
+	next     atomic.Int64 // the next block to take
+	done     atomic.Int64 // input bytes done
+	progMu   sync.Mutex
+	mode     WriteMode
+	rangeSrc *os.File // copy_file_range source, or nil
+	rangeOff int64
+	noRange  atomic.Bool // copy_file_range turned out unavailable
+}
+
+// work is one worker: it takes blocks until none are left, ctx is
+// cancelled or a block fails.
+func (bp *blockPool) work() {
+	w := &worker{pool: bp}
+	if !bp.p.copyOK {
+		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size()))
+	}
+	for {
+		i := bp.next.Add(1) - 1
+		if i >= bp.sl.Len() || bp.ctx.Err() != nil {
+			return
+		}
+		if testhook.BeforeBlock != nil {
+			testhook.BeforeBlock(i, bp.sl.Len())
+		}
+		b := bp.sl.Block(i)
+		sum := blockSum{len: b.Len}
+		if err := w.write(i, b, &sum); err != nil {
+			t := bp.p.Tensor
+			var te *tensor.Error
+			if !errors.As(err, &te) {
+				err = tensor.Errorf(err, t.File, t.Name, t.Offset+b.Off, "block %d", i)
+			}
+			bp.fail(err)
+			return
+		}
+		outItem := int64(bp.p.To.Size())
+		bp.ck.blockDone(i, sum, b.Elems*outItem)
+		d := bp.done.Add(b.Len)
+		if bp.opt.Progress != nil {
+			bp.progMu.Lock()
+			bp.opt.Progress(d, bp.inBytes)
+			bp.progMu.Unlock()
+		}
+	}
+}
+
+// worker holds one worker's buffers.
+type worker struct {
+	pool      *blockPool
+	buf, obuf []byte
+}
+
+// write converts block i into the output by the pool's write mode.
+func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
+	bp := w.pool
+	outItem := int64(bp.p.To.Size())
+	off, n := b.Elem0*outItem, b.Elems*outItem
+	switch {
+	case bp.rangeSrc != nil && !bp.noRange.Load():
+		err := bp.w.CopyFrom(bp.rangeSrc, bp.rangeOff+b.Off, off, n)
+		if errors.Is(err, mmapnpy.ErrNoCopyRange) {
+			bp.noRange.Store(true)
+			return bp.w.Write(off, n, func(dst []byte) error { return w.fill(b, dst, sum) })
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			t := bp.p.Tensor
+			return tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", i, err)
+		}
+		return err
+	case bp.mode == WritePwrite:
+		if w.obuf == nil {
+			w.obuf = make([]byte, bp.sl.MaxElems()*outItem)
+		}
+		if err := w.fill(b, w.obuf[:n], sum); err != nil {
+			return err
+		}
+		return bp.w.WriteAt(w.obuf[:n], off)
+	}
+	return bp.w.Write(off, n, func(dst []byte) error { return w.fill(b, dst, sum) })
+}
+
+// fill converts block b into dst, summing the input for verification.
+func (w *worker) fill(b slicer.Block, dst []byte, sum *blockSum) error {
+	bp := w.pool
+	in := dst
+	if !bp.p.copyOK {
+		in = w.buf[:b.Len]
+	}
+	if err := bp.sl.ReadBlock(b, in); err != nil {
+		return err
+	}
+	if bp.verifyCRC {
+		sum.crc = crc32c.Checksum(in)
+	}
+	if !bp.p.copyOK {
+		bp.p.kernel(dst, in, &sum.stats)
+	}
+	return nil
 }
 
 // InterruptedError reports a cancelled run whose work is kept. It

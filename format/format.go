@@ -6,11 +6,25 @@
 // Detect picks a format by magic bytes, then by file extension. Open
 // functions read headers only: they describe tensors (tensor.Tensor)
 // and never load tensor data.
+//
+// OpenPath is the door for paths, as archive/zip's OpenReader is beside
+// NewReader: it takes whatever a user names (a file, "-" for stdin, a
+// checkpoint PREFIX, a SavedModel directory), resolves it through the
+// formats' own Resolve rules, detects the format and returns an Input to
+// Close. The registry knows only the readers a program imports; import
+// format/all for every one:
+//
+//	import _ "github.com/bigconv/bigconv/format/all"
+//
+//	in, err := format.OpenPath("model.ckpt-100", format.Options{})
+//	defer in.Close()
+//	for _, t := range in.Tensors { fmt.Println(t.Describe()) }
 package format
 
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -42,6 +56,11 @@ type Source struct {
 
 // Options are the user's settings that some formats need.
 type Options struct {
+	// Format forces a format by name ("" = detect it). OpenPath only.
+	Format string
+	// Stdin is read when OpenPath is given "-" (nil = os.Stdin).
+	Stdin io.Reader
+
 	// Raw dumps: element type, shape and byte offset of the data.
 	DType  dtype.DType
 	Shape  dtype.Shape
@@ -56,6 +75,52 @@ type Options struct {
 type Input struct {
 	Format  string
 	Tensors []*tensor.Tensor
+	// Collection is set by readers of inputs that hold named tensors (a
+	// checkpoint, an archive): such an input converts to a directory even
+	// when one tensor is selected, unless the output names a .npy file.
+	Collection bool
+
+	// Path is the file OpenPath opened (a checkpoint PREFIX resolved to
+	// PREFIX.index), or "-" for stdin. Empty for an Input from a reader.
+	Path string
+	// files are the files OpenPath opened (main file and siblings, also
+	// those a reader opens later), for Identity and Close.
+	files *openFiles
+}
+
+// openFiles is the list of files an Input opened, shared with the
+// Sibling opener it gave the reader.
+type openFiles struct {
+	mu    sync.Mutex
+	files []*os.File
+}
+
+func (o *openFiles) add(f *os.File) {
+	o.mu.Lock()
+	o.files = append(o.files, f)
+	o.mu.Unlock()
+}
+
+// take returns the files opened so far and forgets them.
+func (o *openFiles) take() []*os.File {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fs := o.files
+	o.files = nil
+	return fs
+}
+
+// list returns the files opened so far.
+func (o *openFiles) list() []*os.File {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*os.File(nil), o.files...)
 }
 
 // Format is one input format.
@@ -68,6 +133,19 @@ type Format struct {
 	Sniff func(head []byte) bool
 	// Open describes the tensors of src without reading their data.
 	Open func(src Source, opt Options) (*Input, error)
+
+	// Resolve, if set, maps a path that is not a regular file (a
+	// directory, or a name that does not exist such as a checkpoint
+	// PREFIX) to the file to open. It returns "" and a nil error when
+	// path is not this format's; an error explains why a path that looks
+	// like this format's cannot be read (OpenPath reports the first such
+	// error when no format resolves the path).
+	Resolve func(path string) (string, error)
+	// Select, if set, reports whether the user's options or the file's
+	// name choose this format before any magic is sniffed (raw: a dtype
+	// was given; TFRecord: a feature, a compression or "tfrecord" in the
+	// name, since compressed TFRecords have no magic of their own).
+	Select func(name string, opt Options) bool
 }
 
 var (

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,12 +17,11 @@ import (
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/format"
-	"github.com/bigconv/bigconv/internal/atomicfile"
 	"github.com/bigconv/bigconv/tensor"
 )
 
 func (f *formatFlags) options() (format.Options, error) {
-	var opt format.Options
+	opt := format.Options{Format: f.format}
 	if f.inDType != "" {
 		dt, err := dtype.Parse(f.inDType)
 		if err != nil {
@@ -112,6 +108,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
 	writeMode := fs.String("write", "auto", "how blocks reach the output: auto (copy_file_range for plain copies of a file range, pwrite in 1 MiB pieces for the rest), mmap (mapped windows for every block) or pwrite")
 	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
+	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
@@ -171,44 +168,46 @@ Flags:`)
 		return usageError{fmt.Errorf("--progress %q: want auto, always or never", *progress)}
 	}
 
-	in, err := openInput(pos[0], stdin, fo.format, fopt)
+	fopt.Stdin = stdin
+	in, err := format.OpenPath(pos[0], fopt)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	eopt.Identity = in.identity()
-	sel, err := selectTensors(in.Tensors, tensors)
-	if err != nil {
+	desc := filepath.Base(in.Path)
+	if len(in.Tensors) == 1 {
+		desc = displayName(in.Tensors[0], in.Path)
+	}
+	b := newBar(showBar, stderr, desc)
+	var single *engine.Event // reported once the bar is done
+	iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Force: *force, Event: func(e engine.Event) {
+		switch e.Kind {
+		case engine.Skipped:
+			fmt.Fprintf(stderr, "bigconv: skipping %q: %s\n", e.Tensor.Name, oneLine(e.Err))
+		case engine.Kept:
+			fmt.Fprintf(stderr, "bigconv: %s was finished before the interruption\n", e.Tensor.Name)
+		case engine.Converted:
+			if !b.on {
+				report(stderr, e.Tensor, e.Output, e.Result, e.Elapsed)
+			} else {
+				single = &e
+			}
+		}
+	}}
+	iopt.Progress = b.update
+	sum, err := engine.ConvertInput(ctx, in, pos[1], iopt)
+	b.finish(err == nil)
+	switch {
+	case errors.Is(err, engine.ErrManyTensors) || errors.Is(err, filepath.ErrBadPattern):
+		return usageError{err}
+	case err != nil:
 		return err
+	case sum.Dir:
+		fmt.Fprintf(stderr, "bigconv: wrote %d tensor(s) to %s (manifest.json lists them)\n", len(sum.Tensors), sum.Output)
+	case single != nil:
+		report(stderr, single.Tensor, single.Output, single.Result, single.Elapsed)
 	}
-	if len(sel) == 0 {
-		return fmt.Errorf("%s: no tensors to convert", in.path)
-	}
-	out := pos[1]
-	// Checkpoints and archives (bundles, safetensors, .npz) convert to a
-	// directory unless one tensor goes to a .npy path; single-tensor
-	// formats always give one file.
-	multi := in.Format == "tfbundle" || in.Format == "safetensors" || in.Format == "npz"
-	single := len(sel) == 1 && (!multi || strings.HasSuffix(strings.ToLower(out), ".npy"))
-	if single {
-		t := sel[0]
-		plan, err := engine.NewPlan(t, eopt)
-		if err != nil {
-			return err
-		}
-		total, _ := t.NumBytes()
-		bar := newBar(showBar, stderr, total, displayName(t, in.path))
-		eopt.Progress = bar.update(0)
-		start := time.Now()
-		res, err := plan.Run(ctx, out, eopt)
-		bar.finish()
-		if err != nil {
-			return err
-		}
-		report(stderr, t, out, res, time.Since(start))
-		return nil
-	}
-	return convertMany(ctx, in, sel, out, eopt, showBar, stderr)
+	return nil
 }
 
 func displayName(t *tensor.Tensor, path string) string {
@@ -240,211 +239,4 @@ func report(w io.Writer, t *tensor.Tensor, out string, res engine.Result, d time
 	if res.Stats.Lost() {
 		fmt.Fprintf(w, "bigconv: warning: %s → %s changed values: %s\n", res.From, res.To, res.Stats)
 	}
-}
-
-// manifestEntry describes one converted tensor in manifest.json.
-type manifestEntry struct {
-	Name        string  `json:"name"`
-	File        string  `json:"file"`
-	DType       string  `json:"dtype"`
-	Shape       []int64 `json:"shape"`
-	SourceDType string  `json:"source_dtype"`
-	CRCChecked  bool    `json:"crc_checked"`
-	Lost        string  `json:"lost,omitempty"`
-}
-
-type skipped struct {
-	Name   string `json:"name"`
-	Reason string `json:"reason"`
-}
-
-// convertMany writes each tensor to OUTDIR/<safe name>.npy and a
-// manifest.json that maps names to files. Tensors that cannot be converted
-// (resource, variant) are skipped and listed in the manifest, unless the
-// user selected them by name.
-func convertMany(ctx context.Context, in *input, sel []*tensor.Tensor, outDir string, eopt engine.Options, showBar bool, stderr io.Writer) error {
-	if st, err := os.Stat(outDir); err == nil && !st.IsDir() {
-		return fmt.Errorf("%s: the input has %d tensors, so OUTPUT must be a directory (or pick one with --tensor and give a .npy path)", outDir, len(sel))
-	}
-	type job struct {
-		t    *tensor.Tensor
-		plan *engine.Plan
-		file string
-	}
-	var jobs []job
-	var skips []skipped
-	var total int64
-	files := map[string]string{}
-	for _, t := range sel {
-		plan, err := engine.NewPlan(t, eopt)
-		if err != nil {
-			if errors.Is(err, tensor.ErrUnsupported) && len(sel) > 1 {
-				skips = append(skips, skipped{t.Name, oneLine(err)})
-				fmt.Fprintf(stderr, "bigconv: skipping %q: %s\n", t.Name, oneLine(err))
-				continue
-			}
-			return err
-		}
-		file := safeName(t.Name) + ".npy"
-		if other, dup := files[file]; dup {
-			return fmt.Errorf("tensors %q and %q map to the same file %s", other, t.Name, file)
-		}
-		files[file] = t.Name
-		n, _ := t.NumBytes()
-		total += n
-		jobs = append(jobs, job{t, plan, file})
-	}
-	// A new OUTPUT directory is built under a temporary name and renamed
-	// when complete; into an existing directory each file lands atomically
-	// and a failure removes what this run wrote. An interrupted run keeps
-	// its work, recorded in a directory journal, for --resume.
-	finalDir := outDir
-	if _, err := os.Stat(outDir); os.IsNotExist(err) {
-		outDir = filepath.Join(filepath.Dir(finalDir), "."+filepath.Base(finalDir)+".bigconv-partial")
-	}
-	names := make([]string, len(jobs))
-	for i, j := range jobs {
-		names[i] = j.t.Name
-	}
-	dj := &dirJournal{Input: eopt.Identity, Settings: fmt.Sprintf("dtype=%s casting=%s raw-bits=%v verify=%v",
-		eopt.DType, eopt.Casting, eopt.RawBits, !eopt.NoVerify), Tensors: names}
-	prev, err := dj.open(outDir, finalDir, eopt.Resume, eopt.Restart)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	finished := map[string]bool{}
-	var done int64
-	for _, j := range jobs {
-		e, ok := prev[j.t.Name]
-		if !ok || e.File != j.file {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(outDir, filepath.FromSlash(j.file))); err == nil {
-			finished[j.t.Name] = true
-			dj.Done = append(dj.Done, e)
-			n, _ := j.t.NumBytes()
-			done += n
-			fmt.Fprintf(stderr, "bigconv: %s was finished before the interruption\n", j.t.Name)
-		}
-	}
-	if err := dj.write(outDir); err != nil {
-		return err
-	}
-	var written []string
-	ok, keep := false, false
-	defer func() {
-		if ok || keep {
-			return
-		}
-		os.Remove(dj.path(outDir))
-		if outDir != finalDir {
-			os.RemoveAll(outDir)
-			return
-		}
-		for _, f := range written {
-			os.Remove(f)
-		}
-	}()
-	bar := newBar(showBar, stderr, total, filepath.Base(in.path))
-	for _, j := range jobs {
-		if finished[j.t.Name] {
-			continue
-		}
-		dst := filepath.Join(outDir, filepath.FromSlash(j.file))
-		n, _ := j.t.NumBytes()
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		opt := eopt
-		opt.Progress = bar.update(done)
-		start := time.Now()
-		res, err := j.plan.Run(ctx, dst, opt)
-		if err != nil {
-			bar.finish()
-			if errors.Is(err, engine.ErrInterrupted) {
-				keep = true
-				return fmt.Errorf("%w; %d of %d tensors were finished before it", err, len(dj.Done), len(jobs))
-			}
-			return err
-		}
-		written = append(written, dst)
-		done += n
-		if !bar.on {
-			report(stderr, j.t, filepath.Join(finalDir, filepath.FromSlash(j.file)), res, time.Since(start))
-		}
-		e := manifestEntry{Name: j.t.Name, File: j.file, DType: res.To.String(), Shape: append([]int64{}, res.Shape...),
-			SourceDType: j.t.DType.String(), CRCChecked: res.CRCVerify}
-		if res.Stats.Lost() {
-			e.Lost = res.Stats.String()
-		}
-		dj.Done = append(dj.Done, e)
-		if err := dj.write(outDir); err != nil {
-			return err
-		}
-	}
-	entries := dj.Done
-	order := map[string]int{}
-	for i, n := range names {
-		order[n] = i
-	}
-	sort.SliceStable(entries, func(a, b int) bool { return order[entries[a].Name] < order[entries[b].Name] })
-	bar.finish()
-	m := map[string]any{"source": in.path, "format": in.Format, "tensors": entries}
-	if len(skips) > 0 {
-		m["skipped"] = skips
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	enc.Encode(m)
-	if err := atomicfile.Write(filepath.Join(outDir, "manifest.json"), buf.Bytes()); err != nil {
-		return err
-	}
-	if err := os.Remove(dj.path(outDir)); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	if outDir != finalDir {
-		if err := os.Rename(outDir, finalDir); err != nil {
-			return err
-		}
-	}
-	ok = true
-	fmt.Fprintf(stderr, "bigconv: wrote %d tensor(s) to %s (manifest.json lists them)\n", len(entries), finalDir)
-	return nil
-}
-
-// safeName maps a tensor name to a relative file path that is safe and
-// unambiguous: "/" separates directories; every byte outside
-// [A-Za-z0-9._-] (and "%") is percent-encoded; empty, "." and ".."
-// components are encoded too, so no name escapes the output directory and
-// two names never share a file.
-func safeName(name string) string {
-	if name == "" {
-		return "%00"
-	}
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		var b strings.Builder
-		for j := 0; j < len(p); j++ {
-			c := p[j]
-			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' {
-				b.WriteByte(c)
-			} else {
-				fmt.Fprintf(&b, "%%%02X", c)
-			}
-		}
-		s := b.String()
-		switch s {
-		case "":
-			s = "%00"
-		case ".", "..":
-			s = strings.Repeat("%2E", len(s))
-		}
-		parts[i] = s
-	}
-	return strings.Join(parts, "/")
 }

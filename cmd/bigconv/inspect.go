@@ -40,7 +40,8 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return err
 	}
-	in, err := openInput(pos[0], stdin, fo.format, opt)
+	opt.Stdin = stdin
+	in, err := format.OpenPath(pos[0], opt)
 	var nt *tfrecord.NotTensorsError
 	if errors.As(err, &nt) {
 		// TensorBoard event files and other record files: count them
@@ -66,16 +67,20 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		if t.Fortran {
 			order = "F"
 		}
-		infos = append(infos, tensorInfo{Name: t.Name, DType: t.DType.String(), Shape: append([]int64{}, t.Shape...),
+		dt := t.DType.String()
+		if d := t.Extra["descr"]; !t.DType.Type.Valid() && d != "" {
+			dt = d // NumPy's own name for a type bigconv has none for ('<U3', '|O')
+		}
+		infos = append(infos, tensorInfo{Name: t.Name, DType: dt, Shape: append([]int64{}, t.Shape...),
 			Bytes: n, File: t.File, Offset: t.Offset, Order: order, Unsupported: t.Unsupported, Extra: t.Extra})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"path": in.path, "format": in.Format, "tensors": infos})
+		return enc.Encode(map[string]any{"path": in.Path, "format": in.Format, "tensors": infos})
 	}
-	fmt.Fprintf(stdout, "%s: %s, %d tensor(s)\n", in.path, in.Format, len(infos))
+	fmt.Fprintf(stdout, "%s: %s, %d tensor(s)\n", in.Path, in.Format, len(infos))
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tDTYPE\tSHAPE\tBYTES\tFILE\tOFFSET\tNOTE")
 	for i, ti := range infos {

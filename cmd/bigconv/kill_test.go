@@ -47,7 +47,8 @@ func childMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	halt := func() {
-		fmt.Fprintln(os.Stderr, "STOPPED")
+		// on a line of its own, after any progress bar
+		fmt.Fprintln(os.Stderr, "\nSTOPPED")
 		select { // wait for the parent's signal
 		case <-ctx.Done():
 		case <-time.After(30 * time.Second):

@@ -23,22 +23,55 @@ import (
 	"github.com/bigconv/bigconv/engine"
 )
 
-// version is set at build time with -ldflags "-X main.version=…"; a
-// `go install`ed binary reports its module version instead.
+// version is set at build time with -ldflags "-X main.version=…";
+// otherwise the build info says what was built.
 var version = ""
 
 func getVersion() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(bi)
+}
+
+// versionOf is the module version of a `go install`ed binary; for a
+// build from a checkout, "devel-" and the VCS revision (12 digits,
+// "-dirty" with uncommitted changes) and its commit time; "devel" when
+// the build knows neither.
+func versionOf(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "devel"
 	}
-	return "devel"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	v := "devel-" + rev[:min(len(rev), 12)] + dirty
+	if when != "" {
+		v += " (" + when + ")"
+	}
+	return v
 }
 
 const usageText = `bigconv converts tensors (TensorFlow checkpoints and SavedModels, TFRecords,
-serialized TensorProtos, .npy, raw dumps) into NumPy .npy files, streaming.
+serialized TensorProtos, .npy, .npz, .safetensors, raw dumps) into NumPy .npy
+files, streaming.
 
 Usage:
   bigconv convert [flags] INPUT OUTPUT   convert (OUTPUT: a .npy file, or a directory

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/internal/numpytest"
 )
 
@@ -62,8 +63,8 @@ func TestSafeName(t *testing.T) {
 		"a//b":                         "a/%00/b",
 	}
 	for in, want := range cases {
-		if got := safeName(in); got != want {
-			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
+		if got := engine.SafeName(in); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/internal/numpytest"
 	"github.com/bigconv/bigconv/internal/tfgen"
 )
 
 type manifest struct {
-	Tensors []manifestEntry `json:"tensors"`
-	Skipped []skipped       `json:"skipped"`
+	Tensors []engine.ManifestEntry `json:"tensors"`
+	Skipped []engine.SkippedTensor `json:"skipped"`
 }
 
 func readManifest(t *testing.T, dir string) manifest {

@@ -24,7 +24,11 @@ func init() {
 		Exts:  []string{".npy"},
 		Sniff: npyhdr.Sniff,
 		Open: func(src format.Source, _ format.Options) (*format.Input, error) {
-			t, err := Open(src.R, src.Size, src.Name)
+			open := func() (*tensor.Tensor, error) { return Open(src.R, src.Size, src.Name) }
+			if src.R == nil {
+				open = func() (*tensor.Tensor, error) { return OpenStream(src.Stream, src.Name) }
+			}
+			t, err := open()
 			if err != nil {
 				return nil, err
 			}

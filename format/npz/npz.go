@@ -69,7 +69,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &format.Input{Format: "npz", Tensors: a.Tensors}, nil
+			return &format.Input{Format: "npz", Tensors: a.Tensors, Collection: true}, nil
 		},
 	})
 }

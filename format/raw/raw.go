@@ -18,8 +18,16 @@ func init() {
 	format.Register(format.Format{
 		Name: "raw",
 		Exts: []string{".bin", ".raw", ".dat"},
+		// an element type given means a raw dump, whatever the name
+		Select: func(_ string, opt format.Options) bool { return opt.DType.Type.Valid() },
 		Open: func(src format.Source, opt format.Options) (*format.Input, error) {
-			t, err := Open(src.R, src.Size, src.Name, opt.DType, opt.Shape, opt.Offset)
+			open := Open
+			if src.R == nil {
+				open = func(_ io.ReaderAt, _ int64, name string, dt dtype.DType, sh dtype.Shape, off int64) (*tensor.Tensor, error) {
+					return OpenStream(src.Stream, name, dt, sh, off)
+				}
+			}
+			t, err := open(src.R, src.Size, src.Name, opt.DType, opt.Shape, opt.Offset)
 			if err != nil {
 				return nil, err
 			}
@@ -95,4 +103,51 @@ func inferShape(shape dtype.Shape, avail, item int64) (dtype.Shape, error) {
 		sh[unknown] = avail / per
 	}
 	return sh, nil
+}
+
+// OpenStream describes a raw dump read from r in one pass (a pipe): the
+// first offset bytes are skipped, then the data streams. With no shape,
+// or a shape whose first axis is -1, the first axis is counted as the
+// rows arrive; a full shape is checked against the stream's length (a
+// stream that ends sooner, or goes on, fails with ErrCorrupt). A -1 on
+// another axis cannot be inferred from a stream.
+func OpenStream(r io.Reader, name string, dt dtype.DType, shape dtype.Shape, offset int64) (*tensor.Tensor, error) {
+	if !dt.Type.Valid() {
+		return nil, tensor.Errorf(tensor.ErrFormat, name, "", -1, "raw input needs --in-dtype (e.g. --in-dtype '<i8')")
+	}
+	if dt.Size() <= 0 {
+		return nil, tensor.Errorf(tensor.ErrFormat, name, "", -1, "dtype %s has no item size", dt)
+	}
+	if offset < 0 {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "negative offset")
+	}
+	if n, err := io.CopyN(io.Discard, r, offset); err != nil {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", n, "the stream ends before offset %d", offset)
+	}
+	sh := shape.Clone()
+	switch {
+	case shape == nil:
+		sh = dtype.Shape{-1}
+	case len(shape) == 0:
+		return nil, tensor.Errorf(tensor.ErrUnsupported, name, "", -1, "a scalar cannot be read from a stream; give a file")
+	}
+	for i, d := range sh {
+		if d < -1 || d == -1 && i > 0 {
+			return nil, tensor.Errorf(tensor.ErrUnsupported, name, "", -1,
+				"shape %v: from a stream only the first dimension may be -1 (it is counted as rows arrive)", shape)
+		}
+	}
+	t := &tensor.Tensor{DType: dt, Shape: sh, File: name, Offset: offset,
+		Extra: map[string]string{"read": "one pass"}}
+	if sh[0] == -1 {
+		sh[0] = 0 // counted by the engine
+		t.Stream = r
+		return t, nil
+	}
+	n, err := sh.NumBytes(dt.Size())
+	if err != nil {
+		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "%v", err)
+	}
+	t.Stream = &format.ExactReader{R: r, N: n, File: name, Off: offset, What: fmt.Sprintf("shape %v of %s", sh, dt), Strict: true}
+	return t, nil
 }

@@ -80,7 +80,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &format.Input{Format: "safetensors", Tensors: f.Tensors}, nil
+			return &format.Input{Format: "safetensors", Tensors: f.Tensors, Collection: true}, nil
 		},
 	})
 }

@@ -443,67 +443,52 @@ const savedModelHint = " (this looks like a SavedModel saved_model.pb — schema
 // With partial set, b may be cut short at its end. It checks the
 // structure only: a negative size or unknown_rank is a TensorShapeProto
 // still, which tfproto.Shape refuses as corrupt.
-func checkShape(b []byte, partial bool) bool {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return partial && len(b) < 3
-		}
-		b = b[n:]
-		switch {
-		case num == 2 && typ == protowire.BytesType:
-			l, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return partial && len(b) < 10
-			}
-			b = b[n:]
-			if l > uint64(len(b)) {
-				return partial && checkDim(b, true)
-			}
-			if !checkDim(b[:l], false) {
-				return false
-			}
-			b = b[l:]
-		case num == 3 && typ == protowire.VarintType:
-			_, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return partial && len(b) < 10
-			}
-			b = b[n:]
-		default:
-			return false
-		}
-	}
-	return true
+func checkShape(b []byte, partial bool) bool { return checkMessage(b, partial, shapeFields) }
+
+func checkDim(b []byte, partial bool) bool { return checkMessage(b, partial, dimFields) }
+
+// protoField is what a message may hold under a field number: its wire
+// type and, for a nested message, the check of its contents (nil: any
+// bytes).
+type protoField struct {
+	typ   protowire.Type
+	check func(b []byte, partial bool) bool
 }
 
-func checkDim(b []byte, partial bool) bool {
+var (
+	shapeFields = map[protowire.Number]protoField{2: {protowire.BytesType, checkDim}, 3: {protowire.VarintType, nil}}
+	dimFields   = map[protowire.Number]protoField{1: {protowire.VarintType, nil}, 2: {protowire.BytesType, nil}}
+)
+
+// checkMessage reports whether b holds only the given fields (varints and
+// length-delimited ones), each well formed; with partial set, b may be
+// cut short at its end.
+func checkMessage(b []byte, partial bool, fields map[protowire.Number]protoField) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return partial && len(b) < 3
 		}
 		b = b[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			_, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return partial && len(b) < 10
-			}
-			b = b[n:]
-		case num == 2 && typ == protowire.BytesType:
-			l, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return partial && len(b) < 10
-			}
-			b = b[n:]
-			if l > uint64(len(b)) {
-				return partial
-			}
-			b = b[l:]
-		default:
+		f, ok := fields[num]
+		if !ok || f.typ != typ {
 			return false
 		}
+		v, n := protowire.ConsumeVarint(b) // the value, or the length
+		if n < 0 {
+			return partial && len(b) < 10
+		}
+		b = b[n:]
+		if typ == protowire.VarintType {
+			continue
+		}
+		if v > uint64(len(b)) {
+			return partial && (f.check == nil || f.check(b, true))
+		}
+		if f.check != nil && !f.check(b[:v], false) {
+			return false
+		}
+		b = b[v:]
 	}
 	return true
 }

@@ -29,8 +29,9 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &format.Input{Format: "tfbundle", Tensors: b.Tensors()}, nil
+			return &format.Input{Format: "tfbundle", Tensors: b.Tensors(), Collection: true}, nil
 		},
+		Resolve: resolve,
 	})
 }
 

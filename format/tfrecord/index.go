@@ -184,10 +184,27 @@ type segReader struct {
 }
 
 func (s *segReader) ReadAt(p []byte, off int64) (int, error) {
+	return readRows(p, off, s.row, s.n, func(i, in int64, dst []byte) (int, error) {
+		at := s.offs.at(i) + s.delta + in
+		k, err := s.r.ReadAt(dst, at)
+		if k < len(dst) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = errf(tensor.ErrCorrupt, s.name, at+int64(k), "record %d: file ends early", i)
+			}
+			return k, err
+		}
+		return k, nil
+	})
+}
+
+// readRows serves ReadAt(p, off) for a tensor of n rows of row bytes:
+// it clips p to the tensor and has fill write each row's part of it
+// (row i from byte in of the row into dst), stopping at the first error.
+func readRows(p []byte, off, row, n int64, fill func(i, in int64, dst []byte) (int, error)) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("tfrecord: negative offset %d", off)
 	}
-	size := s.row * s.n
+	size := row * n
 	if off >= size {
 		return 0, io.EOF
 	}
@@ -197,15 +214,11 @@ func (s *segReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	total := 0
 	for len(p) > 0 {
-		i, in := off/s.row, off%s.row
-		m := min(int64(len(p)), s.row-in)
-		at := s.offs.at(i) + s.delta + in
-		k, err := s.r.ReadAt(p[:m], at)
+		i, in := off/row, off%row
+		m := min(int64(len(p)), row-in)
+		k, err := fill(i, in, p[:m])
 		total += k
-		if int64(k) < m {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = errf(tensor.ErrCorrupt, s.name, at+int64(k), "record %d: file ends early", i)
-			}
+		if err != nil {
 			return total, err
 		}
 		p, off = p[m:], off+m
@@ -314,28 +327,11 @@ type decodeReader struct {
 }
 
 func (d *decodeReader) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("tfrecord: negative offset %d", off)
-	}
-	size := d.row * d.n
-	if off >= size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > size-off {
-		p, eof = p[:size-off], io.EOF
-	}
 	buf := make([]byte, d.row)
-	total := 0
-	for len(p) > 0 {
-		i, in := off/d.row, off%d.row
-		at := d.offs.at(i)
-		if err := decodeRow(d.r, d.kind, at, d.size, d.k, d.width, buf); err != nil {
-			return total, fmt.Errorf("tfrecord: %s: record %d: %w", d.name, i, err)
+	return readRows(p, off, d.row, d.n, func(i, in int64, dst []byte) (int, error) {
+		if err := decodeRow(d.r, d.kind, d.offs.at(i), d.size, d.k, d.width, buf); err != nil {
+			return 0, fmt.Errorf("tfrecord: %s: record %d: %w", d.name, i, err)
 		}
-		m := copy(p, buf[in:])
-		total += m
-		p, off = p[m:], off+int64(m)
-	}
-	return total, eof
+		return copy(dst, buf[in:]), nil
+	})
 }

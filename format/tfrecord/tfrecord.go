@@ -34,6 +34,7 @@ import (
 	"compress/zlib"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/bigconv/bigconv/format"
@@ -46,6 +47,11 @@ func init() {
 		Exts:  []string{".tfrecord", ".tfrecords", ".tfrecord.gz", ".tfrecords.gz", ".tfrecord.zlib", ".tfrecords.zlib"},
 		Sniff: Sniff,
 		Open:  openSource,
+		// compressed TFRecords have no magic of their own (only gzip's)
+		Select: func(name string, opt format.Options) bool {
+			return opt.Feature != "" || opt.Compression != "" ||
+				strings.Contains(strings.ToLower(filepath.Base(name)), "tfrecord")
+		},
 	})
 }
 

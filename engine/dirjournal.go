@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"encoding/json"
@@ -9,19 +9,18 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/internal/atomicfile"
 )
 
 // dirJournal records, for a conversion of many tensors into a directory,
-// which tensors are finished, so that --resume skips them. The tensor in
+// which tensors are finished, so that a resumed run skips them. The tensor in
 // progress has its own journal (engine.JournalPath) beside its partial
 // file.
 type dirJournal struct {
 	Input    string          `json:"input"`
 	Settings string          `json:"settings"`
 	Tensors  []string        `json:"tensors"`
-	Done     []manifestEntry `json:"done"`
+	Done     []ManifestEntry `json:"done"`
 }
 
 const dirJournalName = ".bigconv-journal.json"
@@ -31,7 +30,7 @@ func (d *dirJournal) path(dir string) string { return filepath.Join(dir, dirJour
 // open looks at what an earlier run left in dir: with resume it returns
 // the finished tensors to skip; with restart it discards them; otherwise
 // left work is an error naming both flags.
-func (d *dirJournal) open(dir, finalDir string, resume, restart bool) (map[string]manifestEntry, error) {
+func (d *dirJournal) open(dir, finalDir string, resume, restart bool) (map[string]ManifestEntry, error) {
 	b, err := os.ReadFile(d.path(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		if dir != finalDir {
@@ -54,11 +53,11 @@ func (d *dirJournal) open(dir, finalDir string, resume, restart bool) (map[strin
 	}
 	var old dirJournal
 	if err := json.Unmarshal(b, &old); err != nil {
-		return nil, fmt.Errorf("%w: %s is unreadable (%v); --restart discards it", engine.ErrResume, d.path(dir), err)
+		return nil, fmt.Errorf("%w: %s is unreadable (%v); --restart discards it", ErrResume, d.path(dir), err)
 	}
 	if !resume {
 		return nil, fmt.Errorf("%w: %s holds %d of %d tensors of an interrupted conversion to %s (journal %s); run the same command with --resume to continue, or --restart to start over",
-			engine.ErrPending, dir, len(old.Done), len(old.Tensors), finalDir, d.path(dir))
+			ErrPending, dir, len(old.Done), len(old.Tensors), finalDir, d.path(dir))
 	}
 	var why string
 	switch {
@@ -70,9 +69,9 @@ func (d *dirJournal) open(dir, finalDir string, resume, restart bool) (map[strin
 		why = "it converted another selection of tensors"
 	}
 	if why != "" {
-		return nil, fmt.Errorf("%w %s: %s; --restart discards it", engine.ErrResume, finalDir, why)
+		return nil, fmt.Errorf("%w %s: %s; --restart discards it", ErrResume, finalDir, why)
 	}
-	prev := map[string]manifestEntry{}
+	prev := map[string]ManifestEntry{}
 	for _, e := range old.Done {
 		prev[e.Name] = e
 	}
