@@ -91,6 +91,12 @@ type Options struct {
 	Resume bool
 	// Restart discards a journal left by an interrupted run.
 	Restart bool
+	// Replace removes a file already at a .npy output path before the new
+	// output is reserved, instead of keeping it whole until the new one is
+	// complete (mmapnpy.Options.Replace): a replacement then fits on a disk
+	// that holds only one copy, and the old file is gone if the run fails.
+	// Directory outputs are always built beside the old one and swapped.
+	Replace bool
 	// Identity names the input files' identity (sizes, modification
 	// times, header hashes) as the caller sees them; a resumed run
 	// refuses when it differs. Run adds a hash of the data's edges.
@@ -340,7 +346,7 @@ func (r *run) resume() error {
 // being continued) and the checkpointer.
 func (r *run) openOutput() error {
 	var err error
-	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil})
+	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace})
 	if err != nil {
 		return err
 	}

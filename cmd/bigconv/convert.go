@@ -108,6 +108,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
 	writeMode := fs.String("write", "auto", "how blocks reach the output: auto (copy_file_range for plain copies of a file range, pwrite in 1 MiB pieces for the rest), mmap (mapped windows for every block) or pwrite")
 	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
+	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
@@ -148,7 +149,7 @@ Flags:`)
 	if *resume && *restart {
 		return usageError{errors.New("--resume and --restart exclude each other")}
 	}
-	eopt.Resume, eopt.Restart = *resume, *restart
+	eopt.Resume, eopt.Restart, eopt.Replace = *resume, *restart, *replace
 	if eopt.Write, err = engine.ParseWriteMode(*writeMode); err != nil {
 		return usageError{fmt.Errorf("--write: %v", err)}
 	}
@@ -195,8 +196,20 @@ Flags:`)
 		}
 	}}
 	iopt.Progress = b.update
+	var old os.FileInfo
+	if *replace {
+		if fi, err := os.Stat(pos[1]); err == nil && fi.Mode().IsRegular() {
+			old = fi
+			fmt.Fprintf(stderr, "bigconv: --replace: the existing %s (%d bytes) is removed before the new output is written; if this run fails, it is gone\n", pos[1], fi.Size())
+		}
+	}
 	sum, err := engine.ConvertInput(ctx, in, pos[1], iopt)
 	b.finish(err == nil)
+	if err != nil && old != nil {
+		if _, serr := os.Stat(pos[1]); os.IsNotExist(serr) {
+			fmt.Fprintf(stderr, "bigconv: the old %s was removed (--replace) and no new one was written\n", pos[1])
+		}
+	}
 	switch {
 	case errors.Is(err, engine.ErrManyTensors) || errors.Is(err, filepath.ErrBadPattern):
 		return usageError{err}
