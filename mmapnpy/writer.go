@@ -121,8 +121,10 @@ type Writer struct {
 	mu       sync.Mutex // guards size when streaming
 	size     int64      // current file size
 	done     bool
-	reused   bool  // Keep found a partial file of the right size and header
-	replaced int64 // size of the old output Replace removed (-1: none)
+	reused   bool   // Keep found a partial file of the right size and header
+	replaced int64  // size of the old output Replace removed (-1: none)
+	shared   bool   // OpenShared: other processes write the same file
+	hdr      []byte // the header (shared Writers write it by range)
 }
 
 // Create starts writing a .npy file at path for an array of dt and shape
@@ -498,7 +500,8 @@ func (w *Writer) Commit() error {
 	return nil
 }
 
-// Abort removes the temporary file; nothing is left at the final path.
+// Abort removes the temporary file (a shared Writer only closes it: the
+// other parts' work stays); nothing is left at the final path.
 // It is safe to call after a failed Commit and more than once.
 func (w *Writer) Abort() {
 	if w.done {
@@ -509,7 +512,9 @@ func (w *Writer) Abort() {
 		w.f.Close()
 		w.f = nil
 	}
-	os.Remove(w.tmp)
+	if !w.shared {
+		os.Remove(w.tmp)
+	}
 }
 
 // Release closes the temporary file and keeps it (an interrupted run that

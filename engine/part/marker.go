@@ -129,6 +129,9 @@ func ReadMarkers(out string) ([]Marker, error) {
 			continue
 		}
 		m, err := readMarker(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed since listed: the output was just committed
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,176 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/engine"
+	"github.com/bigconv/bigconv/engine/part"
+	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// partInput is one float64 tensor [rows, 37] in memory whose values
+// include some that float16 cannot hold, with its crc32c.
+func partInput(rows int64, fortran bool) (*format.Input, []byte) {
+	data := make([]byte, rows*37*8)
+	for i := range rows * 37 {
+		v := float64(i%1000) * 0.37
+		switch i % 997 {
+		case 5:
+			v = 1e9 // out of float16's range
+		case 6:
+			v = math.Inf(-1)
+		case 7:
+			v = math.NaN()
+		}
+		binary.LittleEndian.PutUint64(data[i*8:], math.Float64bits(v))
+	}
+	t := &tensor.Tensor{Name: "acts", File: "mem.bin", DType: dtype.Of(dtype.Float64), Shape: dtype.Shape{rows, 37},
+		Data: bytes.NewReader(data), Contiguous: true, Fortran: fortran}
+	if !fortran { // checksums cover C-order bytes (TF bundles); Fortran inputs carry none
+		crc := crc32c.Checksum(data)
+		t.CRC32C = &crc
+	}
+	return &format.Input{Format: "mem", Path: "mem.bin", Tensors: []*tensor.Tensor{t}}, data
+}
+
+// TestRunPartMatchesOneRun: N parts run at once (goroutines standing in
+// for processes) produce the bytes of a one-process run, commit exactly
+// once, sum the cast's loss counts over parts, verify the checksum over
+// all parts and leave no marker, lock or partial file.
+func TestRunPartMatchesOneRun(t *testing.T) {
+	for _, fortran := range []bool{false, true} {
+		for _, n := range []int{1, 2, 3, 4, 7, 16, 40} {
+			t.Run(fmt.Sprintf("fortran=%v/parts=%d", fortran, n), func(t *testing.T) {
+				dir := t.TempDir()
+				opt := engine.InputOptions{Options: engine.Options{DType: dtype.MustParse("<f2"), Casting: dtype.Unsafe, BlockSize: 24 << 10, Workers: 2}}
+				in, _ := partInput(1000, fortran)
+				want := filepath.Join(dir, "want.npy")
+				wres, err := engine.Convert(context.Background(), in.Tensors[0], want, opt.Options)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := filepath.Join(dir, "out.npy")
+				results := make([]engine.PartResult, n)
+				errs := make([]error, n)
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						in, _ := partInput(1000, fortran)
+						results[i], errs[i] = engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: n})
+					}()
+				}
+				wg.Wait()
+				commits := 0
+				var bytesWritten int64
+				for i, r := range results {
+					if errs[i] != nil {
+						t.Fatalf("part %d: %v", i, errs[i])
+					}
+					if r.Committed {
+						commits++
+						if r.Result.Stats != wres.Stats || r.Result.CRCVerify == fortran {
+							t.Errorf("committer's stats %+v (crc verified %v), one run's %+v", r.Result.Stats, r.Result.CRCVerify, wres.Stats)
+						}
+					}
+					bytesWritten += r.Bytes
+				}
+				if commits != 1 {
+					t.Fatalf("%d parts committed, want 1", commits)
+				}
+				a, _ := os.ReadFile(out)
+				b, _ := os.ReadFile(want)
+				if !bytes.Equal(a, b) {
+					t.Fatal("parts' output differs from one run's")
+				}
+				if bytesWritten != int64(len(b))-128 && bytesWritten != int64(len(b)) {
+					// header bytes are written apart from the data
+					t.Errorf("parts wrote %d data bytes, the output holds %d", bytesWritten, len(b))
+				}
+				if got := names(t, dir); got != "out.npy,want.npy" {
+					t.Fatalf("left behind: %s", got)
+				}
+				// a part rerun after the commit has nothing to do
+				in2, _ := partInput(1000, fortran)
+				r, err := engine.RunPart(context.Background(), in2, out, opt, part.Spec{Index: n - 1, Count: n})
+				if err != nil || !r.NothingToDo {
+					t.Fatalf("rerun after commit: %+v, %v", r, err)
+				}
+				if got := names(t, dir); got != "out.npy,want.npy" {
+					t.Fatalf("rerun after commit left: %s", got)
+				}
+			})
+		}
+	}
+}
+
+// TestRunPartSequentialAndRefusals: parts run one after another (as a
+// Slurm array with one slot would); OUTPUT appears only with the last;
+// a part rerun before the end is not redone; other flags or another
+// count are refused, naming what differs; a damaged input fails at the
+// commit and leaves nothing.
+func TestRunPartSequentialAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.npy")
+	opt := engine.InputOptions{Options: engine.Options{BlockSize: 16 << 10}}
+	const n = 4
+	for i := range n {
+		in, _ := partInput(500, false)
+		r, err := engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: n})
+		if err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		if _, err := os.Stat(out); (err == nil) != (i == n-1) || r.Committed != (i == n-1) {
+			t.Fatalf("after part %d: output exists %v, committed %v", i, err == nil, r.Committed)
+		}
+		if i == 0 {
+			r, err = engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: 0, Count: n})
+			if err != nil || !r.AlreadyDone || r.Bytes != 0 {
+				t.Fatalf("part 0 again: %+v %v", r, err)
+			}
+			in, _ = partInput(500, false)
+			other := opt
+			other.DType = dtype.MustParse("<f4")
+			if _, err := engine.RunPart(context.Background(), in, out, other, part.Spec{Index: 1, Count: n}); !errors.Is(err, part.ErrMismatch) ||
+				!bytes.Contains([]byte(err.Error()), []byte("to=<f4")) {
+				t.Fatalf("other dtype: %v", err)
+			}
+			if _, err := engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: 1, Count: n + 1}); !errors.Is(err, part.ErrMismatch) {
+				t.Fatalf("other count: %v", err)
+			}
+		}
+	}
+	_, data := partInput(500, false)
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got[128:], data) {
+		t.Fatal("output differs from the input bytes")
+	}
+
+	// damaged: the recorded crc does not match the data
+	out2 := filepath.Join(dir, "bad.npy")
+	for i := range 2 {
+		in, _ := partInput(500, false)
+		bad := *in.Tensors[0].CRC32C ^ 1
+		in.Tensors[0].CRC32C = &bad
+		_, err := engine.RunPart(context.Background(), in, out2, opt, part.Spec{Index: i, Count: 2})
+		if i == 1 && !errors.Is(err, tensor.ErrChecksum) {
+			t.Fatalf("damaged input: %v", err)
+		}
+	}
+	if got := names(t, dir); got != "out.npy" {
+		t.Fatalf("damaged input left: %s", got)
+	}
+}
