@@ -16,6 +16,7 @@ import (
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine"
+	"github.com/bigconv/bigconv/engine/part"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -108,6 +109,8 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
 	writeMode := fs.String("write", "auto", "how blocks reach the output: auto (copy_file_range for plain copies of a file range, pwrite in 1 MiB pieces for the rest), mmap (mapped windows for every block) or pwrite")
 	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
+	partFlag := fs.String("part", "", "run part I/N of the conversion (N processes run the same command, each with its I; the last to finish puts OUTPUT in place); 'auto' takes I and N from a Slurm job array or a Kubernetes Indexed Job (with --parts)")
+	partsFlag := fs.Int("parts", 0, "the number of parts, with --part auto under a Kubernetes Indexed Job (its completions); checked against Slurm's count")
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
 	var tensors multiFlag
@@ -169,12 +172,25 @@ Flags:`)
 		return usageError{fmt.Errorf("--progress %q: want auto, always or never", *progress)}
 	}
 
+	var sp *part.Spec
+	if *partFlag != "" {
+		if sp, err = partSpec(*partFlag, *partsFlag, stderr); err != nil {
+			return err
+		}
+		if *resume || *restart || *replace {
+			return usageError{errors.New("--part: a rerun of a part continues by itself; --resume, --restart and --replace do not apply (see 'bigconv status --clean')")}
+		}
+	}
+
 	fopt.Stdin = stdin
 	in, err := format.OpenPath(pos[0], fopt)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if sp != nil {
+		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors}, *sp, stderr)
+	}
 	desc := filepath.Base(in.Path)
 	if len(in.Tensors) == 1 {
 		desc = displayName(in.Tensors[0], in.Path)

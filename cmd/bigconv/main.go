@@ -3,6 +3,7 @@
 //
 //	bigconv convert [flags] INPUT OUTPUT
 //	bigconv inspect [--json] INPUT
+//	bigconv status [--clean] OUTPUT
 //	bigconv --version
 //
 // Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.
@@ -77,6 +78,7 @@ Usage:
   bigconv convert [flags] INPUT OUTPUT   convert (OUTPUT: a .npy file, or a directory
                                          for inputs with several tensors)
   bigconv inspect [--json] INPUT         list tensors: format, dtype, shape, bytes
+  bigconv status [--clean] OUTPUT        the parts of a conversion run with --part I/N
   bigconv --version                      print the version
 
 Run 'bigconv convert -h' or 'bigconv inspect -h' for their flags.
@@ -108,6 +110,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdConvert(ctx, args[1:], stdin, stdout, stderr)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdin, stdout)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "--version", "-version", "version":
 		fmt.Fprintln(stdout, "bigconv", getVersion())
 		return 0

@@ -249,3 +249,80 @@ func Clean(out string) error {
 	}
 	return nil
 }
+
+// Report is what can be seen of an output's parts without knowing the
+// conversion: used by `bigconv status`.
+type Report struct {
+	Count   int      // from the markers and locks (0: no part seen)
+	Done    []Marker // parts recorded done
+	Running []int    // parts whose lock a process holds now
+	Missing []int    // neither done nor running
+}
+
+// Look reads the markers and locks of out. Parts of several counts at
+// once are reported as an error.
+func Look(out string) (Report, error) {
+	var rep Report
+	ms, err := ReadMarkers(out)
+	if err != nil {
+		return rep, err
+	}
+	rep.Done = ms
+	for _, m := range ms {
+		if rep.Count != 0 && m.Count != rep.Count {
+			return rep, fmt.Errorf("%w: markers of %s say %d and %d parts", ErrMismatch, out, rep.Count, m.Count)
+		}
+		rep.Count = m.Count
+	}
+	dir := filepath.Dir(out)
+	prefix := "." + filepath.Base(out) + markerInfix
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return rep, fmt.Errorf("part: %w", err)
+	}
+	running := map[int]bool{}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		var sp Spec
+		if _, err := fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(name, prefix), ".lock"), "%d-of-%d", &sp.Index, &sp.Count); err != nil || sp.check() != nil {
+			continue
+		}
+		if rep.Count == 0 {
+			rep.Count = sp.Count
+		}
+		if sp.Count == rep.Count && held(filepath.Join(dir, name)) {
+			running[sp.Index] = true
+		}
+	}
+	done := map[int]bool{}
+	for _, m := range ms {
+		done[m.Index] = true
+	}
+	for i := range rep.Count {
+		switch {
+		case done[i]:
+		case running[i]:
+			rep.Running = append(rep.Running, i)
+		default:
+			rep.Missing = append(rep.Missing, i)
+		}
+	}
+	return rep, nil
+}
+
+// held reports whether a process holds the lock file at path.
+func held(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}

@@ -3,6 +3,7 @@ package part
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,4 +86,27 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	again()
+}
+
+func TestLook(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o.npy")
+	if rep, err := Look(out); err != nil || rep.Count != 0 {
+		t.Fatalf("nothing: %+v %v", rep, err)
+	}
+	if err := WriteMarker(out, Marker{Identity: "x", Index: 0, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := Lock(out, Spec{2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Look(out)
+	if err != nil || rep.Count != 3 || len(rep.Done) != 1 || fmt.Sprint(rep.Running) != "[2]" || fmt.Sprint(rep.Missing) != "[1]" {
+		t.Fatalf("one done, one running: %+v %v", rep, err)
+	}
+	unlock()
+	rep, _ = Look(out)
+	if fmt.Sprint(rep.Missing) != "[1 2]" || len(rep.Running) != 0 {
+		t.Fatalf("after unlock: %+v", rep)
+	}
 }

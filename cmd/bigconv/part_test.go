@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// child is a bigconv process (this test binary in child mode).
+func child(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "BIGCONV_CHILD=1"), env...)
+	return cmd
+}
+
+// runParts starts the parts idx of n at once and waits for them all.
+func runParts(t *testing.T, n int, idx []int, args ...string) []string {
+	t.Helper()
+	logs := make([]string, len(idx))
+	var wg sync.WaitGroup
+	for k, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var stderr bytes.Buffer
+			cmd := child(nil, append([]string{"convert", "--part", fmt.Sprintf("%d/%d", i, n)}, args...)...)
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				logs[k] = fmt.Sprintf("FAILED %v: %s", err, stderr.String())
+				return
+			}
+			logs[k] = stderr.String()
+		}()
+	}
+	wg.Wait()
+	for k, l := range logs {
+		if strings.HasPrefix(l, "FAILED") {
+			t.Fatalf("part %d/%d: %s", idx[k], n, l)
+		}
+	}
+	return logs
+}
+
+func partsSetup(t *testing.T) (dir, in, want string, args func(out string) []string) {
+	dir = t.TempDir()
+	in = filepath.Join(dir, "in.bin")
+	writeRamp(t, in, 8<<20)
+	args = func(out string) []string {
+		return []string{"--progress", "never", "--in-dtype", "<i8", "--dtype", "float32", "--block-size", "256KiB", "--workers", "2", in, out}
+	}
+	want = filepath.Join(dir, "want.npy")
+	if code, _, stderr := bigconv(t, append([]string{"convert"}, args(want)...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	return dir, in, want, args
+}
+
+func sameFile(t *testing.T, got, want string) {
+	t.Helper()
+	a, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("%s differs from the one-process output %s", got, want)
+	}
+}
+
+// TestPartsCLI (issue 13): N processes started at once with the same
+// arguments produce the one-process output, committed once, with nothing
+// left beside it; run in two waves, OUTPUT is absent until the last part.
+func TestPartsCLI(t *testing.T) {
+	dir, _, want, args := partsSetup(t)
+	for _, n := range []int{2, 4, 7, 16} {
+		out := filepath.Join(dir, fmt.Sprintf("o%d.npy", n))
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		logs := runParts(t, n, idx, args(out)...)
+		last := strings.Count(strings.Join(logs, ""), "(this part finished last)")
+		if last != 1 {
+			t.Fatalf("%d parts: %d say they finished last:\n%s", n, last, strings.Join(logs, "\n"))
+		}
+		sameFile(t, out, want)
+		leftovers(t, dir, "in.bin", filepath.Base(out), "want.npy")
+		os.Remove(out)
+	}
+
+	// two waves: parts 0–2 of 4, then part 3
+	out := filepath.Join(dir, "waves.npy")
+	runParts(t, 4, []int{0, 1, 2}, args(out)...)
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("OUTPUT exists before the last part: %v", err)
+	}
+	code, stdout, _ := bigconv(t, "status", out)
+	if code != 0 || !strings.Contains(stdout, "3 of 4 parts done, 0 running, 1 missing") || !strings.Contains(stdout, "missing  3/4") {
+		t.Fatalf("status: exit %d\n%s", code, stdout)
+	}
+	logs := runParts(t, 4, []int{3}, args(out)...)
+	if !strings.Contains(logs[0], "finished last") {
+		t.Fatalf("last part: %s", logs[0])
+	}
+	sameFile(t, out, want)
+	// a part rerun after the commit (a scheduler's retry) has nothing to do
+	logs = runParts(t, 4, []int{1}, args(out)...)
+	if !strings.Contains(logs[0], "nothing to do") {
+		t.Fatalf("rerun after commit: %s", logs[0])
+	}
+	if code, stdout, _ := bigconv(t, "status", out); code != 0 || !strings.Contains(stdout, "complete") {
+		t.Fatalf("status after commit: %s", stdout)
+	}
+	leftovers(t, dir, "in.bin", "want.npy", "waves.npy")
+}
+
+// TestPartKilledAndRerun: a part killed after writing its data but
+// before recording itself done is rerun with the same command, and the
+// output is the one-process output. A second process of a running part
+// is refused; parts with another count are refused.
+func TestPartKilledAndRerun(t *testing.T) {
+	dir, _, want, args := partsSetup(t)
+	out := filepath.Join(dir, "o.npy")
+	code, log := stopChild(t, "commit", syscall.SIGKILL, append([]string{"convert", "--part", "1/3"}, args(out)...)...)
+	if code == 0 {
+		t.Fatalf("part 1 was not killed:\n%s", log)
+	}
+	runParts(t, 3, []int{0, 2}, args(out)...)
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("OUTPUT exists with part 1 killed")
+	}
+	if code, _, stderr := bigconv(t, append([]string{"convert", "--part", "0/4"}, args(out)...)...); code != 1 || !strings.Contains(stderr, "was run with 3 parts, this run has 4") {
+		t.Fatalf("another count: exit %d: %s", code, stderr)
+	}
+
+	// part 1 rerun, but first a second process of it while it runs
+	cmd := child([]string{"BIGCONV_STOP=block:0"}, append([]string{"convert", "--part", "1/3"}, args(out)...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && sc.Text() != "STOPPED" {
+	}
+	code, _, msg := bigconv(t, append([]string{"convert", "--part", "1/3"}, args(out)...)...)
+	if code != 1 || !strings.Contains(msg, "being run by another process") {
+		t.Fatalf("second process of part 1: exit %d: %s", code, msg)
+	}
+	if code, stdout, _ := bigconv(t, "status", out); code != 0 || !strings.Contains(stdout, "running  1/3") {
+		t.Fatalf("status while part 1 runs: %s", stdout)
+	}
+	cmd.Process.Signal(syscall.SIGTERM) // the stopped rerun resumes on the signal and is cancelled
+	for sc.Scan() {
+	}
+	cmd.Wait()
+	logs := runParts(t, 3, []int{1}, args(out)...)
+	if !strings.Contains(logs[0], "finished last") {
+		t.Fatalf("rerun of part 1: %s", logs[0])
+	}
+	sameFile(t, out, want)
+	leftovers(t, dir, "in.bin", "o.npy", "want.npy")
+}
+
+// TestPartAuto: --part auto reads a Slurm job array's variables (and a
+// Kubernetes Indexed Job's with --parts) and says which it used.
+func TestPartAuto(t *testing.T) {
+	dir, _, want, args := partsSetup(t)
+	out := filepath.Join(dir, "o.npy")
+	for i := range 2 {
+		cmd := child([]string{"SLURM_ARRAY_TASK_ID=" + fmt.Sprint(10+i), "SLURM_ARRAY_TASK_MIN=10", "SLURM_ARRAY_TASK_COUNT=2"},
+			append([]string{"convert", "--part", "auto"}, args(out)...)...)
+		b, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(b), fmt.Sprintf("Slurm job array: SLURM_ARRAY_TASK_ID=%d", 10+i)) {
+			t.Fatalf("slurm task %d: %v\n%s", i, err, b)
+		}
+	}
+	sameFile(t, out, want)
+	os.Remove(out)
+	for i := range 3 {
+		cmd := child([]string{"JOB_COMPLETION_INDEX=" + fmt.Sprint(i)}, append([]string{"convert", "--part", "auto", "--parts", "3"}, args(out)...)...)
+		b, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(b), "Kubernetes Indexed Job") {
+			t.Fatalf("k8s index %d: %v\n%s", i, err, b)
+		}
+	}
+	sameFile(t, out, want)
+	cmd := child([]string{"JOB_COMPLETION_INDEX=0"}, append([]string{"convert", "--part", "auto"}, args(out)...)...)
+	if b, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(b), "--parts N") {
+		t.Fatalf("k8s without --parts: exit %d: %s", cmd.ProcessState.ExitCode(), b)
+	}
+}
