@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -50,13 +51,22 @@ type PartResult struct {
 	Committed, CommittedElsewhere bool
 	// State is what the markers said after this part's own was written.
 	State part.State
-	// Result describes the whole output; Stats in it are summed over all
-	// parts once committed, otherwise this part's own.
+	// Result describes a one-file output; Stats in it are summed over
+	// all parts once committed, otherwise this part's own.
 	Result Result
+	// Summary lists a directory output's tensors once committed.
+	Summary *Summary
 }
 
-// partExtra is what a part hands the committer in its marker.
+// partExtra is what a part hands the committer in its marker: for each
+// output file it wrote to, what it owns of it.
 type partExtra struct {
+	Files []fileExtra
+}
+
+// fileExtra is one part's share of one output file.
+type fileExtra struct {
+	File int // index into the conversion's output files
 	// Blocks [First, End) are the blocks this part owns (whose first
 	// output byte falls in its ranges): their input CRC and cast stats
 	// are its to report.
@@ -66,20 +76,21 @@ type partExtra struct {
 	Stats      cast.Stats
 }
 
-// RunPart converts part sp of the conversion of in to out. N processes
-// run the same call, each with its index, at once or one after another,
-// on one host or on many sharing a file system; none coordinates the
-// others. Each writes the output's byte ranges part.Split gives it (on
-// 4 KiB pages) into the shared partial file, makes them durable and
-// records itself done (part.Marker); the process that finds every part
-// done verifies the input checksum over all parts, and puts OUTPUT in
-// place. A part whose marker exists is not redone; a killed part is
-// rerun with the same call and redoes its own range. Parts started
-// with another input, other flags or another count are refused
-// (part.ErrMismatch), and a second process of a running part gets
-// part.ErrTaken.
+// RunPart converts part sp of the conversion of in to out, as
+// ConvertInput would in one process: one tensor to the .npy file out, or
+// several to the directory out with manifest.json. N processes run the
+// same call, each with its index, at once or one after another, on one
+// host or on many sharing a file system; none coordinates the others.
 //
-// The output is one .npy file: the input's one selected tensor.
+// Each part writes the byte ranges part.Split gives it — the output files
+// laid end to end, cut on 4 KiB pages — into shared partial files, makes
+// them durable and records itself done (part.Marker); the process that
+// finds every part done verifies the input checksums over all parts and
+// puts OUTPUT in place. A part whose marker exists is not redone; a
+// killed part is rerun with the same call and redoes its own ranges.
+// Parts started with another input, other flags or another count are
+// refused (part.ErrMismatch), and a second process of a running part gets
+// part.ErrTaken. A part run after the commit does nothing (NothingToDo).
 func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions, sp part.Spec) (PartResult, error) {
 	res := PartResult{Part: sp, Output: out}
 	if _, err := part.Parse(sp.String()); err != nil {
@@ -89,12 +100,8 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 	if err != nil {
 		return res, err
 	}
-	switch {
-	case len(sel) == 0:
+	if len(sel) == 0 {
 		return res, fmt.Errorf("%s: no tensors to convert", in.Path)
-	case len(sel) > 1:
-		return res, fmt.Errorf("%w: --part writes one .npy, and %s has %d tensors: pick one with --tensor NAME (parts of a directory output are not supported yet)",
-			ErrManyTensors, in.Path, len(sel))
 	}
 	if opt.Identity == "" {
 		opt.Identity = in.Identity()
@@ -102,105 +109,162 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 	if opt.BlockSize <= 0 {
 		opt.BlockSize = PartBlockSize
 	}
-	pr, err := newPartRun(sel[0], out, opt.Options, sp)
-	if err != nil {
-		return res, err
+	pr := &partRun{opt: opt, out: out, sp: sp, res: res}
+	npyOut := strings.HasSuffix(strings.ToLower(out), ".npy")
+	switch {
+	case len(sel) == 1 && (!in.Collection || npyOut):
+		err = pr.planFile(sel[0], out, "")
+	case npyOut:
+		err = fmt.Errorf("%w: %s names one file, and the input has %d tensors; pick one with --tensor NAME, or give a directory as OUTPUT",
+			ErrManyTensors, out, len(sel))
+	default:
+		err = pr.planDir(in, sel)
 	}
+	if err != nil {
+		return pr.res, err
+	}
+	pr.identity = pr.identityOf()
 	return pr.run(ctx)
 }
 
 // partRun is one RunPart in progress.
 type partRun struct {
-	t        *tensor.Tensor
-	p        *Plan
-	opt      Options
+	opt      InputOptions
 	out      string
 	sp       part.Spec
 	identity string
-	sl       *slicer.Slicer
-	header   []byte // the output's .npy header
-	fileLen  int64  // the output file's length
+	files    []*partFile
+	dir      *dirRun // a directory output
 	ranges   []part.Range
 	res      PartResult
 }
 
-func newPartRun(t *tensor.Tensor, out string, opt Options, sp part.Spec) (*partRun, error) {
+// partFile is one output file of a part run.
+type partFile struct {
+	t       *tensor.Tensor
+	p       *Plan
+	sl      *slicer.Slicer
+	path    string // where it is built (its partial file is beside it)
+	file    string // its name in the manifest (directory outputs)
+	header  []byte // its .npy header
+	fileLen int64  // header and data
+}
+
+func (pr *partRun) planFile(t *tensor.Tensor, path, file string) error {
 	if t.Stream != nil {
-		return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, t.Offset,
+		return tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, t.Offset,
 			"a one-pass stream cannot be split into parts; convert it in one process")
 	}
-	p, err := NewPlan(t, opt)
+	p, err := NewPlan(t, pr.opt.Options)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	src := *t
 	src.DType = p.From
-	sl, err := slicer.New(&src, slicer.Options{BlockSize: opt.BlockSize, OutItemSize: p.To.Size()})
+	sl, err := slicer.New(&src, slicer.Options{BlockSize: pr.opt.BlockSize, OutItemSize: p.To.Size()})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pr := &partRun{t: t, p: p, opt: opt, out: out, sp: sp, sl: sl}
-	if pr.header, err = npyhdr.Encode(p.To, t.Shape, false); err != nil {
-		return nil, err
+	f := &partFile{t: t, p: p, sl: sl, path: path, file: file}
+	if f.header, err = npyhdr.Encode(p.To, t.Shape, false); err != nil {
+		return err
 	}
 	dataLen, err := t.Shape.NumBytes(p.To.Size())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pr.fileLen = int64(len(pr.header)) + dataLen
-	pr.identity = partIdentity(t, p, opt, sp.Count)
-	pr.res = PartResult{Part: sp, Output: out, Result: Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), Blocks: sl.Len()}}
-	return pr, nil
+	f.fileLen = int64(len(f.header)) + dataLen
+	pr.files = append(pr.files, f)
+	if len(pr.files) == 1 {
+		pr.res.Result = Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), Blocks: sl.Len(), OutBytes: dataLen}
+	}
+	return nil
 }
 
-// partIdentity names everything every part must agree on, as
-// "key=value" fields, so that a mismatch can say which differ.
-func partIdentity(t *tensor.Tensor, p *Plan, opt Options, count int) string {
-	sum := sha256.Sum256([]byte(opt.Identity))
-	fields := []string{
-		"input=" + hex.EncodeToString(sum[:8]),
-		"tensor=" + t.Name,
-		"from=" + p.From.String(),
-		"to=" + p.To.String(),
-		"shape=" + fmt.Sprint([]int64(t.Shape)),
-		"fortran=" + fmt.Sprint(t.Fortran),
-		"casting=" + p.Casting.String(),
-		fmt.Sprintf("block-size=%d", opt.BlockSize),
-		fmt.Sprintf("verify=%v", t.CRC32C != nil && !opt.NoVerify),
-		fmt.Sprintf("parts=%d", count),
+// planDir plans a directory output as ConvertDir does — each tensor's
+// file, tensors that cannot be converted skipped — built in
+// PartialDir(out), which the parts share.
+func (pr *partRun) planDir(in *format.Input, sel []*tensor.Tensor) error {
+	r := &dirRun{in: in, opt: pr.opt, final: pr.out, work: PartialDir(pr.out), written: map[string]bool{}}
+	if err := r.checkOutput(len(sel)); err != nil {
+		return err
 	}
+	if err := r.plan(sel); err != nil {
+		return err
+	}
+	pr.dir = r
+	for _, j := range r.jobs {
+		if err := pr.planFile(j.t, filepath.Join(r.work, filepath.FromSlash(j.file)), j.file); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// identityOf names everything every part must agree on, as "key=value"
+// fields, so that a mismatch can say which differ.
+func (pr *partRun) identityOf() string {
+	sum := sha256.Sum256([]byte(pr.opt.Identity))
+	fields := []string{"input=" + hex.EncodeToString(sum[:8])}
+	if pr.dir == nil {
+		f := pr.files[0]
+		fields = append(fields, "tensor="+f.t.Name, "from="+f.p.From.String(), "to="+f.p.To.String(),
+			"shape="+fmt.Sprint([]int64(f.t.Shape)), "fortran="+fmt.Sprint(f.t.Fortran))
+	} else {
+		h := sha256.New()
+		for _, f := range pr.files {
+			fmt.Fprintf(h, "%q %s %s %v %v %s\n", f.t.Name, f.p.From, f.p.To, f.t.Shape, f.t.Fortran, f.file)
+		}
+		fields = append(fields, fmt.Sprintf("tensors=%d:%x", len(pr.files), h.Sum(nil)[:8]))
+	}
+	fields = append(fields, "casting="+pr.opt.Casting.String(), fmt.Sprintf("block-size=%d", pr.opt.BlockSize),
+		fmt.Sprintf("verify=%v", !pr.opt.NoVerify), fmt.Sprintf("parts=%d", pr.sp.Count))
 	return strings.Join(fields, " ")
 }
 
 const identityXattr = "user.bigconv.parts"
 
+// building is where the output is built: the partial file of a .npy
+// output, or the partial directory.
+func (pr *partRun) building() string {
+	if pr.dir != nil {
+		return pr.dir.work
+	}
+	return mmapnpy.PartialPath(pr.out)
+}
+
 // committedHere reports whether OUTPUT is the one these parts committed:
 // its identity attribute matches or, where the file system keeps no
-// extended attributes, it has the planned size and header.
+// extended attributes, it looks like it (a .npy of the planned size and
+// header; a directory bigconv made).
 func (pr *partRun) committedHere() bool {
 	buf := make([]byte, len(pr.identity)+1)
 	n, err := unix.Getxattr(pr.out, identityXattr, buf)
 	if err == nil || !errors.Is(err, unix.ENOTSUP) {
 		return err == nil && string(buf[:n]) == pr.identity
 	}
-	f, err := os.Open(pr.out)
+	if pr.dir != nil {
+		return MadeByBigconv(pr.out)
+	}
+	f := pr.files[0]
+	fh, err := os.Open(pr.out)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	head := make([]byte, len(pr.header))
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Size() != pr.fileLen {
+	defer fh.Close()
+	head := make([]byte, len(f.header))
+	st, err := fh.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != f.fileLen {
 		return false
 	}
-	_, err = f.ReadAt(head, 0)
-	return err == nil && string(head) == string(pr.header)
+	_, err = fh.ReadAt(head, 0)
+	return err == nil && string(head) == string(f.header)
 }
 
 func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 	// 1. Was the whole output committed already? (Checked before
-	// anything is created, and again once the partial file is open.)
-	if _, err := os.Stat(mmapnpy.PartialPath(pr.out)); os.IsNotExist(err) && pr.committedHere() {
+	// anything is created.)
+	if _, err := os.Stat(pr.building()); os.IsNotExist(err) && pr.committedHere() {
 		pr.res.NothingToDo = true
 		return pr.res, nil
 	}
@@ -213,26 +277,18 @@ func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 	if err != nil {
 		return pr.res, err
 	}
-	w, err := mmapnpy.OpenShared(pr.out, pr.p.To, pr.t.Shape)
-	if err != nil {
-		return pr.res, err
+	sizes := make([]int64, len(pr.files))
+	for i, f := range pr.files {
+		sizes[i] = f.fileLen
 	}
-	defer w.Abort() // closes; the shared file stays
-	if pr.committedHere() {
-		pr.res.NothingToDo = true
-		return pr.res, nil
-	}
-	pr.ranges = part.Split([]int64{w.FileLen()}, pr.sp.Count, part.Page)[pr.sp.Index]
+	pr.ranges = part.Split(sizes, pr.sp.Count, part.Page)[pr.sp.Index]
 	pr.res.Ranges = pr.ranges
 	if slices.Contains(st.Done, pr.sp.Index) {
 		pr.res.AlreadyDone = true
 	} else {
 		// 2. Write this part's ranges, make them durable, say so.
-		extra, err := pr.write(ctx, w)
+		extra, err := pr.write(ctx)
 		if err != nil {
-			return pr.res, err
-		}
-		if err := w.Sync(); err != nil {
 			return pr.res, err
 		}
 		raw, _ := json.Marshal(extra)
@@ -243,9 +299,7 @@ func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 			Bytes: pr.res.Bytes, Extra: raw}); err != nil {
 			return pr.res, err
 		}
-		pr.res.Result.Stats = extra.Stats
 	}
-	w.Release()
 	// 3. The last part to finish commits.
 	st, ms, err := part.Status(pr.out, pr.identity, pr.sp.Count)
 	pr.res.State = st
@@ -255,53 +309,86 @@ func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 	return pr.res, pr.commit(ms)
 }
 
-// write converts every block that overlaps this part's ranges and writes
-// the bytes of it that fall inside them.
-func (pr *partRun) write(ctx context.Context, w *mmapnpy.Writer) (partExtra, error) {
-	hdr := w.HeaderLen()
-	outItem := int64(pr.p.To.Size())
-	extra := partExtra{First: -1}
-	var blocks []int64 // blocks to convert, in order
-	for _, r := range pr.ranges {
-		if err := w.WriteHeaderRange(r.Start, r.End); err != nil {
+// write writes this part's ranges, file by file, each made durable.
+func (pr *partRun) write(ctx context.Context) (partExtra, error) {
+	var extra partExtra
+	for k := 0; k < len(pr.ranges); {
+		fi := pr.ranges[k].File
+		var rs []part.Range
+		for ; k < len(pr.ranges) && pr.ranges[k].File == fi; k++ {
+			rs = append(rs, pr.ranges[k])
+		}
+		f := pr.files[fi]
+		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 			return extra, err
+		}
+		w, err := mmapnpy.OpenShared(f.path, f.p.To, f.t.Shape)
+		if err != nil {
+			return extra, err
+		}
+		fx, n, err := f.write(ctx, w, rs, pr.opt.Options)
+		if err == nil {
+			err = w.Sync()
+		}
+		w.Abort() // closes; the shared file stays
+		pr.res.Bytes += n
+		if err != nil {
+			return extra, err
+		}
+		fx.File = fi
+		extra.Files = append(extra.Files, fx)
+		if pr.dir == nil {
+			pr.res.Result.Stats = fx.Stats
+		}
+	}
+	return extra, nil
+}
+
+// write converts every block of f that overlaps the ranges rs and writes
+// the bytes of it that fall inside them, on a pool of workers. It
+// returns what this part owns of f and how many bytes it wrote.
+func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range, opt Options) (fileExtra, int64, error) {
+	hdr := w.HeaderLen()
+	outItem := int64(f.p.To.Size())
+	fx := fileExtra{First: -1}
+	var blocks []int64 // blocks to convert, in order
+	for _, r := range rs {
+		if err := w.WriteHeaderRange(r.Start, r.End); err != nil {
+			return fx, 0, err
 		}
 		d0, d1 := max(r.Start-hdr, 0), r.End-hdr
 		if d1 <= d0 {
 			continue
 		}
-		e0, e1 := d0/outItem, (d1+outItem-1)/outItem
-		i := pr.blockAt(e0)
-		for ; i < pr.sl.Len(); i++ {
-			b := pr.sl.Block(i)
+		e1 := (d1 + outItem - 1) / outItem
+		for i := f.blockAt(d0 / outItem); i < f.sl.Len(); i++ {
+			b := f.sl.Block(i)
 			if b.Elem0 >= e1 {
 				break
 			}
 			if len(blocks) == 0 || blocks[len(blocks)-1] != i {
 				blocks = append(blocks, i)
 			}
-			if b.Elem0*outItem >= d0 && extra.First < 0 {
-				extra.First = i
-			}
-			if b.Elem0*outItem >= d0 {
-				extra.End = i + 1
+			if b.Elem0*outItem >= d0 { // its first byte is ours: we own it
+				if fx.First < 0 {
+					fx.First = i
+				}
+				fx.End = i + 1
 			}
 		}
 	}
-	if extra.First < 0 {
-		extra.First, extra.End = 0, 0
+	if fx.First < 0 {
+		fx.First, fx.End = 0, 0
 	}
-	// convert on a pool of workers; owned blocks' sums are kept by index
-	// and folded in order at the end.
-	r := &run{p: pr.p, opt: pr.opt, sl: pr.sl, verifyCRC: pr.t.CRC32C != nil && !pr.opt.NoVerify}
+	r := &run{p: f.p, opt: opt, sl: f.sl, verifyCRC: f.t.CRC32C != nil && !opt.NoVerify}
 	pool := &blockPool{run: r}
-	sums := make([]blockSum, extra.End-extra.First)
-	workers := pr.opt.Workers
+	sums := make([]blockSum, fx.End-fx.First)
+	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	var (
-		next     int64
+		next     int
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
@@ -310,7 +397,7 @@ func (pr *partRun) write(ctx context.Context, w *mmapnpy.Writer) (partExtra, err
 	take := func() (int64, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if firstErr != nil || next >= int64(len(blocks)) || ctx.Err() != nil {
+		if firstErr != nil || next >= len(blocks) || ctx.Err() != nil {
 			return 0, false
 		}
 		next++
@@ -321,21 +408,24 @@ func (pr *partRun) write(ctx context.Context, w *mmapnpy.Writer) (partExtra, err
 		go func() {
 			defer wg.Done()
 			wk := &worker{pool: pool}
-			if !pr.p.copyOK {
-				wk.buf = make([]byte, pr.sl.MaxElems()*int64(pr.p.From.Size()))
+			if !f.p.copyOK {
+				wk.buf = make([]byte, f.sl.MaxElems()*int64(f.p.From.Size()))
 			}
-			obuf := make([]byte, pr.sl.MaxElems()*outItem)
+			obuf := make([]byte, f.sl.MaxElems()*outItem)
 			for {
 				i, ok := take()
 				if !ok {
 					return
 				}
 				if testhook.BeforeBlock != nil {
-					testhook.BeforeBlock(i, pr.sl.Len())
+					testhook.BeforeBlock(i, f.sl.Len())
 				}
-				n, err := pr.block(w, wk, obuf, i, hdr, &sums, extra.First)
+				sum, n, err := f.block(w, wk, obuf, i, rs)
 				mu.Lock()
 				written += n
+				if k := i - fx.First; err == nil && k >= 0 && k < int64(len(sums)) {
+					sums[k] = sum
+				}
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
@@ -348,108 +438,96 @@ func (pr *partRun) write(ctx context.Context, w *mmapnpy.Writer) (partExtra, err
 		firstErr = ctx.Err()
 	}
 	if firstErr != nil {
-		return extra, firstErr
+		return fx, written, firstErr
 	}
 	for k, s := range sums {
 		if k == 0 {
-			extra.CRC = s.crc
+			fx.CRC = s.crc
 		} else {
-			extra.CRC = crc32c.Combine(extra.CRC, s.crc, s.len)
+			fx.CRC = crc32c.Combine(fx.CRC, s.crc, s.len)
 		}
-		extra.InLen += s.len
-		extra.Stats.Add(s.stats)
+		fx.InLen += s.len
+		fx.Stats.Add(s.stats)
 	}
-	pr.res.Bytes = written
-	return extra, nil
+	return fx, written, nil
 }
 
-// block converts block i and writes the part of it inside this part's
-// ranges; an owned block's sums go to sums[i-first].
-func (pr *partRun) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i, hdr int64, sums *[]blockSum, first int64) (int64, error) {
-	b := pr.sl.Block(i)
-	outItem := int64(pr.p.To.Size())
+// block converts block i of f and writes the part of it inside the
+// ranges rs.
+func (f *partFile) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs []part.Range) (blockSum, int64, error) {
+	b := f.sl.Block(i)
+	outItem := int64(f.p.To.Size())
 	n := b.Elems * outItem
 	sum := blockSum{len: b.Len}
 	if err := wk.fill(b, obuf[:n], &sum); err != nil {
 		var te *tensor.Error
 		if !errors.As(err, &te) {
-			err = tensor.Errorf(err, pr.t.File, pr.t.Name, pr.t.Offset+b.Off, "block %d", i)
+			err = tensor.Errorf(err, f.t.File, f.t.Name, f.t.Offset+b.Off, "block %d", i)
 		}
-		return 0, err
-	}
-	if k := i - first; k >= 0 && k < int64(len(*sums)) {
-		(*sums)[k] = sum
+		return sum, 0, err
 	}
 	var written int64
+	hdr := w.HeaderLen()
 	boff := hdr + b.Elem0*outItem // the block's place in the file
-	for _, r := range pr.ranges {
+	for _, r := range rs {
 		lo, hi := max(r.Start, boff), min(r.End, boff+n)
 		if lo >= hi {
 			continue
 		}
 		if err := w.WriteAt(obuf[lo-boff:hi-boff], lo-hdr); err != nil {
-			return written, err
+			return sum, written, err
 		}
 		written += hi - lo
 	}
-	return written, nil
+	return sum, written, nil
 }
 
-// blockAt is the first block holding output element e.
-func (pr *partRun) blockAt(e int64) int64 {
-	n := pr.sl.Len()
-	return int64(sort.Search(int(n), func(i int) bool {
-		b := pr.sl.Block(int64(i))
+// blockAt is the first block of f holding output element e.
+func (f *partFile) blockAt(e int64) int64 {
+	return int64(sort.Search(int(f.sl.Len()), func(i int) bool {
+		b := f.sl.Block(int64(i))
 		return b.Elem0+b.Elems > e
 	}))
 }
 
-// commit verifies the input checksum over every part's owned blocks,
-// then puts the partial file in place and removes the markers.
+// commit runs in the part that finds every part done: under a commit
+// lock (two parts finishing at once), it verifies each file's input
+// checksum over the parts' owned blocks, puts the files in place (and,
+// for a directory, manifest.json and the directory), and removes the
+// markers.
 func (pr *partRun) commit(ms []part.Marker) error {
-	var crc uint32
-	var stats cast.Stats
-	var next int64
-	for _, m := range ms {
-		var x partExtra
-		if err := json.Unmarshal(m.Extra, &x); err != nil {
-			return fmt.Errorf("part: marker of part %d/%d: %v", m.Index, m.Count, err)
-		}
-		if x.End > x.First {
-			if x.First != next {
-				return fmt.Errorf("part: the parts' blocks do not tile the tensor: part %d/%d starts at block %d, want %d", m.Index, m.Count, x.First, next)
-			}
-			if next == 0 {
-				crc = x.CRC
-			} else {
-				crc = crc32c.Combine(crc, x.CRC, x.InLen)
-			}
-			next = x.End
-		}
-		stats.Add(x.Stats)
+	unlock, err := part.LockCommit(pr.out)
+	if errors.Is(err, part.ErrTaken) {
+		pr.res.CommittedElsewhere = true
+		return nil
 	}
-	if next != pr.sl.Len() {
-		return fmt.Errorf("part: the parts' blocks cover %d of %d blocks", next, pr.sl.Len())
+	if err != nil {
+		return err
 	}
-	pr.res.Result.Stats = stats
-	if pr.t.CRC32C != nil && !pr.opt.NoVerify {
-		pr.res.Result.CRCVerify = true
-		if crc != *pr.t.CRC32C {
+	defer unlock()
+	if _, err := os.Stat(pr.building()); os.IsNotExist(err) {
+		pr.res.CommittedElsewhere = true // done while we waited for the lock
+		return nil
+	}
+	results, err := pr.gather(ms)
+	if err != nil {
+		return err
+	}
+	for i, f := range pr.files {
+		if res := results[i]; f.t.CRC32C != nil && !pr.opt.NoVerify && res.crc != *f.t.CRC32C {
 			part.Clean(pr.out)
-			os.Remove(mmapnpy.PartialPath(pr.out))
-			return tensor.Errorf(tensor.ErrChecksum, pr.t.File, pr.t.Name, pr.t.Offset,
-				"crc32c over all parts is %#08x, expected %#08x; the file is damaged (--no-verify skips this check)", crc, *pr.t.CRC32C)
+			os.RemoveAll(pr.building())
+			return tensor.Errorf(tensor.ErrChecksum, f.t.File, f.t.Name, f.t.Offset,
+				"crc32c over all parts is %#08x, expected %#08x; the file is damaged (--no-verify skips this check)", res.crc, *f.t.CRC32C)
 		}
 	}
-	tmp := mmapnpy.PartialPath(pr.out)
-	unix.Setxattr(tmp, identityXattr, []byte(pr.identity), 0) // best effort: see committedHere
-	if err := mmapnpy.CommitPartial(pr.out); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if _, serr := os.Stat(pr.out); serr == nil {
-				pr.res.CommittedElsewhere = true
-				return nil
-			}
+	if pr.dir == nil {
+		pr.res.Result.Stats, pr.res.Result.CRCVerify = results[0].res.Stats, results[0].res.CRCVerify
+		unix.Setxattr(mmapnpy.PartialPath(pr.out), identityXattr, []byte(pr.identity), 0) // best effort: see committedHere
+		if err := mmapnpy.CommitPartial(pr.out); err != nil {
+			return err
 		}
+	} else if err := pr.commitDir(results); err != nil {
 		return err
 	}
 	pr.res.Committed = true
@@ -457,4 +535,74 @@ func (pr *partRun) commit(ms []part.Marker) error {
 		testhook.AfterCommit()
 	}
 	return part.Clean(pr.out)
+}
+
+type fileResult struct {
+	crc uint32
+	res Result
+}
+
+// gather joins the parts' shares of every file: owned blocks must tile
+// each file's blocks in order; checksums combine, loss counts add up.
+func (pr *partRun) gather(ms []part.Marker) ([]fileResult, error) {
+	out := make([]fileResult, len(pr.files))
+	next := make([]int64, len(pr.files))
+	for _, m := range ms {
+		var x partExtra
+		if err := json.Unmarshal(m.Extra, &x); err != nil {
+			return nil, fmt.Errorf("part: marker of part %d/%d: %v", m.Index, m.Count, err)
+		}
+		for _, fx := range x.Files {
+			if fx.File < 0 || fx.File >= len(pr.files) {
+				return nil, fmt.Errorf("part: marker of part %d/%d names file %d of %d", m.Index, m.Count, fx.File, len(pr.files))
+			}
+			r := &out[fx.File]
+			if fx.End > fx.First {
+				if fx.First != next[fx.File] {
+					return nil, fmt.Errorf("part: the parts' blocks of %s do not tile it: part %d/%d starts at block %d, want %d",
+						pr.files[fx.File].path, m.Index, m.Count, fx.First, next[fx.File])
+				}
+				if next[fx.File] == 0 {
+					r.crc = fx.CRC
+				} else {
+					r.crc = crc32c.Combine(r.crc, fx.CRC, fx.InLen)
+				}
+				next[fx.File] = fx.End
+			}
+			r.res.Stats.Add(fx.Stats)
+		}
+	}
+	for i, f := range pr.files {
+		if next[i] != f.sl.Len() {
+			return nil, fmt.Errorf("part: the parts' blocks cover %d of the %d blocks of %s", next[i], f.sl.Len(), f.path)
+		}
+		out[i].res = Result{From: f.p.From, To: f.p.To, Shape: f.t.Shape.Clone(), Blocks: f.sl.Len(),
+			Stats: out[i].res.Stats, CRCVerify: f.t.CRC32C != nil && !pr.opt.NoVerify}
+	}
+	return out, nil
+}
+
+// commitDir puts every file of a directory output in place inside the
+// partial directory, writes manifest.json there, and places the
+// directory as ConvertDir does.
+func (pr *partRun) commitDir(results []fileResult) error {
+	r := pr.dir
+	var entries []ManifestEntry
+	for i, f := range pr.files {
+		if err := mmapnpy.CommitPartial(f.path); err != nil {
+			return err
+		}
+		entries = append(entries, entry(f.t, f.file, results[i].res))
+	}
+	r.journal = &dirJournal{Done: entries}
+	for _, f := range pr.files {
+		r.journal.Tensors = append(r.journal.Tensors, f.t.Name)
+	}
+	unix.Setxattr(r.work, identityXattr, []byte(pr.identity), 0) // best effort: see committedHere
+	sum, err := r.commit()
+	if err != nil {
+		return err
+	}
+	pr.res.Summary = &sum
+	return nil
 }

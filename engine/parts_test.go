@@ -174,3 +174,85 @@ func TestRunPartSequentialAndRefusals(t *testing.T) {
 		t.Fatalf("damaged input left: %s", got)
 	}
 }
+
+// multiInput is a collection of tensors of many sizes (some smaller than
+// a page, one larger than several blocks), each with its crc32c, plus one
+// that cannot be converted.
+func multiInput() *format.Input {
+	in := &format.Input{Format: "mem", Collection: true, Path: "ckpt"}
+	for k, rows := range []int64{1, 3000, 7, 0, 900, 64} {
+		data := make([]byte, rows*24*4)
+		for i := range data {
+			data[i] = byte(i*31 + k)
+		}
+		crc := crc32c.Checksum(data)
+		in.Tensors = append(in.Tensors, &tensor.Tensor{Name: fmt.Sprintf("layer%d/w", k), File: "ckpt.data", DType: dtype.Of(dtype.Int32),
+			Shape: dtype.Shape{rows, 24}, Data: bytes.NewReader(data), Contiguous: true, CRC32C: &crc})
+	}
+	in.Tensors = append(in.Tensors, &tensor.Tensor{Name: "res", Unsupported: "a resource handle"})
+	return in
+}
+
+// TestRunPartDirectory: a multi-tensor input to a directory, in N parts
+// at once, gives ConvertDir's directory (files and manifest.json); whole
+// small tensors and page ranges of big ones are handed out; one commit.
+func TestRunPartDirectory(t *testing.T) {
+	dir := t.TempDir()
+	opt := engine.InputOptions{Options: engine.Options{DType: dtype.MustParse("<f8"), BlockSize: 20 << 10}}
+	want := filepath.Join(dir, "want")
+	if _, err := engine.ConvertDir(context.Background(), multiInput(), want, opt); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3, 8, 50} {
+		out := filepath.Join(dir, fmt.Sprintf("out%d", n))
+		var wg sync.WaitGroup
+		res := make([]engine.PartResult, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = engine.RunPart(context.Background(), multiInput(), out, opt, part.Spec{Index: i, Count: n})
+			}()
+		}
+		wg.Wait()
+		commits := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("%d parts: part %d: %v", n, i, errs[i])
+			}
+			if res[i].Committed {
+				commits++
+				if res[i].Summary == nil || len(res[i].Summary.Tensors) != 6 || len(res[i].Summary.Skipped) != 1 {
+					t.Fatalf("summary %+v", res[i].Summary)
+				}
+			}
+		}
+		if commits != 1 {
+			t.Fatalf("%d parts: %d commits", n, commits)
+		}
+		if got, wantNames := names(t, out), names(t, want); got != wantNames {
+			t.Fatalf("%d parts wrote %s, one run %s", n, got, wantNames)
+		}
+		filepath.WalkDir(want, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(want, p)
+			a, _ := os.ReadFile(p)
+			b, _ := os.ReadFile(filepath.Join(out, rel))
+			if !bytes.Equal(a, b) {
+				t.Errorf("%d parts: %s differs:\n%s\n%s", n, rel, b, a)
+			}
+			return nil
+		})
+		if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+			var ns []string
+			for _, e := range ents {
+				ns = append(ns, e.Name())
+			}
+			t.Fatalf("%d parts left %v", n, ns)
+		}
+		os.RemoveAll(out)
+	}
+}

@@ -54,6 +54,16 @@ func convertPart(ctx context.Context, in *format.Input, out string, opt engine.I
 		fmt.Fprintf(stderr, "bigconv: part %s of %s: wrote %s in %d range(s)\n", sp, out, fmt.Sprintf("%d bytes", res.Bytes), len(res.Ranges))
 	}
 	switch {
+	case res.Committed && res.Summary != nil:
+		fmt.Fprintf(stderr, "bigconv: every part of %s is done: wrote %d tensor(s), manifest.json lists them (this part finished last)\n", out, len(res.Summary.Tensors))
+		for _, sk := range res.Summary.Skipped {
+			fmt.Fprintf(stderr, "bigconv: skipped %q: %s\n", sk.Name, sk.Reason)
+		}
+		for _, e := range res.Summary.Tensors {
+			if e.Lost != "" {
+				fmt.Fprintf(stderr, "bigconv: warning: %s: %s → %s changed values: %s\n", e.Name, e.SourceDType, e.DType, e.Lost)
+			}
+		}
 	case res.Committed:
 		fmt.Fprintf(stderr, "bigconv: every part of %s is done: %s %s %v written (this part finished last)\n", out, out, res.Result.To, res.Result.Shape)
 		if s := res.Result.Stats; s.Lost() {

@@ -196,3 +196,21 @@ func TestPartAuto(t *testing.T) {
 		t.Fatalf("k8s without --parts: exit %d: %s", cmd.ProcessState.ExitCode(), b)
 	}
 }
+
+// TestPartsDirectoryCLI: a whole checkpoint to a directory in parts
+// gives the one-process directory, manifest.json included.
+func TestPartsDirectoryCLI(t *testing.T) {
+	root := t.TempDir()
+	prefix, _ := embeddingCheckpoint(t, root)
+	want := filepath.Join(root, "want_dir")
+	if code, _, stderr := bigconv(t, "convert", "--progress", "never", prefix, want); code != 0 {
+		t.Fatal(stderr)
+	}
+	out := filepath.Join(root, "out", "vars")
+	logs := runParts(t, 5, []int{0, 1, 2, 3, 4}, "--progress", "never", prefix, out)
+	if n := strings.Count(strings.Join(logs, ""), "finished last"); n != 1 {
+		t.Fatalf("%d parts say they finished last:\n%s", n, strings.Join(logs, "\n"))
+	}
+	sameTree(t, out, want)
+	leftovers(t, filepath.Dir(out), "vars")
+}

@@ -231,6 +231,25 @@ func Lock(out string, sp Spec) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// LockCommit takes the commit of out for this process: of two parts
+// that finish at once and both find every part done, the second gets
+// ErrTaken and leaves the commit to the first.
+func LockCommit(out string) (unlock func(), err error) {
+	path := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+markerInfix+"commit.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("part: lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: the commit of %s is being done by another part", ErrTaken, out)
+		}
+		return nil, fmt.Errorf("part: lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // Clean removes every marker (and stale lock and temporary file) of out:
 // after a commit, or to start over.
 func Clean(out string) error {
