@@ -145,7 +145,7 @@ func TestRunPartSequentialAndRefusals(t *testing.T) {
 			other := opt
 			other.DType = dtype.MustParse("<f4")
 			if _, err := engine.RunPart(context.Background(), in, out, other, part.Spec{Index: 1, Count: n}); !errors.Is(err, part.ErrMismatch) ||
-				!bytes.Contains([]byte(err.Error()), []byte("to=<f4")) {
+				!bytes.Contains([]byte(err.Error()), []byte("to <f8 there, <f4 here")) {
 				t.Fatalf("other dtype: %v", err)
 			}
 			if _, err := engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: 1, Count: n + 1}); !errors.Is(err, part.ErrMismatch) {

@@ -194,8 +194,8 @@ func Status(out, identity string, count int) (State, []Marker, error) {
 			return st, ms, fmt.Errorf("%w: part %d/%d (host %s, pid %d) of %s was run with %d parts, this run has %d: rerun every part with the same count, or remove the leftovers with --restart",
 				ErrMismatch, m.Index, m.Count, m.Host, m.PID, out, m.Count, count)
 		case m.Identity != identity:
-			return st, ms, fmt.Errorf("%w: part %d/%d (host %s, pid %d) of %s was run with other input or flags (%s); this run has %s",
-				ErrMismatch, m.Index, m.Count, m.Host, m.PID, out, m.Identity, identity)
+			return st, ms, fmt.Errorf("%w: part %d/%d (host %s, pid %d) of %s was run with other input or flags: %s; rerun it with the same command, or remove the leftovers with 'bigconv status --clean'",
+				ErrMismatch, m.Index, m.Count, m.Host, m.PID, out, diffFields(m.Identity, identity))
 		}
 		have[m.Index] = true
 	}
@@ -207,6 +207,51 @@ func Status(out, identity string, count int) (State, []Marker, error) {
 		}
 	}
 	return st, ms, nil
+}
+
+// diffFields lists the "key=value" fields of two identities that differ,
+// as "key: theirs ≠ ours".
+func diffFields(theirs, ours string) string {
+	if !strings.Contains(theirs, "=") || !strings.Contains(ours, "=") {
+		return fmt.Sprintf("%q there, %q here", theirs, ours)
+	}
+	parse := func(s string) ([]string, map[string]string) {
+		var keys []string
+		m := map[string]string{}
+		for _, f := range strings.Fields(s) {
+			k, v, _ := strings.Cut(f, "=")
+			if _, ok := m[k]; !ok {
+				keys = append(keys, k)
+			}
+			m[k] = v
+		}
+		return keys, m
+	}
+	tk, tm := parse(theirs)
+	ok, om := parse(ours)
+	var diffs []string
+	for _, k := range append(tk, ok...) {
+		tv, tin := tm[k]
+		ov, oin := om[k]
+		if tv == ov && tin == oin || slices.Contains(diffs, k) {
+			continue
+		}
+		diffs = append(diffs, k)
+	}
+	for i, k := range diffs {
+		diffs[i] = fmt.Sprintf("%s %s there, %s here", k, orNone(tm, k), orNone(om, k))
+	}
+	if len(diffs) == 0 {
+		return fmt.Sprintf("%q there, %q here", theirs, ours)
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func orNone(m map[string]string, k string) string {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return "(none)"
 }
 
 // Lock takes part sp of out for this process: a second process running

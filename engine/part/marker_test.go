@@ -37,7 +37,7 @@ func TestMarkers(t *testing.T) {
 		t.Fatalf("all done: %+v %v", st, err)
 	}
 	// another identity or count is refused, naming the difference
-	if _, _, err := Status(out, "id2", 3); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "other input or flags") {
+	if _, _, err := Status(out, "id2", 3); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `"id1" there, "id2" here`) {
 		t.Fatalf("identity: %v", err)
 	}
 	if _, _, err := Status(out, "id1", 4); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "run with 3 parts, this run has 4") {
@@ -108,5 +108,12 @@ func TestLook(t *testing.T) {
 	rep, _ = Look(out)
 	if fmt.Sprint(rep.Missing) != "[1 2]" || len(rep.Running) != 0 {
 		t.Fatalf("after unlock: %+v", rep)
+	}
+}
+
+func TestDiffFields(t *testing.T) {
+	got := diffFields("input=ab to=<f4 shape=[3 4] parts=4", "input=ab to=<f2 shape=[3 4] parts=4 verify=true")
+	if got != "to <f4 there, <f2 here; verify (none) there, true here" {
+		t.Fatal(got)
 	}
 }
