@@ -209,7 +209,7 @@ func (pr *partRun) identityOf() string {
 	if pr.dir == nil {
 		f := pr.files[0]
 		fields = append(fields, "tensor="+f.t.Name, "from="+f.p.From.String(), "to="+f.p.To.String(),
-			"shape="+fmt.Sprint([]int64(f.t.Shape)), "fortran="+fmt.Sprint(f.t.Fortran))
+			"shape="+strings.ReplaceAll(fmt.Sprint([]int64(f.t.Shape)), " ", ","), "fortran="+fmt.Sprint(f.t.Fortran))
 	} else {
 		h := sha256.New()
 		for _, f := range pr.files {
