@@ -188,7 +188,7 @@ Flags:`)
 	// Checkpoints and archives (bundles, safetensors, .npz) convert to a
 	// directory unless one tensor goes to a .npy path; single-tensor
 	// formats always give one file.
-	multi := in.Format == "tfbundle" || in.Format == "safetensors" || in.Format == "npz"
+	multi := in.Format == "tfbundle" || in.Format == "safetensors" || in.Format == "npz" || in.Format == "onnx-model"
 	single := len(sel) == 1 && (!multi || strings.HasSuffix(strings.ToLower(out), ".npy"))
 	if single {
 		t := sel[0]
