@@ -81,58 +81,75 @@ func (o *opener) classify() (classified, error) {
 		return c, errf(tensor.ErrFormat, o.src.Name, "", 0, "empty file: not an ONNX TensorProto or ModelProto")
 	}
 	var (
-		typeVarint, field1Bytes bool
-		seg                     [2]int64
-		segs                    int
+		typeVarint bool
+		seg        [2]int64
+		segs       int
 	)
 	seg[0] = -1
+	// A wire error ends the walk: the message is then parsed by the
+	// reader its first fields point to (which names the tensor), or is
+	// not ONNX at all.
+	var walkErr error
+	walkAt := int64(0)
+walk:
 	for !s.Done() {
 		at := s.Pos()
 		num, typ, err := s.Tag()
 		if err != nil {
-			return c, errf(tensor.ErrFormat, o.src.Name, "", at, "not an ONNX TensorProto or ModelProto: %s", stripCorrupt(err))
+			walkErr, walkAt = err, at
+			break
 		}
 		switch {
 		case num == 2 && typ == protowire.VarintType:
 			v, err := s.Varint()
 			if err != nil {
-				return c, o.wireErr(err, "", at, "data_type")
+				walkErr, walkAt = err, at
+				break walk
 			}
 			typeVarint, c.elemType = true, v
 			continue
-		case num == 1 && typ == protowire.BytesType:
-			field1Bytes = true
 		case num == 3 && typ == protowire.BytesType:
 			l, err := s.Len()
-			if err != nil {
-				return c, o.wireErr(err, "", at, "field 3")
+			if err == nil {
+				seg = [2]int64{s.Pos(), l}
+				segs++
+				err = s.Skip(l)
 			}
-			seg = [2]int64{s.Pos(), l}
-			segs++
-			if err := s.Skip(l); err != nil {
-				return c, o.wireErr(err, "", at, "field 3")
+			if err != nil {
+				walkErr, walkAt = err, at
+				break walk
 			}
 			continue
 		case num == 7 && typ == protowire.BytesType:
 			l, err := s.Len()
-			if err != nil {
-				return c, o.wireErr(err, "", at, "field 7")
+			if err == nil {
+				c.graphs = append(c.graphs, [2]int64{s.Pos(), l})
+				err = s.Skip(l)
 			}
-			c.graphs = append(c.graphs, [2]int64{s.Pos(), l})
-			if err := s.Skip(l); err != nil {
-				return c, o.wireErr(err, "", at, "field 7")
+			if err != nil && !typeVarint {
+				return c, o.wireErr(err, "", at, "graph (a ModelProto cut short?)")
+			}
+			if err != nil {
+				walkErr, walkAt = err, at
+				break walk
 			}
 			continue
 		}
 		if err := s.SkipValue(typ); err != nil {
-			return c, o.wireErr(err, "", at, fmt.Sprintf("field %d", num))
+			walkErr, walkAt = err, at
+			break
 		}
+	}
+	if walkErr != nil && !typeVarint && len(c.graphs) == 0 {
+		if !errors.Is(walkErr, tensor.ErrCorrupt) {
+			return c, o.wireErr(walkErr, "", walkAt, "reading") // I/O
+		}
+		return c, errf(tensor.ErrFormat, o.src.Name, "", walkAt, "not an ONNX TensorProto or ModelProto: %s", stripCorrupt(walkErr))
 	}
 	switch {
 	case typeVarint:
 		if segs > 1 || (segs == 1 && !o.isSegment(seg[0], seg[1])) {
 			c.kind = kindContainer
-			_ = field1Bytes
 		}
 		return c, nil
 	case len(c.graphs) > 0:
