@@ -13,13 +13,18 @@ import (
 	"github.com/bigconv/bigconv/tensor"
 )
 
-// lazyReader decodes its bytes on the first ReadAt and serves them after.
+// lazyReader decodes its bytes on the first ReadAt and serves them
+// after. Once as many bytes have been served as it holds (a conversion
+// reads each byte once), it drops the buffer, so a model's typed tensors
+// are not all held at once; a later read decodes again.
 type lazyReader struct {
 	size int64
 	fill func() ([]byte, error)
-	once sync.Once
-	buf  []byte
-	err  error
+
+	mu     sync.Mutex
+	buf    []byte
+	served int64
+	err    error
 }
 
 func lazy(size int64, fill func() ([]byte, error)) *lazyReader {
@@ -27,22 +32,30 @@ func lazy(size int64, fill func() ([]byte, error)) *lazyReader {
 }
 
 func (l *lazyReader) ReadAt(p []byte, off int64) (int, error) {
-	l.once.Do(func() {
+	if off < 0 {
+		return 0, fmt.Errorf("onnx: negative offset %d", off)
+	}
+	l.mu.Lock()
+	if l.buf == nil && l.err == nil {
 		l.buf, l.err = l.fill()
 		if l.err == nil && int64(len(l.buf)) != l.size {
 			l.err = fmt.Errorf("onnx: decoded %d bytes, expected %d: %w", len(l.buf), l.size, tensor.ErrCorrupt)
 		}
-	})
-	if l.err != nil {
-		return 0, l.err
 	}
-	if off < 0 {
-		return 0, fmt.Errorf("onnx: negative offset %d", off)
+	buf, err := l.buf, l.err
+	l.mu.Unlock()
+	if err != nil {
+		return 0, err
 	}
-	if off >= int64(len(l.buf)) {
+	if off >= int64(len(buf)) {
 		return 0, io.EOF
 	}
-	n := copy(p, l.buf[off:])
+	n := copy(p, buf[off:])
+	l.mu.Lock()
+	if l.served += int64(n); l.served >= l.size {
+		l.buf, l.served = nil, 0
+	}
+	l.mu.Unlock()
 	if n < len(p) {
 		return n, io.EOF
 	}

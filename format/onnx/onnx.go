@@ -21,7 +21,8 @@
 //     DOUBLE, COMPLEX128): a section of the file as well;
 //   - any other typed field (varints, strings, several runs): decoded into
 //     memory on the first read, at most MaxDecoded bytes per tensor
-//     (larger ones are refused when opened).
+//     (larger ones are refused when opened) and dropped once every byte
+//     has been read, so a model's typed tensors are not all held at once.
 //
 // bfloat16, FLOAT8E4M3FN and FLOAT8E5M2 are presented as the dtype
 // package's types (the engine widens them to float32, or keeps raw bits

@@ -164,7 +164,7 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 func (o *opener) unusable(key string, e *entry, err error) *tensor.Tensor {
 	t := &tensor.Tensor{Name: key, File: o.b.name, Shape: dtype.Shape{}, Extra: map[string]string{}}
 	if e != nil {
-		t.Shape = e.shape
+		t.Shape, t.Offset = e.shape, e.offset
 		t.Extra["tf_dtype"] = e.dtype.String()
 		if dt, err := e.dtype.Numeric(); err == nil {
 			dt.BigEndian = o.b.bigEndian
