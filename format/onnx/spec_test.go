@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -303,4 +304,42 @@ func TestDetect(t *testing.T) {
 		t.Errorf("only %d TF TensorProtos", len(tfFiles))
 	}
 	t.Logf("%d ONNX and %d TensorFlow files told apart", len(onnxFiles), len(tfFiles))
+}
+
+// TestTypedConcurrent reads a decoded (typed) tensor from several
+// goroutines at once, as the engine's workers do, twice over: the buffer
+// is dropped after the first full pass and decoded again for the second.
+func TestTypedConcurrent(t *testing.T) {
+	const n = 10000
+	vals := make([]uint64, n)
+	want := make([]byte, 0, 8*n)
+	for i := range vals {
+		vals[i] = uint64(i * 7919)
+		want = binary.LittleEndian.AppendUint64(want, vals[i])
+	}
+	tt := one(t, cat(dims(n), vf(2, uint64(onnxproto.Int64)), bf(7, packedVarints(vals...))))
+	for pass := 0; pass < 2; pass++ {
+		got := make([]byte, 8*n)
+		done := make(chan error, 4)
+		for w := 0; w < 4; w++ {
+			go func(w int) {
+				for off := w * 1000; off < len(got); off += 4000 {
+					end := min(off+1000, len(got))
+					if k, err := tt.Data.ReadAt(got[off:end], int64(off)); k != end-off {
+						done <- fmt.Errorf("ReadAt at %d: %d, %v", off, k, err)
+						return
+					}
+				}
+				done <- nil
+			}(w)
+		}
+		for w := 0; w < 4; w++ {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("pass %d: values differ", pass)
+		}
+	}
 }
