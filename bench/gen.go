@@ -5,9 +5,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format/npy/npyhdr"
@@ -105,6 +109,63 @@ func writeNPY(path string, dt dtype.DType, shape dtype.Shape, fortran bool, pat 
 	return writeFile(path, hdr, pat, n)
 }
 
+// writeONNX writes an ONNX model (ModelProto, ir_version 8, opset 17)
+// whose graph holds k float32 initializers "layer<i>/weight" of shape,
+// each in raw_data with data streamed from pat, as torch.onnx.export and
+// onnx.save write weights under 2 GiB.
+func writeONNX(path string, k int, shape dtype.Shape, pat []byte) error {
+	n, err := shape.NumBytes(4)
+	if err != nil {
+		return err
+	}
+	head := func(i int) []byte { // a TensorProto up to raw_data's length
+		var t []byte
+		for _, d := range shape {
+			t = protowire.AppendVarint(protowire.AppendTag(t, 1, protowire.VarintType), uint64(d))
+		}
+		t = protowire.AppendVarint(protowire.AppendTag(t, 2, protowire.VarintType), 1)
+		t = protowire.AppendString(protowire.AppendTag(t, 8, protowire.BytesType), fmt.Sprintf("layer%d/weight", i))
+		return protowire.AppendVarint(protowire.AppendTag(t, 9, protowire.BytesType), uint64(n))
+	}
+	var graphLen int64
+	for i := range k {
+		tl := int64(len(head(i))) + n
+		graphLen += int64(protowire.SizeTag(5)+protowire.SizeVarint(uint64(tl))) + tl
+	}
+	var m []byte
+	m = protowire.AppendVarint(protowire.AppendTag(m, 1, protowire.VarintType), 8)
+	m = protowire.AppendString(protowire.AppendTag(m, 2, protowire.BytesType), "bigconv-bench")
+	m = protowire.AppendVarint(protowire.AppendTag(m, 7, protowire.BytesType), uint64(graphLen))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.Write(m)
+	for i := range k {
+		h := head(i)
+		tl := int64(len(h)) + n
+		w.Write(protowire.AppendVarint(protowire.AppendTag(nil, 5, protowire.BytesType), uint64(tl)))
+		w.Write(h)
+		for left := n; left > 0; {
+			c := min(left, int64(len(pat)))
+			if _, err := w.Write(pat[:c]); err != nil {
+				f.Close()
+				return err
+			}
+			left -= c
+		}
+	}
+	var op []byte // opset_import {version: 17}
+	op = protowire.AppendVarint(protowire.AppendTag(op, 2, protowire.VarintType), 17)
+	w.Write(protowire.AppendBytes(protowire.AppendTag(nil, 8, protowire.BytesType), op))
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // writeBundle writes dir/model.ckpt.{index,data-00000-of-00001} holding one
 // float32 variable "dense/kernel" of shape.
 func writeBundle(dir string, shape dtype.Shape, pat []byte) (prefix, data string, err error) {
@@ -121,7 +182,22 @@ func fileSize(path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return st.Size(), nil
+	if !st.IsDir() {
+		return st.Size(), nil
+	}
+	// a directory output (one .npy per tensor): the sum of its files
+	var n int64
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil && strings.HasSuffix(p, ".npy") {
+			n += info.Size()
+		}
+		return err
+	})
+	return n, err
 }
 
 // sizeOut writes an output-sized scratch file (the bound for producing

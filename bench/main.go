@@ -80,6 +80,7 @@ var cases = []caseSpec{
 	{"fortran-c", ".npy <f4 [N,1024] Fortran order → C order", npyCase("fortran")},
 	{"tf-f32", "TF checkpoint float32 variable [N,1024] → .npy", tfCase},
 	{"tfrecord-f32", "TFRecord of serialized float32 frames [56,56,64] → .npy [N,56,56,64]", tfrecordCase},
+	{"onnx-f32", "ONNX model, 8 float32 initializers [N/8,1024] in raw_data → a directory of .npy", onnxCase},
 }
 
 func rawCase(pat, inDType string, item int64, outDType, peerOut, op string) func(string, int64) (*caseDef, error) {
@@ -172,6 +173,31 @@ func tfrecordCase(dir string, size int64) (*caseDef, error) {
 		return nil, err
 	}
 	return &caseDef{Input: in, InBytes: frames * fb, OutBytes: frames * fb, Args: []string{in},
+		Files: []string{in}}, nil
+}
+
+// onnxCase is an ONNX model whose graph holds 8 float32 initializers in
+// raw_data, converted into a directory of .npy files. Its peer is what a
+// user runs today (peer.py kind "onnx"): onnx.load, then
+// numpy_helper.to_array and np.save of each initializer. A model is one
+// protobuf message, which onnx.load refuses past 2 GiB: sizes above
+// 1.5 GiB are refused here.
+func onnxCase(dir string, size int64) (*caseDef, error) {
+	if size > 3<<29 {
+		return nil, fmt.Errorf("--size %d: an inline ONNX model is limited to 2 GiB by protobuf (onnx.load refuses more); use ≤ 1.5GiB", size)
+	}
+	const k = 8
+	shape := dtype.Shape{size / (k * 4096), 1024}
+	if shape[0] < 1 {
+		return nil, fmt.Errorf("--size %d is below 8 rows", size)
+	}
+	in := filepath.Join(dir, "model.onnx")
+	if err := writeONNX(in, k, shape, pattern("f4")); err != nil {
+		return nil, err
+	}
+	n, _ := shape.NumBytes(4)
+	return &caseDef{Input: in, InBytes: k * n, OutBytes: k * n, Args: []string{in},
+		Peer:  map[string]any{"in": in, "kind": "onnx"},
 		Files: []string{in}}, nil
 }
 
@@ -348,6 +374,14 @@ func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, wor
 		}
 		rep.Versions[p.tool] = strings.TrimSpace(string(out))
 	}
+	if out, err := exec.Command(python, "-c", "import onnx; print(onnx.__version__)").Output(); err != nil {
+		msg := fmt.Sprintf("numpy peer of onnx-f32 skipped: %s cannot import onnx (apt-get install python3-onnx)", python)
+		fmt.Fprintln(os.Stderr, "bench:", msg)
+		rep.Skipped = append(rep.Skipped, msg)
+		skip["onnx"] = true
+	} else {
+		rep.Versions["onnx"] = strings.TrimSpace(string(out))
+	}
 
 	for _, cs := range sel {
 		fmt.Fprintf(os.Stderr, "bench: %s: generating %s input\n", cs.name, sizeText)
@@ -403,6 +437,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		case onlyTools != nil && !onlyTools[t] && variants[t] == nil:
 			continue
 		case skip[t], (t == "numpy" || t == "dask") && c.Peer == nil,
+			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])),
 			strings.HasPrefix(t, "cp-out") && c.OutBytes == c.InBytes:
 			continue
 		}
@@ -432,7 +467,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		order := rand.New(rand.NewPCG(uint64(r), uint64(len(tools)))).Perm(len(tools))
 		for _, i := range order {
 			tool := tools[i]
-			os.Remove(out)
+			os.RemoveAll(out) // a file, or a directory of .npy files
 			m, err := runTool(tool, c, bin, peerPath, out)
 			if err != nil {
 				return nil, err
@@ -445,7 +480,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			fmt.Fprintf(os.Stderr, "bench: %s %-13s run %d: %6.2f s  rss %5d MiB  anon %5d MiB\n",
 				c.Name, tool, r+1, m.Wall, m.MaxRSS>>10, m.MaxAnon>>10)
 			ms[tool] = append(ms[tool], m)
-			os.Remove(out)
+			os.RemoveAll(out)
 			syscall.Sync() // untimed: no writeback left over for the next tool
 		}
 	}

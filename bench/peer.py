@@ -2,7 +2,7 @@
 
     /usr/bin/python3 peer.py numpy|dask SPEC_JSON
 
-SPEC_JSON: {"in": path, "kind": "raw"|"npy", "in_dtype": "<f4" (raw only),
+SPEC_JSON: {"in": path, "kind": "raw"|"npy"|"onnx", "in_dtype": "<f4" (raw only),
 "shape": [...] (raw only), "out": path, "out_dtype": "<f4",
 "op": "astype"|"bf16", "block_bytes": N}
 
@@ -26,8 +26,29 @@ import time
 import numpy as np
 
 
+def onnx_peer(spec):
+    """What a user runs today on an ONNX model: onnx.load (the whole
+    model in RAM), numpy_helper.to_array and np.save of each initializer
+    into the output directory, each file fsynced (as bigconv's commit)."""
+    import os
+    import onnx
+    from onnx import numpy_helper
+    t0 = time.perf_counter()
+    m = onnx.load(spec["in"])
+    os.makedirs(spec["out"])
+    for t in m.graph.initializer:
+        p = os.path.join(spec["out"], t.name.replace("/", "_") + ".npy")
+        np.save(p, numpy_helper.to_array(t))
+        fd = os.open(p, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    print("%.6f" % (time.perf_counter() - t0))
+
+
 def main():
     tool, spec = sys.argv[1], json.loads(sys.argv[2])
+    if spec.get("kind") == "onnx":
+        return onnx_peer(spec)
     if tool == "dask":
         import dask.array as da
     t0 = time.perf_counter()

@@ -257,6 +257,8 @@ func locate(r io.ReaderAt, off, n int64, file string) (Header, error) {
 				return h, wrap(err, file, at, "dtype")
 			}
 			if tfproto.DataType(v) != h.DataType {
+				// (an ONNX TensorProto repeats field 1, its dims: openSource
+				// adds a hint when the file reads as ONNX)
 				return h, errf(tensor.ErrCorrupt, file, at, "second dtype %d differs from %v", v, h.DataType)
 			}
 		case num == fieldShape:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/tfbundle/internal/table"
 	"github.com/bigconv/bigconv/internal/crc32c"
@@ -43,6 +44,7 @@ type Bundle struct {
 	numShards int
 	bigEndian bool
 	tensors   []*tensor.Tensor
+	errs      map[string]error // why a tensor is Unsupported, by name
 }
 
 // errorf builds a located error; every error of this package starts with
@@ -81,6 +83,7 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 		seenHeader bool
 		order      []string
 		entries    = map[string]*entry{}
+		broken     = map[string]error{}
 	)
 	err = t.Walk(func(key, value []byte) error {
 		if !seenHeader {
@@ -111,14 +114,18 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 			return nil
 		}
 		k := string(key)
-		e, err := parseEntry(value)
-		if err != nil {
-			return errorf(tensor.ErrCorrupt, name, printable(k), -1, "BundleEntryProto: %v", err)
-		}
-		entries[k] = e
 		if key[0] != 0 { // slice entries (OrderedCode keys start with 0) are hidden
 			order = append(order, k)
 		}
+		e, err := parseEntry(value)
+		if err != nil {
+			// As TensorFlow (BundleReader::GetBundleEntryProto parses an
+			// entry when it is looked up), a broken entry fails its own
+			// tensor only; a broken slice entry, its variable.
+			broken[k] = errorf(tensor.ErrCorrupt, name, printable(k), -1, "BundleEntryProto: %v", err)
+			return nil
+		}
+		entries[k] = e
 		return nil
 	})
 	if err != nil {
@@ -131,17 +138,74 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 		return nil, errorf(tensor.ErrCorrupt, name, "", -1, "empty index: no header entry")
 	}
 
-	o := &opener{b: b, sibling: sibling, shards: map[int64]*shardFile{}, entries: entries,
-		prefix: filepath.Base(Prefix(name)), dir: filepath.Dir(name)}
+	o := &opener{b: b, sibling: sibling, shards: map[int64]*shardFile{}, missing: map[int64]error{},
+		entries: entries, prefix: filepath.Base(Prefix(name)), dir: filepath.Dir(name)}
+	b.errs = map[string]error{}
 	for _, k := range order {
-		t, err := o.tensor(k, entries[k])
+		err := broken[k]
+		var t *tensor.Tensor
+		if err == nil {
+			t, err = o.tensor(k, entries[k])
+		}
 		if err != nil {
-			return nil, err
+			t = o.unusable(k, entries[k], err)
 		}
 		b.tensors = append(b.tensors, t)
 	}
 	return b, nil
 }
+
+// unusable describes a tensor that o.tensor could not place, as far as
+// its entry allows. A numeric tensor whose data shard is missing keeps
+// its dtype and shape and gets Data that fails with the missing shard's
+// error when read (inspect lists it, marked missing_shard; convert fails
+// on it). Any other failure, or a string tensor (whose width is read from
+// its data), makes the tensor Unsupported with the reason, and Err
+// returns the error; the bundle's other tensors are not affected.
+func (o *opener) unusable(key string, e *entry, err error) *tensor.Tensor {
+	t := &tensor.Tensor{Name: key, File: o.b.name, Shape: dtype.Shape{}, Extra: map[string]string{}}
+	if e != nil {
+		t.Shape, t.Offset = e.shape, e.offset
+		t.Extra["tf_dtype"] = e.dtype.String()
+		if dt, err := e.dtype.Numeric(); err == nil {
+			dt.BigEndian = o.b.bigEndian
+			t.DType = dt
+		}
+	}
+	var m *missingShard
+	if errors.As(err, &m) {
+		t.Extra["missing_shard"] = m.file
+		if t.DType.Type.Valid() {
+			t.Data = failing{err}
+			t.File = m.file
+			return t
+		}
+	}
+	t.Unsupported = err.Error()
+	o.b.errs[key] = err
+	return t
+}
+
+// failing is the Data of a tensor whose shard is missing.
+type failing struct{ err error }
+
+func (f failing) ReadAt([]byte, int64) (int, error) { return 0, f.err }
+
+// missingShard is the error of a data shard that could not be opened.
+type missingShard struct {
+	file  string
+	cause error // from the sibling opener
+	err   error // located at the tensor
+}
+
+func (m *missingShard) Error() string { return m.err.Error() }
+func (m *missingShard) Unwrap() error { return m.err }
+
+// Err is the error that made the tensor named name Unsupported (a broken
+// entry, a size or range its shard contradicts, a string tensor whose
+// data is missing or damaged), or nil. The error wraps the tensor
+// sentinels as Open's errors do.
+func (b *Bundle) Err(name string) error { return b.errs[name] }
 
 // isOurs reports whether err already carries the "tfbundle: " prefix.
 func isOurs(err error) bool {
@@ -174,6 +238,7 @@ type opener struct {
 	b       *Bundle
 	sibling func(string) (io.ReaderAt, int64, error)
 	shards  map[int64]*shardFile
+	missing map[int64]error // shards that could not be opened
 	entries map[string]*entry
 	prefix  string
 	dir     string
@@ -187,6 +252,10 @@ func (o *opener) shard(id int64, key string) (*shardFile, error) {
 	if s, ok := o.shards[id]; ok {
 		return s, nil
 	}
+	if err, ok := o.missing[id]; ok {
+		m := err.(*missingShard)
+		return nil, &missingShard{file: m.file, cause: m.cause, err: errorf(m.cause, m.file, key, -1, "opening data shard")}
+	}
 	base := DataFile(o.prefix, int(id), o.b.numShards)
 	file := base
 	if o.dir != "" && o.dir != "." {
@@ -197,7 +266,11 @@ func (o *opener) shard(id int64, key string) (*shardFile, error) {
 	}
 	r, size, err := o.sibling(base)
 	if err != nil {
-		return nil, errorf(err, file, key, -1, "opening data shard")
+		// As TensorFlow (BundleReader::GetValue opens a shard when a
+		// tensor in it is first read), a missing shard fails only reads.
+		m := &missingShard{file: file, cause: err, err: errorf(err, file, key, -1, "opening data shard")}
+		o.missing[id] = m
+		return nil, m
 	}
 	if size < 0 {
 		return nil, errorf(tensor.ErrCorrupt, file, key, -1, "negative shard size %d", size)
@@ -227,9 +300,9 @@ func (o *opener) tensor(key string, e *entry) (*tensor.Tensor, error) {
 		File:  o.b.name,
 		Extra: map[string]string{"tf_dtype": e.dtype.String()},
 	}
-	if !e.hasShape {
-		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, -1, "entry has no shape")
-	}
+	// An entry without a shape is a scalar, as TensorShape(entry.shape())
+	// makes it in TensorFlow (a writer that omits empty messages writes
+	// no shape for scalars).
 	base := e.dtype
 	if base > 100 {
 		base -= 100

@@ -37,6 +37,23 @@ func Require(t testing.TB) {
 	t.Skip(msg)
 }
 
+// RequireONNX is Require for Debian's python3-onnx (onnx and its
+// numpy_helper, the judge of the ONNX reader): it fails in CI, skips
+// elsewhere, when `import onnx` fails.
+func RequireONNX(t testing.TB) {
+	t.Helper()
+	Require(t)
+	out, err := exec.Command(Python, "-c", "import onnx, onnx.numpy_helper; print(onnx.__version__)").CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := "onnx is not importable by " + Python + " (apt-get install python3-onnx): " + string(bytes.TrimSpace(out))
+	if InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
 // Run runs a Python script with NumPy and returns its standard output. The
 // script's arguments follow it; a non-zero exit fails the test.
 func Run(t testing.TB, script string, args ...string) []byte {

@@ -38,6 +38,11 @@ type BundleTensor struct {
 	// listing the slices and one entry per slice, keyed as TensorFlow's
 	// EncodeTensorNameSlice does. Each slice has one extent per dimension.
 	Slices [][]BundleExtent
+	// EditEntry, when set, rewrites the tensor's encoded BundleEntryProto
+	// before it goes into the index (for entries other writers produce,
+	// or damaged ones); its block checksums stay valid. Not applied to
+	// partitioned tensors.
+	EditEntry func(entry []byte) []byte
 }
 
 // BundleExtent is a slice's range in one dimension. Length -1 means the
@@ -116,6 +121,9 @@ func WriteBundle(dir, prefix string, tensors []BundleTensor, opt BundleOptions) 
 		})
 		if err != nil {
 			return err
+		}
+		if t.EditEntry != nil {
+			e = t.EditEntry(e)
 		}
 		entries[t.Name] = e
 	}
