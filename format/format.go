@@ -56,6 +56,10 @@ type Options struct {
 type Input struct {
 	Format  string
 	Tensors []*tensor.Tensor
+	// Warnings are things the user should know that do not stop the
+	// conversion (a raw shape that uses only a prefix of the file), one
+	// sentence each naming the file; the CLI prints them on stderr.
+	Warnings []string
 }
 
 // Format is one input format.
