@@ -1,8 +1,10 @@
 package mmapnpz
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -131,32 +133,91 @@ func (w *Writer) Restore(s Sums) error {
 	return nil
 }
 
-// finalCRC is member i's CRC-32: its .npy header, the recorded ranges
-// joined, and what they leave out read back from the file into buf.
-func (w *Writer) finalCRC(i int, buf []byte) (uint32, error) {
-	m := &w.lay.members[i]
-	crc := m.hdrCRC
-	pos := int64(0)
-	readBack := func(end int64) error {
-		for pos < end {
-			n := min(int64(len(buf)), end-pos)
-			if _, err := w.f.ReadAt(buf[:n], m.dataOff()+pos); err != nil {
-				return fmt.Errorf("mmapnpz: read back %q at %d (+%d) of %s: %w", m.Name, m.dataOff()+pos, n, w.tmp, err)
-			}
-			crc = crc32.Update(crc, crc32.IEEETable, buf[:n])
-			pos += n
+// readPiece is the most of a range without a recorded CRC that one
+// goroutine reads back and hashes at a time at Commit (a variable for
+// tests).
+var readPiece int64 = 8 << 20
+
+// segment is a piece of one member's data at Commit: known (its CRC
+// recorded) or to be read back.
+type segment struct {
+	member   int
+	off, len int64
+	crc      uint32
+	known    bool
+}
+
+// memberCRCs is every member's CRC-32: its .npy header, the recorded
+// ranges, and what they leave out read back from the file, in pieces
+// hashed by GOMAXPROCS goroutines, then joined in order.
+func (w *Writer) memberCRCs() ([]uint32, error) {
+	var segs []segment
+	var unknown []int // indexes into segs
+	gap := func(i int, from, to int64) {
+		for o := from; o < to; o += readPiece {
+			unknown = append(unknown, len(segs))
+			segs = append(segs, segment{member: i, off: o, len: min(readPiece, to-o)})
 		}
+	}
+	for i := range w.lay.members {
+		pos := int64(0)
+		for _, r := range w.crcs[i].snapshot() {
+			gap(i, pos, r.Off)
+			segs = append(segs, segment{member: i, off: r.Off, len: r.Len, crc: r.CRC, known: true})
+			pos = r.Off + r.Len
+		}
+		gap(i, pos, w.lay.members[i].dataLen)
+	}
+	if err := w.hashPieces(segs, unknown); err != nil {
+		return nil, err
+	}
+	crcs := make([]uint32, len(w.lay.members))
+	for i := range crcs {
+		crcs[i] = w.lay.members[i].hdrCRC
+	}
+	for _, s := range segs {
+		crcs[s.member] = crccombine.IEEE.Combine(crcs[s.member], s.crc, s.len)
+	}
+	return crcs, nil
+}
+
+// hashPieces reads back and hashes segs[k] for every k in which.
+func (w *Writer) hashPieces(segs []segment, which []int) error {
+	if len(which) == 0 {
 		return nil
 	}
-	for _, r := range w.crcs[i].snapshot() {
-		if err := readBack(r.Off); err != nil {
-			return 0, err
-		}
-		crc = crccombine.IEEE.Combine(crc, r.CRC, r.Len)
-		pos = r.Off + r.Len
+	workers := min(runtime.GOMAXPROCS(0), len(which))
+	next := make(chan int)
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			var buf []byte
+			var first error
+			for k := range next {
+				if first != nil {
+					continue
+				}
+				s := &segs[k]
+				if int64(cap(buf)) < s.len {
+					buf = make([]byte, s.len)
+				}
+				m := &w.lay.members[s.member]
+				if _, err := w.f.ReadAt(buf[:s.len], m.dataOff()+s.off); err != nil {
+					first = fmt.Errorf("mmapnpz: read back %q at %d (+%d) of %s: %w", m.Name, m.dataOff()+s.off, s.len, w.tmp, err)
+					continue
+				}
+				s.crc = crcIEEE(buf[:s.len])
+			}
+			errs <- first
+		}()
 	}
-	if err := readBack(m.dataLen); err != nil {
-		return 0, err
+	for _, k := range which {
+		next <- k
 	}
-	return crc, nil
+	close(next)
+	var err error
+	for range workers {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }

@@ -35,11 +35,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	mmap "github.com/edsrzf/mmap-go"
@@ -356,10 +358,11 @@ func (e *Entry) Write(off, n int64, fill func(dst []byte) error) (err error) {
 }
 
 // CopyFrom copies n bytes of src from srcOff to data offset off in the
-// kernel (copy_file_range), as mmapnpy.Writer.CopyFrom. Its CRC-32 is not
-// recorded (the bytes never pass through memory): Commit reads the range
-// back. Errors: mmapnpy.ErrNoCopyRange before anything is copied when the
-// file systems cannot do it, io.ErrUnexpectedEOF when src ends early.
+// kernel (copy_file_range), as mmapnpy.Writer.CopyFrom, then reads the
+// range back from the output (from the page cache, just written) to
+// record its CRC-32, so that Commit need not read it. Errors:
+// mmapnpy.ErrNoCopyRange before anything is copied when the file systems
+// cannot do it, io.ErrUnexpectedEOF when src ends early.
 func (e *Entry) CopyFrom(src *os.File, srcOff, off, n int64) error {
 	if err := e.checkRange(off, n); err != nil {
 		return err
@@ -379,8 +382,23 @@ func (e *Entry) CopyFrom(src *os.File, srcOff, off, n int64) error {
 		}
 		left -= int64(k)
 	}
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	var crc uint32
+	for o := int64(0); o < n; {
+		k := min(int64(len(*bp)), n-o)
+		if _, err := e.w.f.ReadAt((*bp)[:k], e.m.dataOff()+off+o); err != nil {
+			return fmt.Errorf("mmapnpz: read back %q at %d of %s: %w", e.m.Name, e.m.dataOff()+off+o, e.w.tmp, err)
+		}
+		crc = crc32.Update(crc, crc32.IEEETable, (*bp)[:k])
+		o += k
+	}
+	e.w.crcs[e.i].add(Range{Off: off, Len: n, CRC: crc})
 	return nil
 }
+
+// readBufs are CopyFrom's read-back buffers.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // guard runs f, turning a memory fault into an mmapnpy.ErrFault error.
 func guard(f func() error) (err error) {
@@ -446,17 +464,17 @@ func (w *Writer) Commit() error {
 // finish computes every member's CRC-32, patches it into the local
 // header and writes the central directory and end records.
 func (w *Writer) finish() error {
-	buf := make([]byte, 1<<20)
+	crcs, err := w.memberCRCs()
+	if err != nil {
+		return err
+	}
 	cd := bufio.NewWriterSize(io.NewOffsetWriter(w.f, w.lay.cdOff), 1<<20)
-	var rec, crcb []byte
-	for i := range w.lay.members {
-		crc, err := w.finalCRC(i, buf)
-		if err != nil {
-			return err
-		}
-		crcb = append(crcb[:0], byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24))
-		if _, err := w.f.WriteAt(crcb, w.lay.members[i].local+localCRCOffset); err != nil {
-			return fmt.Errorf("mmapnpz: patch CRC of %q in %s: %w", w.lay.members[i].Name, w.tmp, err)
+	var rec []byte
+	for i, crc := range crcs {
+		m := &w.lay.members[i]
+		b := [4]byte{byte(crc), byte(crc >> 8), byte(crc >> 16), byte(crc >> 24)}
+		if _, err := w.f.WriteAt(b[:], m.local+localCRCOffset); err != nil {
+			return fmt.Errorf("mmapnpz: patch CRC of %q in %s: %w", m.Name, w.tmp, err)
 		}
 		rec = w.lay.appendCentral(rec[:0], i, crc)
 		cd.Write(rec)
