@@ -26,6 +26,25 @@
 // disjoint ranges; so are Sums and Sync. Create, Restore, Commit, Abort
 // and Release are not.
 //
+// How the engine drives it (one archive, many tensors): plan every
+// selected tensor first (target dtype, shape) and Create with one Member
+// per tensor (Name = the tensor's name, DType = the plan's target, Shape
+// = the tensor's, or its row range's); then feed one worker pool with
+// (tensor, block) pairs, each block converted as for a .npy and written
+// with w.Entry(i).WriteAt (or Write, or CopyFrom for plain copies) at
+// the block's output offset; Commit once all are done, Abort on error,
+// Release on interruption. The three Entry methods have the signatures
+// of mmapnpy.Writer's, so one small interface serves both outputs.
+//
+// Resume: at each checkpoint take s := w.Sums(), then w.Sync(), then
+// store s in the journal beside the per-tensor progress. A resumed run
+// calls Create with Options.Keep (the partial file is reused only when
+// the layout is identical), w.Restore(s), and rewrites what the journal
+// does not count as done. A block written again replaces the recorded
+// ranges it overlaps; the parts of those not written again, and anything
+// never recorded, are read back by Commit, so CRCs are right even
+// without a snapshot (only slower).
+//
 // Errors of the file system are mmapnpy's (ErrNoSpace with a
 // *mmapnpy.NoSpaceError, ErrBusy, ErrFault, ErrNoCopyRange), so a caller
 // handles both writers alike.

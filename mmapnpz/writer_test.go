@@ -329,3 +329,16 @@ func TestRestoreChecks(t *testing.T) {
 		}
 	}
 }
+
+// blockWriter is what the engine's workers need of an output: mmapnpy's
+// Writer and an mmapnpz Entry both are one.
+type blockWriter interface {
+	Write(off, n int64, fill func(dst []byte) error) error
+	WriteAt(p []byte, off int64) error
+	CopyFrom(src *os.File, srcOff, off, n int64) error
+}
+
+var (
+	_ blockWriter = (*mmapnpy.Writer)(nil)
+	_ blockWriter = (*Entry)(nil)
+)
