@@ -3,6 +3,7 @@ package mmapnpz
 import (
 	"archive/zip"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -44,20 +45,29 @@ func TestZeroCRC(t *testing.T) {
 const boundaryScript = `
 import json, sys, zipfile
 import numpy as np
-out, want = sys.argv[1], json.load(open(sys.argv[2]))
-z = zipfile.ZipFile(out)
-infos = z.infolist()
-assert [i.filename for i in infos] == [w["file"] for w in want]
-for zi, w in zip(infos, want):
-    assert (zi.file_size, zi.compress_size, zi.header_offset, zi.CRC) == (w["size"], w["size"], w["local"], w["crc"]), (zi, w)
-    with z.open(zi) as f:
-        v = np.lib.format.read_magic(f)
-        shape, fo, dt = np.lib.format._read_array_header(f, v)
-        assert list(shape) == w["shape"] and dt.str == w["descr"], (shape, dt)
-        if zi.file_size < 1 << 20:
-            f.read()
-print("ok", [(zi.filename, zi.file_size, zi.header_offset) for zi in infos])
+for out, want in json.load(open(sys.argv[1])):
+    z = zipfile.ZipFile(out)
+    infos = z.infolist()
+    assert [i.filename for i in infos] == [w["file"] for w in want]
+    for zi, w in zip(infos, want):
+        assert (zi.file_size, zi.compress_size, zi.header_offset, zi.CRC) == (w["size"], w["size"], w["local"], w["crc"]), (out, zi, w)
+        with z.open(zi) as f:
+            v = np.lib.format.read_magic(f)
+            shape, fo, dt = np.lib.format._read_array_header(f, v)
+            assert list(shape) == w["shape"] and dt.str == w["descr"], (shape, dt)
+            if zi.file_size < 1 << 20:
+                f.read()
+    print("ok", out.split("/")[-1], [(zi.filename, hex(zi.file_size), hex(zi.header_offset)) for zi in infos])
 `
+
+type boundaryWant struct {
+	File  string  `json:"file"`
+	Size  int64   `json:"size"`
+	Local int64   `json:"local"`
+	CRC   uint32  `json:"crc"`
+	Shape []int64 `json:"shape"`
+	Descr string  `json:"descr"`
+}
 
 // TestZip64Boundaries lays out archives whose sizes and offsets sit on
 // the 32-bit limits (0xfffffffe, 0xffffffff, 2^32) as sparse files of
@@ -75,7 +85,9 @@ func TestZip64Boundaries(t *testing.T) {
 	}
 	head := probe.members[0].dataOff() // same for the sizes below (10-digit shapes, no zip64 in a's local header)
 	small := Member{Name: "small", DType: dtype.MustParse("<f4"), Shape: dtype.Shape{3, 2}}
-	for _, c := range []struct {
+	dir := t.TempDir()
+	var runs [][2]any // archive path, []boundaryWant
+	for ci, c := range []struct {
 		name    string
 		members []Member
 		zip64   []bool // per member: sizes in zip64 fields
@@ -93,28 +105,20 @@ func TestZip64Boundaries(t *testing.T) {
 		{"cd across 4 GiB", []Member{{Name: "a", DType: u1, Shape: dtype.Shape{cdAcross(t, head)}}, {Name: "z", DType: u1, Shape: dtype.Shape{1}}}, []bool{false, false}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "b.npz")
+			out := filepath.Join(dir, fmt.Sprintf("b%d.npz", ci))
 			w, err := Create(out, c.members, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer w.Abort()
-			type want struct {
-				File  string  `json:"file"`
-				Size  int64   `json:"size"`
-				Local int64   `json:"local"`
-				CRC   uint32  `json:"crc"`
-				Shape []int64 `json:"shape"`
-				Descr string  `json:"descr"`
-			}
-			var ws []want
+			var ws []boundaryWant
 			for i := range c.members {
 				m := &w.lay.members[i]
 				if m.zip64 != c.zip64[i] {
 					t.Fatalf("member %d: zip64 %v, want %v (size %#x)", i, m.zip64, c.zip64[i], m.size())
 				}
 				w.crcs[i].add(Range{Off: 0, Len: m.dataLen, CRC: zeroCRC(m.dataLen)})
-				ws = append(ws, want{m.file, m.size(), m.local, crccombine.IEEE.Combine(m.hdrCRC, zeroCRC(m.dataLen), m.dataLen),
+				ws = append(ws, boundaryWant{m.file, m.size(), m.local, crccombine.IEEE.Combine(m.hdrCRC, zeroCRC(m.dataLen), m.dataLen),
 					[]int64(m.Shape), m.DType.Descr()})
 			}
 			if w.lay.members[1].local != c.local && c.local != 0 {
@@ -128,14 +132,7 @@ func TestZip64Boundaries(t *testing.T) {
 			if err := w.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			defer os.Remove(out)
-			b, _ := json.Marshal(ws)
-			spec := filepath.Join(t.TempDir(), "want.json")
-			os.WriteFile(spec, b, 0o644)
-			res := string(numpytest.Run(t, boundaryScript, out, spec))
-			if !strings.HasPrefix(res, "ok") {
-				t.Fatal(res)
-			}
+			runs = append(runs, [2]any{out, ws})
 			zr, err := zip.OpenReader(out)
 			if err != nil {
 				t.Fatal(err)
@@ -150,6 +147,14 @@ func TestZip64Boundaries(t *testing.T) {
 			}
 		})
 	}
+	b, _ := json.Marshal(runs)
+	spec := filepath.Join(dir, "want.json")
+	os.WriteFile(spec, b, 0o644)
+	res := strings.TrimSpace(string(numpytest.Run(t, boundaryScript, spec)))
+	if strings.Count(res, "ok ") != len(runs) {
+		t.Fatal(res)
+	}
+	t.Log(res)
 }
 
 // cdAcross is the length of a member "a" before a 1-byte member "z"
