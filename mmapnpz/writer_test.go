@@ -185,6 +185,7 @@ func TestZip64ManyMembers(t *testing.T) {
 		t.Fatal("end records are not zip64")
 	}
 	t.Log(judge(t, out, members, 997, zero))
+	unzipTest(t, out)
 }
 
 func TestAbort(t *testing.T) {
@@ -342,3 +343,18 @@ var (
 	_ blockWriter = (*mmapnpy.Writer)(nil)
 	_ blockWriter = (*Entry)(nil)
 )
+
+// TestEmptyArchive: no members is an empty zip (np.savez(f) with no
+// arrays writes one too), which np.load opens with no files.
+func TestEmptyArchive(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "empty.npz")
+	w, err := Create(out, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(judge(t, out, nil, 1, nil))
+	goRead(t, out, nil, 1)
+}
