@@ -358,3 +358,31 @@ func TestEmptyArchive(t *testing.T) {
 	t.Log(judge(t, out, nil, 1, nil))
 	goRead(t, out, nil, 1)
 }
+
+// TestReplace: an existing output stays whole until Commit replaces it
+// atomically; with Options.Replace it is removed before the reservation
+// and Replaced reports its size.
+func TestReplace(t *testing.T) {
+	members := []Member{{Name: "a", DType: dtype.MustParse("<i4"), Shape: dtype.Shape{5}}}
+	for _, replace := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "x.npz")
+		if err := os.WriteFile(out, []byte("old output"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w, err := Create(out, members, Options{Replace: replace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := os.Stat(out)
+		if size, ok := w.Replaced(); ok != replace || (replace && size != 10) || replace == (statErr == nil) {
+			t.Fatalf("replace=%v: Replaced() = %d, %v; old output there: %v", replace, size, ok, statErr == nil)
+		}
+		if err := w.Entry(0).WriteAt(memberBytes(0, members[0]), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		goRead(t, out, members, 1)
+	}
+}
