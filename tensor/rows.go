@@ -181,6 +181,9 @@ type fortranRows struct {
 // spanMax caps the bytes one read of several columns' runs may fetch.
 const spanMax = 1 << 20
 
+// noSpans turns span reads off (benchmarks compare).
+var noSpans = false
+
 var spans = sync.Pool{New: func() any { b := make([]byte, spanMax); return &b }}
 
 func (f *fortranRows) ReadAt(p []byte, off int64) (int, error) {
@@ -197,7 +200,7 @@ func (f *fortranRows) ReadAt(p []byte, off int64) (int, error) {
 		col, within := off/f.colBytes, off%f.colBytes
 		src := f.base + col*f.stride + within
 		run := min(f.colBytes-within, want)
-		if run == want || gap > max(f.colBytes, 4<<10) || run >= spanMax {
+		if run == want || gap > max(f.colBytes, 4<<10) || run >= spanMax || noSpans {
 			// one run; or runs far apart (each its own read)
 			k, err := f.r.ReadAt(p[:run], src)
 			done += k
