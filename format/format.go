@@ -86,6 +86,10 @@ type Input struct {
 	// files are the files OpenPath opened (main file and siblings, also
 	// those a reader opens later), for Identity and Close.
 	files *openFiles
+	// Warnings are things the user should know that do not stop the
+	// conversion (a raw shape that uses only a prefix of the file), one
+	// sentence each naming the file; the CLI prints them on stderr.
+	Warnings []string
 }
 
 // openFiles is the list of files an Input opened, shared with the

@@ -188,6 +188,9 @@ Flags:`)
 		return err
 	}
 	defer in.Close()
+	for _, w := range in.Warnings {
+		fmt.Fprintln(stderr, "bigconv: warning:", w)
+	}
 	if sp != nil {
 		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors}, *sp, stderr)
 	}

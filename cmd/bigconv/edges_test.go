@@ -338,3 +338,21 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("--version: exit %d: %q", code, stdout)
 	}
 }
+
+// A raw --shape smaller than the file converts that prefix and says so
+// on stderr (issue 16).
+func TestRawPrefixWarning(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.bin")
+	writeRamp(t, in, 4<<20)
+	out := filepath.Join(dir, "o.npy")
+	code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", "--shape", "1000,8", in, out)
+	if code != 0 || !strings.Contains(stderr, "bigconv: warning:") || !strings.Contains(stderr, in) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, _ := os.ReadFile(out)
+	src, _ := os.ReadFile(in)
+	if len(got) != 128+64000 || !bytes.Equal(got[128:], src[:64000]) {
+		t.Fatalf("output of %d bytes is not the 64000-byte prefix", len(got))
+	}
+}

@@ -22,6 +22,7 @@ type brokenCase struct {
 	offset int64
 	want   error       // nil: opens, with shape got
 	got    dtype.Shape // the shape Open finds
+	unused int64       // bytes after the data that the shape leaves out
 	msg    string      // must appear in the message besides the file name
 }
 
@@ -32,12 +33,13 @@ func brokenCases() []brokenCase {
 	add := func(c brokenCase) { cases = append(cases, c) }
 
 	// A [3, 5] float32 dump (60 bytes) cut or grown at every size from
-	// 0 to 70 bytes: only 60 fits; with -1 rows, every multiple of 20.
+	// 0 to 70 bytes: 60 or more fits (a prefix of a longer file); with -1
+	// rows, every multiple of 20.
 	for size := int64(0); size <= 70; size++ {
 		c := brokenCase{name: fmt.Sprintf("size=%d/shape=(3,5)", size), size: size, dt: f4, shape: dtype.Shape{3, 5},
 			want: tensor.ErrCorrupt, msg: "needs 60 bytes"}
-		if size == 60 {
-			c.want, c.got = nil, dtype.Shape{3, 5}
+		if size >= 60 {
+			c.want, c.got, c.unused = nil, dtype.Shape{3, 5}, size-60
 		}
 		add(c)
 		c = brokenCase{name: fmt.Sprintf("size=%d/shape=(-1,5)", size), size: size, dt: f4, shape: dtype.Shape{-1, 5},
@@ -58,6 +60,8 @@ func brokenCases() []brokenCase {
 		switch {
 		case size == 70:
 			c.want, c.got = nil, dtype.Shape{3, 5}
+		case size > 70:
+			c.want, c.got, c.unused = nil, dtype.Shape{3, 5}, size-70
 		case size < 10:
 			c.msg = "outside the"
 		}
@@ -80,15 +84,20 @@ func brokenCases() []brokenCase {
 		{name: "-1 beside 0", size: 8, dt: u1, shape: dtype.Shape{0, -1}, want: tensor.ErrCorrupt, msg: "cannot infer"},
 		{name: "-1 beside 0, empty file", size: 0, dt: u1, shape: dtype.Shape{0, -1}, want: tensor.ErrCorrupt, msg: "cannot infer"},
 		{name: "zero dim", size: 0, dt: f4, shape: dtype.Shape{0, 5}, got: dtype.Shape{0, 5}},
-		{name: "zero dim, bytes left", size: 4, dt: f4, shape: dtype.Shape{0, 5}, want: tensor.ErrCorrupt, msg: "needs 0 bytes"},
+		{name: "zero dim, bytes left", size: 4, dt: f4, shape: dtype.Shape{0, 5}, got: dtype.Shape{0, 5}, unused: 4},
 		{name: "scalar", size: 4, dt: f4, shape: dtype.Shape{}, got: dtype.Shape{}},
-		{name: "scalar, 8 bytes", size: 8, dt: f4, shape: dtype.Shape{}, want: tensor.ErrCorrupt, msg: "needs 4 bytes"},
+		{name: "scalar, 8 bytes", size: 8, dt: f4, shape: dtype.Shape{}, got: dtype.Shape{}, unused: 4},
+		{name: "scalar, 3 bytes", size: 3, dt: f4, shape: dtype.Shape{}, want: tensor.ErrCorrupt, msg: "needs 4 bytes"},
+		{name: "prefix, offset", size: 100, dt: u1, shape: dtype.Shape{2, 3}, offset: 90, got: dtype.Shape{2, 3}, unused: 4},
+		{name: "one item short of the file", size: 61, dt: f4, shape: dtype.Shape{3, 5}, got: dtype.Shape{3, 5}, unused: 1},
+		{name: "-1 leaves a remainder", size: 61, dt: f4, shape: dtype.Shape{-1, 5}, want: tensor.ErrCorrupt, msg: "not a multiple of 20"},
 		{name: "elements 2^32×2^32", size: 8, dt: u1, shape: dtype.Shape{1 << 32, 1 << 32}, want: tensor.ErrCorrupt, msg: "overflows"},
 		{name: "elements 2^62×4", size: 8, dt: u1, shape: dtype.Shape{1 << 62, 4}, want: tensor.ErrCorrupt, msg: "overflows"},
 		{name: "bytes 2^62×c16", size: 16, dt: c16, shape: dtype.Shape{1 << 62}, want: tensor.ErrCorrupt, msg: "overflows"},
 		{name: "bytes 2^60×c16, -1", size: 16, dt: c16, shape: dtype.Shape{1 << 60, -1}, want: tensor.ErrCorrupt, msg: "overflows"},
 		{name: "huge width", size: 16, dt: dtype.BytesOf(math.MaxInt), shape: dtype.Shape{2}, want: tensor.ErrCorrupt, msg: "overflows"},
 		{name: "huge but fits int64", size: 1 << 40, dt: f4, shape: dtype.Shape{1 << 20, 1 << 18}, got: dtype.Shape{1 << 20, 1 << 18}},
+		{name: "huge prefix", size: 1 << 50, dt: f4, shape: dtype.Shape{1 << 20, 1 << 18}, got: dtype.Shape{1 << 20, 1 << 18}, unused: 1<<50 - 1<<40},
 		{name: "huge, one short", size: 1<<40 - 1, dt: f4, shape: dtype.Shape{1 << 20, 1 << 18}, want: tensor.ErrCorrupt, msg: "needs 1099511627776 bytes"},
 	} {
 		add(c)
@@ -128,8 +137,11 @@ func TestBrokenInputs(t *testing.T) {
 				if !tt.Shape.Equal(c.got) {
 					t.Fatalf("shape %v, want %v", tt.Shape, c.got)
 				}
-				if n, _ := tt.NumBytes(); n != c.size-c.offset {
-					t.Fatalf("%d data bytes, want %d", n, c.size-c.offset)
+				if n, _ := tt.NumBytes(); n != c.size-c.offset-c.unused {
+					t.Fatalf("%d data bytes, want %d", n, c.size-c.offset-c.unused)
+				}
+				if u := Unused(tt); u != c.unused {
+					t.Fatalf("Unused = %d, want %d", u, c.unused)
 				}
 				if c.size <= 1<<20 {
 					if _, err := brokentest.ReadData(tt, 7); err != nil {

@@ -1,13 +1,18 @@
 // Package raw reads headerless dumps (ndarray.tofile, fwrite of a buffer)
 // as bigconv inputs. The user gives the dtype, and the shape or enough of
 // it: one dimension may be -1 and is inferred from the file size; with no
-// shape the array is 1-D. The size is checked against the file: the data
-// must fill the file exactly from the offset.
+// shape the array is 1-D. The size is checked against the file: a shape
+// that needs more bytes than the file has from the offset is corrupt
+// input; a complete shape (no -1) that needs fewer converts that prefix
+// of the file, and says so: the tensor's Extra[ExtraUnused] holds the
+// bytes left out, and the format registry's Input carries a warning the
+// CLI prints. With -1 or no shape the data must fill the file exactly.
 package raw
 
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format"
@@ -31,7 +36,11 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &format.Input{Format: "raw", Tensors: []*tensor.Tensor{t}}, nil
+			in := &format.Input{Format: "raw", Tensors: []*tensor.Tensor{t}}
+			if w := Warning(t, src.Size); w != "" {
+				in.Warnings = append(in.Warnings, w)
+			}
+			return in, nil
 		},
 	})
 }
@@ -59,14 +68,45 @@ func Open(r io.ReaderAt, size int64, name string, dt dtype.DType, shape dtype.Sh
 	if err != nil {
 		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset, "%v", err)
 	}
-	if n != avail {
+	if n > avail || (n < avail && !shape.Equal(sh)) {
+		// more than the file holds; or less, with a shape inferred from
+		// the file (then n < avail is a remainder, not a prefix the user asked for)
 		return nil, tensor.Errorf(tensor.ErrCorrupt, name, "", offset,
 			"shape %v of %s needs %d bytes but the file has %d bytes from offset %d", sh, dt, n, avail, offset)
 	}
-	return &tensor.Tensor{
+	t := &tensor.Tensor{
 		DType: dt, Shape: sh, File: name, Offset: offset,
 		Data: io.NewSectionReader(r, offset, n), Contiguous: true,
-	}, nil
+	}
+	if n < avail {
+		t.Extra = map[string]string{ExtraUnused: strconv.FormatInt(avail-n, 10)}
+	}
+	return t, nil
+}
+
+// ExtraUnused is the tensor.Extra key of the bytes after the data that a
+// shape smaller than the file leaves out (absent when the data fills the
+// file).
+const ExtraUnused = "unused_bytes"
+
+// Unused is how many bytes of the file after t's data Open left out (0
+// when the data fills the file from its offset).
+func Unused(t *tensor.Tensor) int64 {
+	n, _ := strconv.ParseInt(t.Extra[ExtraUnused], 10, 64)
+	return n
+}
+
+// Warning is the message for a tensor Open made from a prefix of a file
+// of size bytes ("" when the data fills the file): what the CLI prints on
+// stderr.
+func Warning(t *tensor.Tensor, size int64) string {
+	u := Unused(t)
+	if u == 0 {
+		return ""
+	}
+	n, _ := t.NumBytes()
+	return fmt.Sprintf("%s: shape %v of %s uses only %d of the %d bytes from offset %d; the last %d bytes of the file are not converted",
+		t.File, t.Shape, t.DType, n, size-t.Offset, t.Offset, u)
 }
 
 func inferShape(shape dtype.Shape, avail, item int64) (dtype.Shape, error) {

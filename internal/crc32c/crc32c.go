@@ -5,7 +5,11 @@
 // be verified against one checksum of the whole.
 package crc32c
 
-import "hash/crc32"
+import (
+	"hash/crc32"
+
+	"github.com/bigconv/bigconv/internal/crccombine"
+)
 
 // Table is the Castagnoli table, built once.
 var Table = crc32.MakeTable(crc32.Castagnoli)
@@ -27,57 +31,9 @@ func Unmask(m uint32) uint32 {
 	return (r >> 17) | (r << 15)
 }
 
-// Castagnoli polynomial, reversed.
-const poly = 0x82f63b78
-
-func gf2MatrixTimes(mat *[32]uint32, vec uint32) uint32 {
-	var sum uint32
-	for i := 0; vec != 0; i, vec = i+1, vec>>1 {
-		if vec&1 != 0 {
-			sum ^= mat[i]
-		}
-	}
-	return sum
-}
-
-func gf2MatrixSquare(square, mat *[32]uint32) {
-	for n := 0; n < 32; n++ {
-		square[n] = gf2MatrixTimes(mat, mat[n])
-	}
-}
-
 // Combine returns the CRC-32C of A||B given crc1 = CRC(A), crc2 = CRC(B)
-// and len2 = len(B). It runs in O(log len2) (zlib's crc32_combine).
+// and len2 = len(B). It runs in O(log len2) (zlib's crc32_combine; the
+// polynomial-generic code is in internal/crccombine).
 func Combine(crc1, crc2 uint32, len2 int64) uint32 {
-	if len2 <= 0 {
-		return crc1
-	}
-	var even, odd [32]uint32
-	odd[0] = poly
-	row := uint32(1)
-	for n := 1; n < 32; n++ {
-		odd[n] = row
-		row <<= 1
-	}
-	gf2MatrixSquare(&even, &odd) // 2 zero bits
-	gf2MatrixSquare(&odd, &even) // 4 zero bits
-	for {
-		gf2MatrixSquare(&even, &odd)
-		if len2&1 != 0 {
-			crc1 = gf2MatrixTimes(&even, crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
-		gf2MatrixSquare(&odd, &even)
-		if len2&1 != 0 {
-			crc1 = gf2MatrixTimes(&odd, crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
-	}
-	return crc1 ^ crc2
+	return crccombine.Castagnoli.Combine(crc1, crc2, len2)
 }
