@@ -2,12 +2,11 @@ package mmapnpy
 
 import (
 	"errors"
+	"github.com/bigconv/bigconv/internal/testdisk"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bigconv/bigconv/dtype"
 )
@@ -17,14 +16,7 @@ import (
 // Mounting needs root; where it is not permitted the test skips, except in
 // CI (which runs as root).
 func TestDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
-		if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
-			t.Fatalf("cannot mount tmpfs in CI: %v", err)
-		}
-		t.Skipf("cannot mount tmpfs (needs root): %v", err)
-	}
-	defer unix.Unmount(dir, 0)
+	dir := testdisk.Small(t, "4m")
 	out := filepath.Join(dir, "big.npy")
 	_, err := Create(out, dtype.MustParse("<f8"), dtype.Shape{8 << 20}, Options{})
 	if !errors.Is(err, ErrNoSpace) {
