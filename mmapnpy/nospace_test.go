@@ -2,13 +2,13 @@ package mmapnpy
 
 import (
 	"errors"
-	"github.com/bigconv/bigconv/internal/testdisk"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/testdisk"
 )
 
 // TestDiskFull mounts a 4 MiB tmpfs and asks for a 64 MiB output: Create

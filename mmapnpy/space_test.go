@@ -2,13 +2,13 @@ package mmapnpy
 
 import (
 	"errors"
-	"github.com/bigconv/bigconv/internal/testdisk"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/testdisk"
 )
 
 // writeFull creates and commits an output of rows×1024 float32 whose

@@ -2,13 +2,12 @@ package mmapnpz
 
 import (
 	"errors"
-	"github.com/bigconv/bigconv/internal/testdisk"
 	"os"
 	"path/filepath"
 	"testing"
 
-
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/testdisk"
 	"github.com/bigconv/bigconv/mmapnpy"
 )
 

@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/bigconv/bigconv/internal/testdisk"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/bigconv/bigconv/internal/testdisk"
 )
 
 // TestDiskFullCLI converts 16 MiB into a 4 MiB tmpfs: the run must fail
