@@ -16,6 +16,7 @@ import (
 	// input formats register themselves
 	_ "github.com/bigconv/bigconv/format/npy"
 	_ "github.com/bigconv/bigconv/format/npz"
+	_ "github.com/bigconv/bigconv/format/pytorch"
 	_ "github.com/bigconv/bigconv/format/raw"
 	_ "github.com/bigconv/bigconv/format/safetensors"
 	_ "github.com/bigconv/bigconv/format/tensorproto"

@@ -50,11 +50,14 @@ func (w *walker) walk(v any, name string, depth int) error {
 	if !w.holdsTensor(v, 0) {
 		return w.value(v, name)
 	}
-	if w.onPath[v] {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, name, -1, "the %s contains itself", kind(v)))
+	switch v.(type) {
+	case *pyList, *pyDict, *pySet: // tuples are immutable: a cycle passes through one of these
+		if w.onPath[v] {
+			return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, name, -1, "the %s contains itself", kind(v)))
+		}
+		w.onPath[v] = true
+		defer delete(w.onPath, v)
 	}
-	w.onPath[v] = true
-	defer delete(w.onPath, v)
 	switch c := v.(type) {
 	case *pyDict:
 		for i, k := range c.keys {
