@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bigconv/bigconv/engine"
@@ -37,6 +38,11 @@ func TestAgainstTorch(t *testing.T) {
 	}
 	got := map[string]*result{}
 	kinds := map[string]int{}
+	// conversions run 8 at a time: each output's commit waits on an fsync
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	var mu sync.Mutex
+	var failed []string
 	for _, fn := range files {
 		p := filepath.Join(dir, fn)
 		f, err := os.Open(p)
@@ -77,11 +83,26 @@ func TestAgainstTorch(t *testing.T) {
 			}
 			out := filepath.Join(dir, fmt.Sprintf("%s.%d.npy", fn, i))
 			// small blocks, so that the gather is read at many offsets
-			if _, err := engine.Convert(context.Background(), tt, out, engine.Options{BlockSize: 4 << 10, Workers: 2}); err != nil {
-				t.Fatalf("%s: %q: %v", fn, tt.Name, err)
+			bs := int64(4 << 10)
+			if n, _ := tt.NumBytes(); n > 1<<20 {
+				bs = 256 << 10
 			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if _, err := engine.Convert(context.Background(), tt, out, engine.Options{BlockSize: bs, Workers: 2}); err != nil {
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("%s: %q: %v", fn, tt.Name, err))
+					mu.Unlock()
+				}
+			}()
 			res.Tensors[tt.Name] = filepath.Base(out)
 		}
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatal(strings.Join(failed, "\n"))
 	}
 	t.Logf("tensors by layout: %v", kinds)
 	if kinds["fortran"] == 0 || kinds["gather"] == 0 || kinds["contiguous"] == 0 {

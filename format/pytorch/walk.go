@@ -22,6 +22,11 @@ const (
 	maxRank = 64
 )
 
+// MaxEntries caps the tensors and values one file may name (a state_dict
+// of a large model names a few thousand; with optimizer state, a few
+// times that).
+var MaxEntries = 1 << 18
+
 // walker names every value reachable from the root.
 type walker struct {
 	file   string
@@ -153,6 +158,9 @@ func keyName(k any) string {
 }
 
 func (w *walker) add(t *tensor.Tensor) error {
+	if len(w.out) >= MaxEntries {
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, t.Name, -1, "the pickled object names more than %d tensors and values (MaxEntries)", MaxEntries))
+	}
 	if w.names[t.Name] {
 		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, t.Name, -1, "two values are named %q (a key with a dot in it?)", t.Name))
 	}
