@@ -55,8 +55,8 @@ func FuzzOpen(f *testing.F) {
 					t.Fatalf("%q: data [%d, +%d) outside the %d-byte file", tt.Name, tt.Offset, n, len(b))
 				}
 			}
-			if n > 64<<20 {
-				continue // a zero-stride expand may be large; reading it proves nothing more
+			if n > 1<<20 {
+				continue // a zero-stride expand may be large; reading it in 61-byte pieces only slows the fuzzer
 			}
 			if _, err := brokentest.ReadData(tt, 61); err != nil {
 				t.Fatalf("%q: %v", tt.Name, err)

@@ -965,9 +965,9 @@ func reprTo(sb *strings.Builder, v any, budget, depth int) {
 	case float64:
 		sb.WriteString(pyFloat(v))
 	case string:
-		sb.WriteString(strconv.Quote(clip(v)))
+		sb.WriteString(pyQuoted(clip(v)))
 	case pyBytes:
-		sb.WriteString("b" + strconv.Quote(clip(string(v))))
+		sb.WriteString("b" + pyQuoted(clip(string(v))))
 	case pyTuple:
 		sb.WriteString("(")
 		for i, x := range v {
@@ -1025,6 +1025,15 @@ func reprTo(sb *strings.Builder, v any, budget, depth int) {
 	default:
 		sb.WriteString("<" + kind(v) + ">")
 	}
+}
+
+// pyQuoted quotes s as Python's repr does when it can: in single quotes.
+func pyQuoted(s string) string {
+	q := strconv.Quote(s)
+	if strings.Contains(s, "'") {
+		return q
+	}
+	return "'" + strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`) + "'"
 }
 
 func pyFloat(f float64) string {

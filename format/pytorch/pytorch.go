@@ -36,9 +36,9 @@
 // state_dict, nested dicts, lists and tuples — is named by its path
 // joined with "." ("model.encoder.weight", "layers.0"). A sub-object that
 // holds no tensor (an epoch number, optimizer hyper-parameters) is listed
-// once with Tensor.Unsupported "not a tensor: KIND REPR" and
-// Extra["kind"], Extra["value"], so that inspect shows it and convert
-// skips it. Sparse, quantized and meta tensors are listed likewise.
+// once with Tensor.Unsupported "not a tensor: KIND REPR" (a short,
+// Python-like repr) and Extra["kind"], so that inspect shows it and
+// convert skips it. Sparse, quantized and meta tensors are listed likewise.
 //
 // A tensor whose view is contiguous is a section of the file (Contiguous);
 // one whose strides are Fortran order (a transposed matrix) is a section

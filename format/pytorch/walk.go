@@ -177,7 +177,7 @@ func (w *walker) value(v any, name string) error {
 		t.Extra = map[string]string{"kind": o.kind}
 	} else {
 		t.Unsupported = "not a tensor: " + kind(v) + " " + repr(v, 80)
-		t.Extra = map[string]string{"kind": kind(v), "value": repr(v, 80)}
+		t.Extra = map[string]string{"kind": kind(v)}
 	}
 	return w.add(t)
 }
