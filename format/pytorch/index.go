@@ -3,6 +3,7 @@ package pytorch
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/bigconv/bigconv/format/hfindex"
 	"github.com/bigconv/bigconv/tensor"
@@ -29,7 +30,7 @@ func OpenIndex(r io.ReaderAt, size int64, name string, sibling func(string) (io.
 		if err != nil {
 			return nil, errorf(tensor.ErrCorrupt, name, "", -1, "shard %q: %v", shard, err)
 		}
-		f, err := Open(sr, ssize, shard)
+		f, err := Open(sr, ssize, filepath.Join(filepath.Dir(name), shard))
 		if err != nil {
 			return nil, err
 		}
