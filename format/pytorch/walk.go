@@ -254,7 +254,6 @@ func (w *walker) tensor(tv *tensorVal, name string) error {
 	case fortran(tv.size, tv.stride):
 		t.Data = io.NewSectionReader(w.r, base, elems*esize)
 		t.Fortran = true
-		t.Extra["layout"] = "fortran"
 	default:
 		t.Data = newGather(w.r, base, esize, l, elems)
 		t.Extra["layout"] = fmt.Sprintf("strided %v", tv.stride)
