@@ -109,6 +109,9 @@ func brokenCases(t testing.TB, marker string) []brokenCase {
 	add("npz", zipOf(member{name: "x.npy", data: []byte("\x93NUMPY")}), tensor.ErrFormat, "use --format npz")
 	add("two data.pkl", zipOf(member{name: "a/data.pkl", data: goodPkl()}, member{name: "b/data.pkl", data: goodPkl()}), tensor.ErrCorrupt, "two pickles")
 	add("deflated data.pkl", zipOf(member{name: "archive/data.pkl", data: goodPkl(), method: 8}, member{name: "archive/data/0", data: f32s(6)}), nil, "")
+	bad := torchZip(goodPkl(), f32s(6))
+	bad[bytes.Index(bad, []byte("cpu"))+2]++ // "cpv": still a valid pickle
+	add("data.pkl CRC", bad, tensor.ErrChecksum, "checksum")
 	add("not zip, not pickle", []byte("hello world"), tensor.ErrFormat, "neither")
 	add("empty file", nil, tensor.ErrFormat, "empty file")
 

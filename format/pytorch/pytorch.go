@@ -177,6 +177,11 @@ func Open(r io.ReaderAt, size int64, name string) (*File, error) {
 	return nil, errorf(tensor.ErrFormat, name, "", 0, "neither a zip archive nor a legacy torch.save file (starts with %q)", head[:min(n, 8)])
 }
 
+// checkPickleCRC: data.pkl is read to its end so that its zip CRC-32 is
+// checked (torch's own reader does not check it). FuzzOpen turns it off
+// so that mutated pickles reach the pickle machine.
+var checkPickleCRC = true
+
 // openZip reads the zip format.
 func openZip(r io.ReaderAt, size int64, name string) (*File, error) {
 	zr, err := zip.NewReader(r, size)
@@ -224,6 +229,16 @@ func openZip(r io.ReaderAt, size int64, name string) (*File, error) {
 	root, err := m.run()
 	if err != nil {
 		return nil, err
+	}
+	if checkPickleCRC {
+		// read to the member's end, where archive/zip checks its CRC-32
+		if _, err := io.Copy(io.Discard, m.r); err != nil {
+			sentinel := tensor.ErrCorrupt
+			if errors.Is(err, zip.ErrChecksum) {
+				sentinel = tensor.ErrChecksum
+			}
+			return nil, errorf(sentinel, name, "", base, "%s: %v", pkl.Name, err)
+		}
 	}
 	bigEnd := false
 	if bo := members[prefix+"byteorder"]; bo != nil {
