@@ -46,7 +46,7 @@ func TestGatherOffsets(t *testing.T) {
 				idx[k] = 0
 			}
 		}
-		g := newGather(bytes.NewReader(st), 2*c.off, 2, reduce(c.size, c.stride), elems)
+		g := newGather(bytes.NewReader(st), 2*c.off, int64(len(st))-2*c.off, 2, reduce(c.size, c.stride), elems)
 		for off := range int64(len(want)) {
 			for n := int64(0); n <= 9 && off+n <= int64(len(want))+1; n++ {
 				p := make([]byte, n)
@@ -86,7 +86,7 @@ func BenchmarkGather(b *testing.B) {
 			for _, n := range c.size {
 				elems *= n
 			}
-			var rd io.ReaderAt = newGather(r, 0, 4, l, elems)
+			var rd io.ReaderAt = newGather(r, 0, int64(len(st)), 4, l, elems)
 			if l.contiguous() {
 				rd = io.NewSectionReader(r, 0, elems*4)
 			}

@@ -255,7 +255,7 @@ func (w *walker) tensor(tv *tensorVal, name string) error {
 		t.Data = io.NewSectionReader(w.r, base, elems*esize)
 		t.Fortran = true
 	default:
-		t.Data = newGather(w.r, base, esize, l, elems)
+		t.Data = newGather(w.r, base, st.nbytes-tv.offset*esize, esize, l, elems)
 		t.Extra["layout"] = fmt.Sprintf("strided %v", tv.stride)
 	}
 	return w.add(t)
