@@ -21,6 +21,8 @@ func FuzzOpen(f *testing.F) {
 	f.Add(torchZip(goodPkl(), f32s(6)))
 	f.Add(torchZip(proto2(dict(str("a"), rebuild(storageID("FloatStorage", "0", 6), 1, []int{2, 2}, []int{1, 2}),
 		str("b"), tuple(rebuild(storageID("HalfStorage", "1", 4), 0, []int{3, 2}, []int{0, 1}), i32(3)))), f32s(6), f32s(2)))
+	f.Add(torchZip(proto2(dict(str("perm"), rebuild(storageID("FloatStorage", "0", 24), 1, []int{2, 3, 3}, []int{1, 6, 2}),
+		str("col"), rebuild(storageID("FloatStorage", "0", 24), 2, []int{4, 2}, []int{6, 3}))), f32s(24)))
 	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "testdata", "real", "nlpodyssey+gopickle", "pytorch", "testdata", "*.pt"))
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {

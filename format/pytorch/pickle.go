@@ -975,6 +975,9 @@ func reprTo(sb *strings.Builder, v any, budget, depth int) {
 				sb.WriteString(", ")
 			}
 			reprTo(sb, x, budget, depth+1)
+			if sb.Len() > budget {
+				break
+			}
 		}
 		if len(v) == 1 {
 			sb.WriteString(",")

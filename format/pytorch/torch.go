@@ -6,7 +6,6 @@ package pytorch
 
 import (
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/bigconv/bigconv/dtype"
@@ -452,13 +451,4 @@ func (u *unpickler) build(obj, state any) (any, error) {
 		return o, nil
 	}
 	return nil, refuse(tensor.ErrUnsupported, "BUILD on a %s (setting state on an object bigconv does not interpret)", kind(obj))
-}
-
-// isInt reports whether v is a Python int.
-func isInt(v any) bool {
-	switch v.(type) {
-	case int64, *big.Int:
-		return true
-	}
-	return false
 }
