@@ -44,10 +44,10 @@ type walker struct {
 func (w *walker) walk(v any, name string, depth int) error {
 	w.visits++
 	if w.visits > maxVisits {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, name, -1, "the pickled object has more than %d values to name", maxVisits))
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, clip(name), -1, "the pickled object has more than %d values to name", maxVisits))
 	}
 	if depth > MaxDepth {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, name, -1, "containers nested deeper than %d", MaxDepth))
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, clip(name), -1, "containers nested deeper than %d", MaxDepth))
 	}
 	if t, ok := v.(*tensorVal); ok {
 		return w.tensor(t, name)
