@@ -10,7 +10,7 @@ import (
 )
 
 // chartTools are the bars drawn per case.
-var chartTools = []string{"bigconv", "numpy", "dask", "cp", "cp+fsync"}
+var chartTools = []string{"bigconv", "numpy", "dask", "torch", "cp", "cp+fsync"}
 
 // (cat > /dev/null is in the table; at 5–8 GiB/s it would flatten the chart.)
 

@@ -43,7 +43,7 @@ const python = "/usr/bin/python3"
 const peerBlock = 64 << 20
 
 // tools, in the order of the first round (later rounds rotate it).
-var allTools = []string{"bigconv", "numpy", "dask", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
+var allTools = []string{"bigconv", "numpy", "dask", "torch", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
 
 // variants are extra bigconv runs with more flags (--variant NAME=FLAGS),
 // measured in the same rounds as tools named "bigconv NAME".
@@ -81,6 +81,26 @@ var cases = []caseSpec{
 	{"tf-f32", "TF checkpoint float32 variable [N,1024] → .npy", tfCase},
 	{"tfrecord-f32", "TFRecord of serialized float32 frames [56,56,64] → .npy [N,56,56,64]", tfrecordCase},
 	{"onnx-f32", "ONNX model, 8 float32 initializers [N/8,1024] in raw_data → a directory of .npy", onnxCase},
+	{"pt-f16", "torch.save .pt float16 [N,1024] → float32 .npy", ptCase},
+}
+
+// ptCase is a torch.save file (zip format) of one float16 tensor [N,1024],
+// converted to float32. Its peer ("torch") is what a user writes today
+// without bigconv: torch.load, .float().numpy(), np.save (torch 1.13 has
+// no torch.load(mmap=True)), then an fsync as bigconv's commit does.
+func ptCase(dir string, size int64) (*caseDef, error) {
+	rows := size / 2048
+	if rows < 1 {
+		return nil, fmt.Errorf("--size %d is below one row of 1024 float16", size)
+	}
+	in := filepath.Join(dir, "in.pt")
+	if err := writePT(in, rows, 1024, pattern("f2")); err != nil {
+		return nil, err
+	}
+	n := rows * 1024 * 2
+	return &caseDef{Input: in, InBytes: n, OutBytes: 2 * n, Args: []string{"--dtype", "float32", in},
+		Peer:  map[string]any{"in": in, "kind": "pt"},
+		Files: []string{in}}, nil
 }
 
 func rawCase(pat, inDType string, item int64, outDType, peerOut, op string) func(string, int64) (*caseDef, error) {
@@ -360,7 +380,7 @@ func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, wor
 		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
 		Machine: machineInfo(), Versions: map[string]string{"go": runtime.Version(), "bigconv": gitRev(root)}}
 	skip := map[string]bool{}
-	for _, p := range []struct{ tool, mod, pkg string }{{"numpy", "numpy", "python3-numpy"}, {"dask", "dask.array", "python3-dask"}} {
+	for _, p := range []struct{ tool, mod, pkg string }{{"numpy", "numpy", "python3-numpy"}, {"dask", "dask.array", "python3-dask"}, {"torch", "torch", "python3-torch"}} {
 		out, err := exec.Command(python, "-c", "import "+p.mod+" as m, numpy; print(getattr(m, '__version__', '') or __import__('dask').__version__)").Output()
 		if err != nil {
 			msg := fmt.Sprintf("%s peer skipped: %s cannot import %s (apt-get install %s)", p.tool, python, p.mod, p.pkg)
@@ -436,7 +456,8 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		switch {
 		case onlyTools != nil && !onlyTools[t] && variants[t] == nil:
 			continue
-		case skip[t], (t == "numpy" || t == "dask") && c.Peer == nil,
+		case skip[t], (t == "numpy" || t == "dask") && (c.Peer == nil || c.Peer["kind"] == "pt"),
+			t == "torch" && (c.Peer == nil || c.Peer["kind"] != "pt"),
 			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])),
 			strings.HasPrefix(t, "cp-out") && c.OutBytes == c.InBytes:
 			continue
@@ -472,7 +493,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			if err != nil {
 				return nil, err
 			}
-			if strings.HasPrefix(tool, "bigconv") || tool == "numpy" || tool == "dask" {
+			if strings.HasPrefix(tool, "bigconv") || tool == "numpy" || tool == "dask" || tool == "torch" {
 				if sz, err := fileSize(out); err != nil || sz < c.OutBytes {
 					return nil, fmt.Errorf("%s wrote %d bytes, want ≥ %d (%v)", tool, sz, c.OutBytes, err)
 				}
@@ -519,7 +540,7 @@ func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error
 		argv := append([]string{bin, "convert", "--progress", "never"}, c.Args...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
-	case "numpy", "dask":
+	case "numpy", "dask", "torch":
 		spec := map[string]any{"out": out}
 		for k, v := range c.Peer {
 			spec[k] = v

@@ -104,6 +104,9 @@ func section(rep *Report, sizeText string) string {
 	if v := rep.Versions["dask"]; v != "" {
 		fmt.Fprintf(&b, "; dask %s", v)
 	}
+	if v := rep.Versions["torch"]; v != "" {
+		fmt.Fprintf(&b, "; torch %s", v)
+	}
 	b.WriteString(".\n\n")
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(&b, "- %s\n", s)
