@@ -90,7 +90,10 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &format.Input{Format: "pytorch", Tensors: f.Tensors}, nil
+			// a state_dict or checkpoint converts to a directory even with
+			// one tensor selected; a bare torch.save(tensor) to one file
+			bare := len(f.Tensors) == 1 && f.Tensors[0].Name == ""
+			return &format.Input{Format: "pytorch", Tensors: f.Tensors, Collection: !bare}, nil
 		},
 	})
 }
