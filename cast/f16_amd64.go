@@ -53,7 +53,7 @@ func init() {
 		d, s := view[uint16](dst), view[float32](src)
 		m := len(s) &^ 15
 		if m > 0 {
-			nan, inf, out := f32ToHalfAVX512(unsafe.SliceData(d), unsafe.SliceData(s), m)
+			nan, inf, out, _ := f32ToHalfAVX512(unsafe.SliceData(d), unsafe.SliceData(s), m)
 			addHalfCounts(st, nan, inf, out)
 		}
 		f32ToHalfSliceGo(d[m:len(s)], s[m:], st)
@@ -62,7 +62,7 @@ func init() {
 		d, s := view[uint16](dst), view[uint16](src)
 		m := len(s) &^ 15
 		if m > 0 {
-			nan, inf, out := bf16ToHalfAVX512(unsafe.SliceData(d), unsafe.SliceData(s), m)
+			nan, inf, out, _ := bf16ToHalfAVX512(unsafe.SliceData(d), unsafe.SliceData(s), m)
 			addHalfCounts(st, nan, inf, out)
 		}
 		bf16ToHalfSliceGo(d[m:len(s)], s[m:], st)
@@ -82,9 +82,15 @@ func addHalfCounts(st *Stats, nan, inf, out int) {
 // finite values that overflow.
 //
 //go:noescape
-func f32ToHalfAVX512(d *uint16, s *float32, n int) (nan, inf, out int)
+func f32ToHalfAVX512(d *uint16, s *float32, n int) (nan, inf, out, im int)
 
 // bf16ToHalfAVX512 is f32ToHalfAVX512 for bfloat16 values.
 //
 //go:noescape
-func bf16ToHalfAVX512(d *uint16, s *uint16, n int) (nan, inf, out int)
+func bf16ToHalfAVX512(d *uint16, s *uint16, n int) (nan, inf, out, im int)
+
+// c64ToHalfAVX512 is f32ToHalfAVX512 on the real parts of n complex64
+// values, also counting the non-zero imaginary parts (a narrowBlock).
+//
+//go:noescape
+func c64ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)

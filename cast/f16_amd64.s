@@ -129,8 +129,9 @@ bdone:
 
 // H16CONST loads the constants of H16: Z31 0x7fffffff, Z30 0x477ff000
 // (65520, the least magnitude that rounds to inf), Z29 0x7f800000 (inf),
-// Z24 1 (dwords); Z28 0x3ff, Z27 1, Z26 0x200 (words); and zeroes the
-// count lanes Z20-Z22.
+// Z24 1 (dwords); Z28 0x3ff, Z27 1, Z26 0x200 (words); Z23 zero, K7
+// 0xaaaa (the imaginary parts of complex64 values); and zeroes the
+// count lanes Z20-Z22 and Z19 (non-zero imaginary parts).
 #define H16CONST \
 	MOVL         $0x7fffffff, AX; \
 	VPBROADCASTD AX, Z31; \
@@ -148,7 +149,11 @@ bdone:
 	VPBROADCASTD AX, Z24; \
 	VPXORD       Z20, Z20, Z20; \
 	VPXORD       Z21, Z21, Z21; \
-	VPXORD       Z22, Z22, Z22
+	VPXORD       Z22, Z22, Z22; \
+	VPXORD       Z19, Z19, Z19; \
+	VPXORD       Z23, Z23, Z23; \
+	MOVL         $0xaaaa, AX; \
+	KMOVW        AX, K7
 
 // HSUM(z, y, r) sets r to the sum of the 16 dwords of z (y: its low half). Clobbers Z5, Z6.
 #define HSUM(z, y, r) \
@@ -195,13 +200,13 @@ bdone:
 
 // H16FUNC(name, LOAD, ss) is a routine
 //
-//	func name(d *uint16, s *T, n int) (nan, inf, out int)
+//	func name(d *uint16, s *T, n int) (nan, inf, out, im int)
 //
 // converting n (a multiple of 16) values of ss bytes at s, which LOAD
 // widens to float32, to float16 bits at d (H16, 32 values a turn), and
 // counting them.
 #define H16FUNC(name, LOAD, ss) \
-TEXT name(SB), NOSPLIT, $0-48; \
+TEXT name(SB), NOSPLIT, $0-56; \
 	MOVQ      d+0(FP), DI; \
 	MOVQ      s+8(FP), SI; \
 	MOVQ      n+16(FP), CX; \
@@ -224,12 +229,14 @@ done: \
 	HSUM(Z20, Y20, R8); \
 	HSUM(Z21, Y21, R9); \
 	HSUM(Z22, Y22, R11); \
+	HSUM(Z19, Y19, R12); \
 	VZEROUPPER; \
 	SUBQ      R9, R8; \
 	SUBQ      R11, R9; \
 	MOVQ      R11, nan+24(FP); \
 	MOVQ      R9, inf+32(FP); \
 	MOVQ      R8, out+40(FP); \
+	MOVQ      R12, im+48(FP); \
 	RET
 
 #define LOAD_F32(off, x) VMOVUPS off(SI), x
@@ -239,8 +246,24 @@ done: \
 	VPMOVZXWD off(SI), x; \
 	VPSLLD    $16, x, x
 
-// func f32ToHalfAVX512(d *uint16, s *float32, n int) (nan, inf, out int)
+// The real parts of 16 complex64 values, counting the non-zero (or NaN)
+// imaginary parts into Z19. Clobbers Z3, Z4, K4.
+#define LOAD_C64(off, x) \
+	VMOVDQU64    off(SI), Z3; \
+	VMOVDQU64    off+64(SI), Z4; \
+	VCMPPS       $4, Z23, Z3, K7, K4; \
+	VPADDD       Z24, Z19, K4, Z19; \
+	VCMPPS       $4, Z23, Z4, K7, K4; \
+	VPADDD       Z24, Z19, K4, Z19; \
+	VPMOVQD      Z3, Y3; \
+	VPMOVQD      Z4, Y4; \
+	VINSERTI64X4 $1, Y4, Z3, x
+
+// func f32ToHalfAVX512(d *uint16, s *float32, n int) (nan, inf, out, im int)
 H16FUNC(·f32ToHalfAVX512, LOAD_F32, 4)
 
-// func bf16ToHalfAVX512(d *uint16, s *uint16, n int) (nan, inf, out int)
+// func bf16ToHalfAVX512(d *uint16, s *uint16, n int) (nan, inf, out, im int)
 H16FUNC(·bf16ToHalfAVX512, LOAD_BF16, 2)
+
+// func c64ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)
+H16FUNC(·c64ToHalfAVX512, LOAD_C64, 8)

@@ -21,6 +21,11 @@ import (
 // Go side (ftofRun) calls it a chunk at a time and has the Go kernel
 // redo a chunk that raised the flag; the Go kernel also does the last
 // n % step items. So every result and every count is the Go kernel's.
+//
+// Where AVX-512 is there (narrowOK), the narrowing pairs whose chunks
+// would be redone for NaN, inf or overflow (float64 and complex128 →
+// float32, complex64, float16; complex64 → float16) are left to the
+// kernels of simd_narrow_amd64.go, which need no Go fallback.
 
 // ftofBlock is the signature of the assembly routines.
 type ftofBlock func(d, s *byte, n int) uint64
@@ -53,8 +58,8 @@ func init() {
 		{dtype.BFloat16, dtype.Float32, 32, bf16ToF32AVX2, false, avx2},
 		{dtype.Float32, dtype.Float64, 16, f32ToF64AVX, false, avx2},
 		{dtype.Complex64, dtype.Complex128, 8, c64ToC128AVX, false, avx2},
-		{dtype.Float64, dtype.Float32, 16, f64ToF32AVX, true, avx2},
-		{dtype.Complex128, dtype.Complex64, 8, c128ToC64AVX, true, avx2},
+		{dtype.Float64, dtype.Float32, 16, f64ToF32AVX, true, avx2 && !narrowOK},
+		{dtype.Complex128, dtype.Complex64, 8, c128ToC64AVX, true, avx2 && !narrowOK},
 		{dtype.Float16, dtype.Float32, 32, f16ToF32F16C, false, f16c},
 		{dtype.Float16, dtype.Float64, 16, f16ToF64F16C, false, f16c},
 		{dtype.Float16, dtype.Complex64, 16, f16ToC64F16C, false, f16c},
@@ -62,14 +67,14 @@ func init() {
 		{dtype.Float32, dtype.Complex64, 16, f32ToC64AVX2, false, avx2},
 		{dtype.Float32, dtype.Complex128, 16, f32ToC128AVX, false, avx2},
 		{dtype.Float64, dtype.Complex128, 16, f64ToC128AVX, false, avx2},
-		{dtype.Float64, dtype.Complex64, 16, f64ToC64AVX2, true, avx2},
-		{dtype.Float64, dtype.Float16, 32, f64ToF16AVX512, false, avx512},
-		{dtype.Complex128, dtype.Float16, 16, c128ToF16AVX512, false, avx512},
+		{dtype.Float64, dtype.Complex64, 16, f64ToC64AVX2, true, avx2 && !narrowOK},
+		{dtype.Float64, dtype.Float16, 32, f64ToF16AVX512, false, avx512 && !narrowOK},
+		{dtype.Complex128, dtype.Float16, 16, c128ToF16AVX512, false, avx512 && !narrowOK},
 		{dtype.Complex64, dtype.Float32, 32, c64ToF32AVX512, false, avx512},
 		{dtype.Complex64, dtype.Float64, 32, c64ToF64AVX512, false, avx512},
-		{dtype.Complex64, dtype.Float16, 32, c64ToF16AVX512, false, avx512 && f16c},
+		{dtype.Complex64, dtype.Float16, 32, c64ToF16AVX512, false, avx512 && f16c && !(narrowOK && haveF16C)},
 		{dtype.Complex128, dtype.Float64, 16, c128ToF64AVX512, false, avx512},
-		{dtype.Complex128, dtype.Float32, 16, c128ToF32AVX512, true, avx512},
+		{dtype.Complex128, dtype.Float32, 16, c128ToF32AVX512, true, avx512 && !narrowOK},
 		{dtype.Float8E5M2, dtype.Float16, 64, e5m2ToF16AVX2, false, avx2},
 		{dtype.Float8E4M3FN, dtype.Float16, 64, e4m3ToF16VBMI, false, vbmi},
 		{dtype.Float8E4M3FN, dtype.Float32, 64, e4m3ToF32VBMI, false, vbmi},
