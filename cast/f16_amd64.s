@@ -200,7 +200,7 @@ bdone:
 
 // H16FUNC(name, LOAD, ss) is a routine
 //
-//	func name(d *uint16, s *T, n int) (nan, inf, out, im int)
+//	func name(d, s *byte, n int) (nan, inf, out, im int)
 //
 // converting n (a multiple of 16) values of ss bytes at s, which LOAD
 // widens to float32, to float16 bits at d (H16, 32 values a turn), and
@@ -259,10 +259,10 @@ done: \
 	VPMOVQD      Z4, Y4; \
 	VINSERTI64X4 $1, Y4, Z3, x
 
-// func f32ToHalfAVX512(d *uint16, s *float32, n int) (nan, inf, out, im int)
+// func f32ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)
 H16FUNC(·f32ToHalfAVX512, LOAD_F32, 4)
 
-// func bf16ToHalfAVX512(d *uint16, s *uint16, n int) (nan, inf, out, im int)
+// func bf16ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)
 H16FUNC(·bf16ToHalfAVX512, LOAD_BF16, 2)
 
 // func c64ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)

@@ -108,24 +108,28 @@ func ftoiBounds64[T integer]() ftoiConst {
 // ftoiKernel runs the assembly a over the whole vectors and the Go
 // kernel for from → to (taken before registering, so it is the one
 // native would give without vector kernels) over the rest.
-func ftoiKernel(from, to dtype.Type, lanes int, a ftoiAsm, c ftoiConst) rawKernel {
+func ftoiKernel(from, to dtype.Type, lanes int, a ftoiAsm, c0 ftoiConst) rawKernel {
 	slow := goNative(from, to)
 	fs, ts := from.Size(), to.Size()
 	return func(dst, src []byte, st *Stats) {
 		n := len(src) / fs
 		m := n - n%lanes
-		if m > 0 {
-			_ = dst[m*ts-1]
-			out, im, nan, inf := a(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), m, &c)
+		_ = dst[:n*ts]
+		var c Stats
+		for i := 0; i < m; {
+			j := i + min(m-i, simdMaxRun)
+			out, im, nan, inf := a(unsafe.Pointer(&dst[i*ts]), unsafe.Pointer(&src[i*fs]), j-i, &c0)
 			if to != dtype.Bool {
 				out -= inf // saturated, but counted as inf
 			}
-			if st != nil {
-				st.OutOfRange += int64(out)
-				st.Imaginary += int64(im)
-				st.NaN += int64(nan)
-				st.Inf += int64(inf)
-			}
+			c.OutOfRange += int64(out)
+			c.Imaginary += int64(im)
+			c.NaN += int64(nan)
+			c.Inf += int64(inf)
+			i = j
+		}
+		if st != nil {
+			st.Add(c)
 		}
 		if m < n {
 			slow(dst[m*ts:n*ts], src[m*fs:], st)

@@ -9,13 +9,13 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Narrowing float → float vector kernels (float64 and complex128 to
-// float32, complex64 and float16; complex64 → float16 is in
-// f16_amd64.go) with AVX-512. Unlike the ftof routines they never hand a
-// chunk back to Go: NaN, ±inf and values that overflow are converted and
-// counted in the vector code (simd_narrow_amd64.s), so data full of them
-// runs as fast as any other. The Go kernel does only the last n % step
-// items.
+// Narrowing float → float vector kernels with AVX-512: float64 and
+// complex128 to float32, complex64 and float16 (simd_narrow_amd64.s);
+// float32, bfloat16 and complex64 to float16 (f16_amd64.s, with F16C).
+// Unlike the ftof routines they never hand a chunk back to Go: NaN, ±inf
+// and values that overflow are converted and counted in the vector code,
+// so data full of them runs as fast as any other. The Go kernel does
+// only the last n % step items.
 
 // narrowBlock is the signature of the assembly routines: convert n
 // items (a multiple of the step) and count what the Go kernel counts.
@@ -48,12 +48,20 @@ func init() {
 		{dtype.Complex128, dtype.Float16, 16, narrowC128F16},
 	}
 	if haveF16C {
-		narrowKernels = append(narrowKernels, narrowKernel{dtype.Complex64, dtype.Float16, 16, c64ToHalfAVX512})
+		narrowKernels = append(narrowKernels,
+			narrowKernel{dtype.Float32, dtype.Float16, 16, f32ToHalfAVX512},
+			narrowKernel{dtype.BFloat16, dtype.Float16, 16, bf16ToHalfAVX512},
+			narrowKernel{dtype.Complex64, dtype.Float16, 16, c64ToHalfAVX512})
 	}
 	for _, k := range narrowKernels {
 		registerSIMD(k.from, k.to, narrowRun(k, goNative(k.from, k.to)))
 	}
 }
+
+// simdMaxRun bounds the items of one call of a routine that counts in
+// 32-bit vector lanes (narrowBlock, ftoiAsm): a lane gets at most one
+// add per vector of 4 or more items, so it cannot wrap.
+const simdMaxRun = 1 << 28
 
 // narrowRun makes the kernel for k: the whole steps by k.block, the
 // rest by the Go kernel g.
@@ -62,15 +70,19 @@ func narrowRun(k narrowKernel, g rawKernel) rawKernel {
 	return func(dst, src []byte, st *Stats) {
 		n := len(src) / fs
 		m := n - n%step
-		if m > 0 {
-			_ = dst[m*ts-1]
-			nan, inf, out, im := block(unsafe.SliceData(dst), unsafe.SliceData(src), m)
-			if st != nil {
-				st.NaN += int64(nan)
-				st.Inf += int64(inf)
-				st.OutOfRange += int64(out)
-				st.Imaginary += int64(im)
-			}
+		_ = dst[:n*ts]
+		var c Stats
+		for i := 0; i < m; {
+			j := i + min(m-i, simdMaxRun)
+			nan, inf, out, im := block(unsafe.SliceData(dst[i*ts:]), unsafe.SliceData(src[i*fs:]), j-i)
+			c.NaN += int64(nan)
+			c.Inf += int64(inf)
+			c.OutOfRange += int64(out)
+			c.Imaginary += int64(im)
+			i = j
+		}
+		if st != nil {
+			st.Add(c)
 		}
 		if m < n {
 			g(dst[m*ts:n*ts], src[m*fs:], st)
