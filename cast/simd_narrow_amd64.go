@@ -42,7 +42,7 @@ func init() {
 	narrowKernels = []narrowKernel{
 		{dtype.Float64, dtype.Float32, 8, narrowF64F32},
 		{dtype.Float64, dtype.Complex64, 8, narrowF64C64},
-		{dtype.Complex128, dtype.Complex64, 4, narrowC128C64},
+		{dtype.Complex128, dtype.Complex64, 8, narrowC128C64},
 		{dtype.Complex128, dtype.Float32, 8, narrowC128F32},
 		{dtype.Float64, dtype.Float16, 16, narrowF64F16},
 		{dtype.Complex128, dtype.Float16, 16, narrowC128F16},

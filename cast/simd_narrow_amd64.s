@@ -24,7 +24,7 @@
 //
 // Registers: DI d, SI s, CX items left; Z0-Z14 data, K1-K6 masks;
 // Z15 dwords of 1, Z28 zero, Z29 the qword indexes of real parts, K7
-// the imaginary qword lanes 0xaa; Z16-Z23, Z30, Z31 constants of D2HX.
+// the imaginary qword lanes 0xaa; Z16-Z20 constants of D2H16.
 
 // The qword indexes of the real parts of eight complex128 in two
 // registers (VPERMT2Q), as bytes for VPMOVZXBQ.
@@ -76,11 +76,11 @@ GLOBL narrowEvenQ<>(SB), RODATA|NOPTR, $8
 // CNT(k, acc) adds 1 to the lanes k of acc.
 #define CNT(k, acc) VPADDD Z15, acc, k, acc
 
-// PAIR(k) turns k, a mask of eight qword parts, into a mask of the four
-// complex values (pairs) with a part in it. Clobbers Y4.
-#define PAIR(k) \
-	VPMOVM2D k, Y4; \
-	VPTESTMQ Y4, Y4, k
+// PAIR16(k) turns k, a mask of 16 parts, into a mask of the eight
+// complex values (pairs) with a part in it. Clobbers Z4.
+#define PAIR16(k) \
+	VPMOVM2D k, Z4; \
+	VPTESTMQ Z4, Z4, k
 
 // IMAGQ(z) counts the non-zero (or NaN) imaginary parts of the four
 // complex128 in z. Clobbers K6.
@@ -148,11 +148,14 @@ f64c64_loop:
 f64c64_done:
 	NRET
 
-// func narrowC128C64(d, s *byte, n int) (nan, inf, out, im int) (step 4)
+// func narrowC128C64(d, s *byte, n int) (nan, inf, out, im int) (step 8)
 //
 // Both parts narrowed; counted per complex value as c128ToC64 does: NaN
 // when a part is NaN, else inf when a part is ±inf, else out of range
-// when a part overflows.
+// when a part overflows. The part masks of 8 values (16 parts: NaN from
+// the float32 results, which are NaN exactly when the source is; ±inf
+// from the sources) are widened to dwords and tested as qwords, one per
+// value.
 TEXT ·narrowC128C64(SB), NOSPLIT, $0-56
 	MOVQ d+0(FP), DI
 	MOVQ s+8(FP), SI
@@ -162,22 +165,28 @@ TEXT ·narrowC128C64(SB), NOSPLIT, $0-56
 	JZ   c128c64_done
 
 c128c64_loop:
-	VMOVUPD     (SI), Z0
-	VCVTPD2PS   Z0, Y1
-	VMOVUPS     Y1, (DI)
-	VFPCLASSPDZ $0x81, Z0, K1
-	VFPCLASSPDZ $0x99, Z0, K2
-	VFPCLASSPSY $0x99, Y1, K3
-	PAIR(K1)
-	PAIR(K2)
-	PAIR(K3)
+	VMOVUPD      (SI), Z0
+	VMOVUPD      64(SI), Z2
+	VCVTPD2PS    Z0, Y1
+	VCVTPD2PS    Z2, Y3
+	VINSERTF32X8 $1, Y3, Z1, Z1
+	VMOVUPS      Z1, (DI)
+	VFPCLASSPSZ  $0x81, Z1, K1
+	VFPCLASSPSZ  $0x99, Z1, K3
+	VFPCLASSPDZ  $0x18, Z0, K2
+	VFPCLASSPDZ  $0x18, Z2, K4
+	KUNPCKBW     K2, K4, K2
+	KORW         K1, K2, K2
+	PAIR16(K1)
+	PAIR16(K2)
+	PAIR16(K3)
 	CNT(K1, Z24)
 	CNT(K2, Z25)
 	CNT(K3, Z26)
-	ADDQ        $64, SI
-	ADDQ        $32, DI
-	SUBQ        $4, CX
-	JNZ         c128c64_loop
+	ADDQ         $128, SI
+	ADDQ         $64, DI
+	SUBQ         $8, CX
+	JNZ          c128c64_loop
 
 c128c64_done:
 	NRET
@@ -207,67 +216,75 @@ c128f32_loop:
 c128f32_done:
 	NRET
 
-// D2HX(z, t1, t2, t3, t4) rounds the eight float64 in z to float16 bits in the low words
-// of its qwords, as f64ToHalfSlice does, and counts them. From a = |x|:
-// the fast path h = min(max((a + 0x1ffffffffff + (a>>42 & 1)) >> 42,
-// 1008<<10) - 1008<<10, 0x7c00) (exact for normal results, zero and
-// overflow to inf); for 2^-25 < |x| < 2^-14 (subnormal results, K2)
-// the FPU's rounding of a + 2^28, whose ulp is float16's subnormal step
-// 2^-24, minus 2^28's bits; for NaN (K1) 0x7c00 | the top ten payload
-// bits, or 1 when those are zero (npy_doublebits_to_halfbits: a
-// signalling NaN stays signalling). Then the sign. Constants: Z16 |·|
-// mask, Z17 0x1ffffffffff, Z18 1, Z19 1008<<10, Z20 0x7c00, Z21 0x8000,
-// Z22 0x3e60000000000001, Z23 0x3f10000000000000-0x3e60000000000001,
-// Z30 2^28, Z31 0x3ff. Clobbers t1-t4, K1-K5.
-#define D2HX(z, t1, t2, t3, t4) \
-	VPANDQ      Z16, z, t1; \
-	VPSRLQ      $42, t1, t4; \
-	VPANDQ      Z18, t4, t2; \
-	VPADDQ      Z17, t1, t3; \
-	VPADDQ      t2, t3, t3; \
-	VPSRLQ      $42, t3, t3; \
-	VPMAXUQ     Z19, t3, t3; \
-	VPSUBQ      Z19, t3, t3; \
-	VPMINUQ     Z20, t3, t3; \
-	VPCMPEQQ    Z20, t3, K3; \
-	VPSUBQ      Z22, t1, t2; \
-	VPCMPUQ     $1, Z23, t2, K2; \
-	VADDPD      Z30, t1, t2; \
-	VPSUBQ      Z30, t2, K2, t3; \
-	VFPCLASSPDZ $0x81, z, K1; \
-	VFPCLASSPDZ $0x99, z, K5; \
-	VPTESTNMQ   Z31, t4, K4; \
-	VPTERNLOGQ  $0xea, Z20, Z31, t4; \
-	VPORQ       Z18, t4, K4, t4; \
-	VMOVDQA64   t4, K1, t3; \
-	CNT(K1, Z24); \
-	CNT(K5, Z25); \
-	CNT(K3, Z26); \
-	VPSRLQ      $48, z, z; \
-	VPTERNLOGQ  $0xea, t3, Z21, z
+// D2H16(a, b) rounds the 16 float64 in a and b (in order) to float16
+// bits in Y6, as f64ToHalfSlice does (one rounding, as
+// npy_doublebits_to_halfbits), and counts them. It rounds to odd into
+// float32 (VCVTPD2PS toward zero, then the lowest bit set where that was
+// inexact), which has more than two bits beyond float16's precision, so
+// that VCVTPS2PH's rounding to nearest even is the one correct rounding
+// of the float64 (subnormal float16 results, overflow to inf and ties
+// included). NaNs come out quieted; only when a NaN is there (K3), the
+// rare path d2hnan puts in the bits NumPy keeps. The float32 values
+// (rounded toward zero, so never inf unless the source was) classify
+// the sources: NaN (|f| > inf, K3), NaN or ±inf (|f| >= inf, K4);
+// |f| >= 65520 the results that are inf or NaN (K5). Constants: Z15 dwords
+// of 1, Z16 dwords of 0x7fffffff, Z17 dwords of 0x477ff000 (65520, the
+// least magnitude that rounds to inf), Z18 words of 0x8000, Z19 words
+// of 0x3ff, Z20 words of 1, Z21 dwords of 0x7f800000 (inf). Clobbers Z1, Z3-Z5, Z7, K1-K5.
+#define D2H16(a, b) \
+	VCVTPD2PS.RZ_SAE a, Y1; \
+	VCVTPD2PS.RZ_SAE b, Y3; \
+	VCVTPS2PD        Y1, Z4; \
+	VCVTPS2PD        Y3, Z5; \
+	VCMPPD           $4, Z4, a, K1; \
+	VCMPPD           $4, Z5, b, K2; \
+	KUNPCKBW         K1, K2, K1; \
+	VINSERTF32X8     $1, Y3, Z1, Z1; \
+	VPORD            Z15, Z1, K1, Z1; \
+	VCVTPS2PH        $0, Z1, Y6; \
+	VPANDD           Z16, Z1, Z7; \
+	VPCMPUD          $6, Z21, Z7, K3; \
+	VPCMPUD          $5, Z21, Z7, K4; \
+	VPCMPUD          $5, Z17, Z7, K5; \
+	CNT(K3, Z24); \
+	CNT(K4, Z25); \
+	CNT(K5, Z26); \
+	KORTESTW         K3, K3; \
+	JNZ              d2hnan; \
+d2hback:
 
-// D2HCONST loads D2HX's constants.
+// D2HNAN(a, b) is D2H16's rare path: the NaN lanes K3 of Y6 get sign |
+// 0x7c00 | the top ten payload bits (x >> 42), or | 1 when those are zero
+// (a signalling NaN stays signalling). The sign is VCVTPS2PH's, the rest
+// the low word of x >> 42 (0xfc00 | payload for a NaN). Clobbers Z8, Z9,
+// K6.
+#define D2HNAN(a, b) \
+d2hnan: \
+	VPSRLQ      $42, a, Z8; \
+	VPSRLQ      $42, b, Z9; \
+	VPMOVQW     Z8, X8; \
+	VPMOVQW     Z9, X9; \
+	VINSERTI128 $1, X9, Y8, Y8; \
+	VPTERNLOGD  $0xb8, Y6, Y18, Y8; \
+	VPTESTNMW   Y19, Y8, K6; \
+	VPADDW      Y20, Y8, K6, Y8; \
+	VMOVDQU16   Y8, K3, Y6; \
+	JMP         d2hback
+
+// D2HCONST loads D2H16's constants.
 #define D2HCONST \
-	MOVQ         $0x7fffffffffffffff, AX; \
-	VPBROADCASTQ AX, Z16; \
-	MOVQ         $0x1ffffffffff, AX; \
-	VPBROADCASTQ AX, Z17; \
-	MOVQ         $1, AX; \
-	VPBROADCASTQ AX, Z18; \
-	MOVQ         $0xfc000, AX; \
-	VPBROADCASTQ AX, Z19; \
-	MOVQ         $0x7c00, AX; \
-	VPBROADCASTQ AX, Z20; \
-	MOVQ         $0x8000, AX; \
-	VPBROADCASTQ AX, Z21; \
-	MOVQ         $0x3e60000000000001, AX; \
-	VPBROADCASTQ AX, Z22; \
-	MOVQ         $0x00afffffffffffff, AX; \
-	VPBROADCASTQ AX, Z23; \
-	MOVQ         $0x41b0000000000000, AX; \
-	VPBROADCASTQ AX, Z30; \
-	MOVQ         $0x3ff, AX; \
-	VPBROADCASTQ AX, Z31
+	MOVL         $0x7fffffff, AX; \
+	VPBROADCASTD AX, Z16; \
+	MOVL         $0x477ff000, AX; \
+	VPBROADCASTD AX, Z17; \
+	MOVL         $0x80008000, AX; \
+	VPBROADCASTD AX, Z18; \
+	MOVL         $0x03ff03ff, AX; \
+	VPBROADCASTD AX, Z19; \
+	MOVL         $0x00010001, AX; \
+	VPBROADCASTD AX, Z20; \
+	MOVL         $0x7f800000, AX; \
+	VPBROADCASTD AX, Z21
 
 // func narrowF64F16(d, s *byte, n int) (nan, inf, out, im int) (step 16)
 TEXT ·narrowF64F16(SB), NOSPLIT, $0-56
@@ -281,13 +298,9 @@ TEXT ·narrowF64F16(SB), NOSPLIT, $0-56
 
 f64f16_loop:
 	VMOVUPD (SI), Z0
-	VMOVUPD 64(SI), Z6
-	D2HX(Z0, Z1, Z2, Z3, Z4)
-	D2HX(Z6, Z7, Z8, Z9, Z5)
-	VPMOVQW Z0, X0
-	VPMOVQW Z6, X6
-	VMOVDQU X0, (DI)
-	VMOVDQU X6, 16(DI)
+	VMOVUPD 64(SI), Z2
+	D2H16(Z0, Z2)
+	VMOVDQU Y6, (DI)
 	ADDQ    $128, SI
 	ADDQ    $32, DI
 	SUBQ    $16, CX
@@ -295,6 +308,7 @@ f64f16_loop:
 
 f64f16_done:
 	NRET
+	D2HNAN(Z0, Z2)
 
 // func narrowC128F16(d, s *byte, n int) (nan, inf, out, im int) (step 16)
 TEXT ·narrowC128F16(SB), NOSPLIT, $0-56
@@ -309,20 +323,16 @@ TEXT ·narrowC128F16(SB), NOSPLIT, $0-56
 c128f16_loop:
 	VMOVUPD (SI), Z0
 	VMOVUPD 64(SI), Z10
-	VMOVUPD 128(SI), Z6
+	VMOVUPD 128(SI), Z2
 	VMOVUPD 192(SI), Z11
 	IMAGQ(Z0)
 	IMAGQ(Z10)
-	IMAGQ(Z6)
+	IMAGQ(Z2)
 	IMAGQ(Z11)
 	REALQ(Z0, Z10)
-	REALQ(Z6, Z11)
-	D2HX(Z0, Z1, Z2, Z3, Z4)
-	D2HX(Z6, Z7, Z8, Z9, Z5)
-	VPMOVQW Z0, X0
-	VPMOVQW Z6, X6
-	VMOVDQU X0, (DI)
-	VMOVDQU X6, 16(DI)
+	REALQ(Z2, Z11)
+	D2H16(Z0, Z2)
+	VMOVDQU Y6, (DI)
 	ADDQ    $256, SI
 	ADDQ    $32, DI
 	SUBQ    $16, CX
@@ -330,3 +340,4 @@ c128f16_loop:
 
 c128f16_done:
 	NRET
+	D2HNAN(Z0, Z2)
