@@ -155,7 +155,8 @@ bdone:
 	MOVL         $0xaaaa, AX; \
 	KMOVW        AX, K7
 
-// HSUM(z, y, r) sets r to the sum of the 16 dwords of z (y: its low half). Clobbers Z5, Z6.
+// HSUM(z, y, r) sets r to the sum of the 16 dwords of z (y: its low
+// half). Clobbers Z5, Z6.
 #define HSUM(z, y, r) \
 	VEXTRACTI64X4 $1, z, Y5; \
 	VPMOVZXDQ     Y5, Z5; \
@@ -170,9 +171,9 @@ bdone:
 	VMOVQ         X5, r
 
 // H16(LOAD, off, doff, x, h, a) rounds 16 values to float16 bits and
-// stores them at doff(DI): LOAD(off, x) widens the values at off(SI) to float32
-// in the Z register x; h is the Y register of the results, a a Z
-// register for |x|.
+// stores them at doff(DI): LOAD(off, x) widens the values at off(SI) to
+// float32 in the Z register x; h is the Y register of the results, a a
+// Z register for |x|.
 //
 // VCVTPS2PH (imm8 0: to nearest even) gives NumPy's result for every
 // value but a signalling NaN, which it quiets (sign | 0x7e00 | the top
