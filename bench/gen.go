@@ -26,7 +26,9 @@ const genChunk = 8 << 20
 // pattern returns genChunk bytes of elements of kind (a xorshift stream):
 // "f2" float16 in (-2, 2), "f4" float32 in [-8, 8) on a 2^-20 grid (exact in float32, rounded by
 // float16), ">f4" the same big-endian, "i8" int64 in [-2^23, 2^23) (exact in
-// float32), "bf16" the upper halves of "f4" values.
+// float32), "bf16" the upper halves of "f4" values, "f4mask" "f4" with the
+// last quarter of every 1024-element row -1e9, as an attention mask adds
+// to logits (overflows float16: -inf, counted as out of range).
 func pattern(kind string) []byte {
 	p := make([]byte, genChunk)
 	s := uint64(0x9E3779B97F4A7C15)
@@ -37,9 +39,12 @@ func pattern(kind string) []byte {
 		return int32(s) >> 8
 	}
 	switch kind {
-	case "f4", ">f4":
+	case "f4", ">f4", "f4mask":
 		for i := 0; i+4 <= len(p); i += 4 {
 			bits := math.Float32bits(float32(next()) / (1 << 20))
+			if kind == "f4mask" && i/4%1024 >= 768 {
+				bits = math.Float32bits(-1e9)
+			}
 			if kind == ">f4" {
 				binary.BigEndian.PutUint32(p[i:], bits)
 			} else {

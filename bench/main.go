@@ -75,6 +75,7 @@ var cases = []caseSpec{
 	{"i64-f32", "raw <i8 [N,1024] → float32", rawCase("i8", "<i8", 8, "float32", "<f4", "astype")},
 	{"bf16-f32", "raw bfloat16 [N,1024] → float32 (widening)", rawCase("bf16", "bfloat16", 2, "float32", "<f4", "bf16")},
 	{"f32-f16", "raw <f4 [N,1024] → float16", rawCase("f4", "<f4", 4, "float16", "<f2", "astype")},
+	{"f32-f16-mask", "raw <f4 [N,1024] → float16, every row's last quarter -1e9 (attention mask: overflows to -inf)", rawCase("f4mask", "<f4", 4, "float16", "<f2", "astype")},
 	{"video-f16", ".npy <f4 [frames,56,56,64] → float16", npyCase("video")},
 	{"be-f32", ".npy >f4 [N,1024] → <f4 (byte swap)", npyCase("be")},
 	{"fortran-c", ".npy <f4 [N,1024] Fortran order → C order", npyCase("fortran")},

@@ -51,6 +51,16 @@ func yesNo(ok bool) string {
 	return "**no**"
 }
 
+// median is the median time of tool on case in rep, or 0.
+func median(rep *Report, c, tool string) float64 {
+	for _, r := range rep.Results {
+		if r.Case == c && r.Tool == tool {
+			return r.Median
+		}
+	}
+	return 0
+}
+
 // targets renders the issue's targets against this run.
 func targets(rep *Report) string {
 	var b strings.Builder
@@ -82,6 +92,17 @@ func targets(rep *Report) string {
 			}
 			met = fmt.Sprintf("2× NumPy: %s; ahead of dask: %s; ≥0.9× cp-out: %s; ≥0.9× cp-out+fsync: %s",
 				yesNo(np >= 2), yesNo(dk > 1), yesNo(co >= 0.9), yesNo(cof >= 0.9))
+		case "f32-f16-mask":
+			// Specials in every row must not cost more than plain data
+			// (issue 17).
+			target = "within 5 % of f32-f16's time and ≥ 0.95× cp-out+fsync"
+			plain := median(rep, "f32-f16", "bigconv")
+			if plain == 0 {
+				met = fmt.Sprintf("f32-f16 not in this run; ≥0.95× cp-out+fsync: %s", yesNo(cof >= 0.95))
+				break
+			}
+			met = fmt.Sprintf("time ÷ f32-f16's %.2f: %s; ≥0.95× cp-out+fsync: %s",
+				r.Median/plain, yesNo(r.Median <= 1.05*plain), yesNo(cof >= 0.95))
 		}
 		fmt.Fprintf(&b, "| %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Case, r.InGiBps, cpS, cpfS, coS, cofS, npS, dkS, target, met)
