@@ -1,0 +1,150 @@
+// Package readat opens an input file for random reads, as the
+// io.ReaderAt that format readers take, in one of two ways: pread on the
+// *os.File, or a read-only mapping of the whole file
+// (golang.org/x/exp/mmap), whose reads are copies out of mapped pages
+// with no system call.
+//
+// The choice is a trade measured in docs/benchmarks.md: a mapped read
+// costs no system call, which pays where a reader makes many small reads
+// (TFRecords of small records, bundles of small tensors, Fortran gathers
+// of short column runs); but every page read through the mapping counts
+// in the process's RSS until the file is closed, and x/exp/mmap maps the
+// whole file with no way to drop pages already read. Auto therefore maps
+// only files of at most MapLimit bytes and reads larger ones with pread,
+// so RSS stays flat whatever the input size.
+//
+//	f, _ := os.Open(path)
+//	r, err := readat.Open(f, readat.Auto)
+//	defer r.Close() // unmaps; f is the caller's to close
+//	src := format.Source{R: r, Size: r.Size(), Name: path}
+//
+// A File is safe for concurrent ReadAt calls; Close must not run
+// concurrently with them.
+package readat
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"golang.org/x/exp/mmap"
+)
+
+// Mode is how a File reads.
+type Mode int
+
+const (
+	// Auto maps files of at most MapLimit bytes and preads larger ones.
+	Auto Mode = iota
+	// Pread reads with pread(2) on the *os.File (os.File.ReadAt).
+	Pread
+	// Map reads from a read-only mapping of the whole file, whatever its
+	// size: RSS grows by every page read, up to the file's size.
+	Map
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Auto:
+		return "auto"
+	case Pread:
+		return "pread"
+	case Map:
+		return "map"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// MapLimit is the largest file Auto maps. Mapped pages read stay in RSS
+// until Close, so this is also the most RSS a mapped input can add: half
+// of the 64 MiB budget, the other half being the workers' buffers and the
+// Go runtime.
+const MapLimit = 32 << 20
+
+// ErrChanged reports that the file's size differs between the *os.File
+// and the mapping of its name: it was replaced or resized while opening.
+var ErrChanged = errors.New("readat: file changed while being opened")
+
+// File reads one open file by pread or from a mapping.
+type File struct {
+	f    *os.File
+	m    *mmap.ReaderAt
+	size int64
+	name string
+}
+
+// Open returns a reader of f's bytes in the given mode. The mapping, if
+// any, is made from f.Name() and checked to have f's size. Close the
+// File (which unmaps) before or after f; closing f stays the caller's
+// job.
+func Open(f *os.File, mode Mode) (*File, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	r := &File{f: f, size: st.Size(), name: f.Name()}
+	if mode == Auto {
+		mode = Pread
+		if st.Mode().IsRegular() && r.size > 0 && r.size <= MapLimit {
+			mode = Map
+		}
+	}
+	if mode != Map {
+		return r, nil
+	}
+	m, err := mmap.Open(f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("readat: map %s: %w", f.Name(), err)
+	}
+	if int64(m.Len()) != r.size {
+		m.Close()
+		return nil, fmt.Errorf("%w: %s is %d bytes, its mapping %d", ErrChanged, f.Name(), r.size, m.Len())
+	}
+	r.m = m
+	return r, nil
+}
+
+// Size is the file's size when it was opened.
+func (r *File) Size() int64 { return r.size }
+
+// Mapped reports whether reads come from a mapping.
+func (r *File) Mapped() bool { return r.m != nil }
+
+// ReadAt reads len(p) bytes at off, as os.File.ReadAt: fewer bytes only
+// with an error, io.EOF at the end of the file. From a mapping, a page
+// that can no longer be read (the file was truncated under us) is an
+// error, not a crash.
+func (r *File) ReadAt(p []byte, off int64) (n int, err error) {
+	if r.m == nil {
+		return r.f.ReadAt(p, off)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("readat: %s: negative offset %d", r.name, off)
+	}
+	if off >= r.size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			n, err = 0, fmt.Errorf("readat: %s: reading %d bytes at offset %d from the mapping: %v", r.name, len(p), off, e)
+		}
+	}()
+	return r.m.ReadAt(p, off)
+}
+
+// Close unmaps the file if it was mapped. It does not close the *os.File.
+func (r *File) Close() error {
+	if r.m == nil {
+		return nil
+	}
+	err := r.m.Close()
+	r.m = nil
+	r.f = nil
+	return err
+}
