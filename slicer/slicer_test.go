@@ -189,11 +189,7 @@ func BenchmarkFortranGather(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	pr, err := readat.Open(f, readat.Pread)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mr, err := readat.Open(f, readat.Map)
+	mr, err := readat.NewMapping(f)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -201,7 +197,7 @@ func BenchmarkFortranGather(b *testing.B) {
 	for _, src := range []struct {
 		name string
 		r    io.ReaderAt
-	}{{"bytes", bytes.NewReader(data)}, {"pread", pr}, {"map", mr}} {
+	}{{"bytes", bytes.NewReader(data)}, {"pread", f}, {"map", mr}} {
 		b.Run("src="+src.name, func(b *testing.B) {
 			tt := &tensor.Tensor{DType: dtype.MustParse("<f4"), Shape: dtype.Shape{rows, cols}, Data: src.r, Fortran: true}
 			s, err := New(tt, Options{BlockSize: 8 << 20})

@@ -59,15 +59,19 @@ func BenchmarkReadAt(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					r, err := readat.Open(f, mode)
+					st, err := f.Stat()
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := op(r, r.Size(), path); err != nil {
+					r, c, err := readat.Open(f, mode)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := op(r, st.Size(), path); err != nil {
 						b.Fatal(err)
 					}
 					rss = max(rss, rssFileMiB())
-					r.Close()
+					c.Close()
 					f.Close()
 				}
 				b.ReportMetric(rss, "RssFile-MiB")

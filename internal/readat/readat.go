@@ -14,12 +14,14 @@
 // so RSS stays flat whatever the input size.
 //
 //	f, _ := os.Open(path)
-//	r, err := readat.Open(f, readat.Auto)
-//	defer r.Close() // unmaps; f is the caller's to close
-//	src := format.Source{R: r, Size: r.Size(), Name: path}
+//	r, unmap, err := readat.Open(f, readat.Auto)
+//	defer unmap.Close() // f stays the caller's to close
+//	src := format.Source{R: r, Size: size, Name: path}
 //
-// A File is safe for concurrent ReadAt calls; Close must not run
-// concurrently with them.
+// With pread the reader is f itself, so that code looking for an
+// *os.File behind a tensor's data (the engine's copy_file_range path)
+// still finds it. A Mapping is safe for concurrent ReadAt calls; Close
+// must not run concurrently with them.
 package readat
 
 import (
@@ -67,59 +69,69 @@ const MapLimit = 32 << 20
 // and the mapping of its name: it was replaced or resized while opening.
 var ErrChanged = errors.New("readat: file changed while being opened")
 
-// File reads one open file by pread or from a mapping.
-type File struct {
-	f    *os.File
+// Open returns the reader to read f by in the given mode, and what to
+// close when done: f itself and a no-op closer for pread, or a Mapping
+// (its own closer) made from f.Name() and checked to have f's size.
+// Closing f stays the caller's job.
+func Open(f *os.File, mode Mode) (io.ReaderAt, io.Closer, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	size := st.Size()
+	if mode == Auto {
+		mode = Pread
+		if st.Mode().IsRegular() && size > 0 && size <= MapLimit {
+			mode = Map
+		}
+	}
+	if mode != Map {
+		return f, nopCloser{}, nil
+	}
+	m, err := NewMapping(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, m, nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
+
+// Mapping reads a file from a read-only mapping of all of it
+// (golang.org/x/exp/mmap).
+type Mapping struct {
 	m    *mmap.ReaderAt
 	size int64
 	name string
 }
 
-// Open returns a reader of f's bytes in the given mode. The mapping, if
-// any, is made from f.Name() and checked to have f's size. Close the
-// File (which unmaps) before or after f; closing f stays the caller's
-// job.
-func Open(f *os.File, mode Mode) (*File, error) {
+// NewMapping maps f (by name, checked to have f's size) for reading.
+func NewMapping(f *os.File) (*Mapping, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	r := &File{f: f, size: st.Size(), name: f.Name()}
-	if mode == Auto {
-		mode = Pread
-		if st.Mode().IsRegular() && r.size > 0 && r.size <= MapLimit {
-			mode = Map
-		}
-	}
-	if mode != Map {
-		return r, nil
 	}
 	m, err := mmap.Open(f.Name())
 	if err != nil {
 		return nil, fmt.Errorf("readat: map %s: %w", f.Name(), err)
 	}
-	if int64(m.Len()) != r.size {
+	if int64(m.Len()) != st.Size() {
 		m.Close()
-		return nil, fmt.Errorf("%w: %s is %d bytes, its mapping %d", ErrChanged, f.Name(), r.size, m.Len())
+		return nil, fmt.Errorf("%w: %s is %d bytes, its mapping %d", ErrChanged, f.Name(), st.Size(), m.Len())
 	}
-	r.m = m
-	return r, nil
+	return &Mapping{m: m, size: st.Size(), name: f.Name()}, nil
 }
 
-// Size is the file's size when it was opened.
-func (r *File) Size() int64 { return r.size }
-
-// Mapped reports whether reads come from a mapping.
-func (r *File) Mapped() bool { return r.m != nil }
+// Size is the mapped file's size.
+func (r *Mapping) Size() int64 { return r.size }
 
 // ReadAt reads len(p) bytes at off, as os.File.ReadAt: fewer bytes only
-// with an error, io.EOF at the end of the file. From a mapping, a page
-// that can no longer be read (the file was truncated under us) is an
-// error, not a crash.
-func (r *File) ReadAt(p []byte, off int64) (n int, err error) {
-	if r.m == nil {
-		return r.f.ReadAt(p, off)
-	}
+// with an error, io.EOF at the end of the file. A page that can no
+// longer be read (the file was truncated under us) is an error, not a
+// crash.
+func (r *Mapping) ReadAt(p []byte, off int64) (n int, err error) {
 	if off < 0 {
 		return 0, fmt.Errorf("readat: %s: negative offset %d", r.name, off)
 	}
@@ -138,13 +150,5 @@ func (r *File) ReadAt(p []byte, off int64) (n int, err error) {
 	return r.m.ReadAt(p, off)
 }
 
-// Close unmaps the file if it was mapped. It does not close the *os.File.
-func (r *File) Close() error {
-	if r.m == nil {
-		return nil
-	}
-	err := r.m.Close()
-	r.m = nil
-	r.f = nil
-	return err
-}
+// Close unmaps the file; reads after it fail.
+func (r *Mapping) Close() error { return r.m.Close() }

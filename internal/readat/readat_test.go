@@ -10,6 +10,8 @@ import (
 	"testing"
 )
 
+func mapped(r io.ReaderAt) bool { _, ok := r.(*Mapping); return ok }
+
 func tempFile(t *testing.T, data []byte) *os.File {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "f.bin")
@@ -36,16 +38,16 @@ func TestModesReadAlike(t *testing.T) {
 	f := tempFile(t, data)
 	for _, mode := range []Mode{Pread, Map, Auto} {
 		t.Run("mode="+mode.String(), func(t *testing.T) {
-			r, err := Open(f, mode)
+			r, c, err := Open(f, mode)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer r.Close()
-			if r.Size() != int64(len(data)) {
-				t.Fatalf("Size = %d", r.Size())
+			defer c.Close()
+			if want := mode != Pread; mapped(r) != want {
+				t.Fatalf("mapped = %v, want %v", mapped(r), want)
 			}
-			if want := mode != Pread; r.Mapped() != want {
-				t.Fatalf("Mapped = %v, want %v", r.Mapped(), want)
+			if !mapped(r) && r != io.ReaderAt(f) {
+				t.Fatal("pread reader is not the *os.File itself")
 			}
 			for i := 0; i < 2000; i++ {
 				off := int64(rng.IntN(len(data) + 10))
@@ -76,21 +78,21 @@ func TestAutoMapsOnlySmallFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		g.Close()
-		r, err := Open(f, Auto)
+		r, c, err := Open(f, Auto)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := size <= MapLimit; r.Mapped() != want {
-			t.Errorf("size %d: Mapped = %v, want %v", size, r.Mapped(), want)
+		if want := size <= MapLimit; mapped(r) != want {
+			t.Errorf("size %d: mapped = %v, want %v", size, mapped(r), want)
 		}
-		r.Close()
+		c.Close()
 	}
 	// an empty file is read with pread (nothing to map)
-	r, err := Open(tempFile(t, nil), Auto)
+	r, _, err := Open(tempFile(t, nil), Auto)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Mapped() {
+	if mapped(r) {
 		t.Error("empty file mapped")
 	}
 	if n, err := r.ReadAt(make([]byte, 4), 0); n != 0 || err != io.EOF {
@@ -102,11 +104,11 @@ func TestAutoMapsOnlySmallFiles(t *testing.T) {
 // an error for the pages that no longer exist, not a crash.
 func TestTruncatedUnderMapping(t *testing.T) {
 	f := tempFile(t, bytes.Repeat([]byte{7}, 64<<10))
-	r, err := Open(f, Map)
+	r, c, err := Open(f, Map)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer c.Close()
 	if err := os.Truncate(f.Name(), 4096); err != nil {
 		t.Fatal(err)
 	}
