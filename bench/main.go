@@ -225,6 +225,7 @@ func main() {
 	doc := flag.String("doc", "docs/benchmarks.md", "Markdown file whose <!-- bench:NAME --> section is replaced (empty: none)")
 	workDir := flag.String("workdir", "", "where inputs and outputs go (default: a new temp dir, removed at the end)")
 	keep := flag.Bool("keep", false, "keep the generated inputs and the built binary")
+	redraw := flag.Bool("redraw", false, "only redraw --out/NAME.png from the recorded --out/NAME.json")
 	genOnly := flag.Bool("gen-only", false, "only generate the inputs into --workdir and print the bigconv commands (for profiling)")
 	flag.Func("variant", "extra bigconv run NAME=FLAGS measured alongside, e.g. pwrite='--write pwrite' (repeatable)", func(v string) error {
 		name, args, ok := strings.Cut(v, "=")
@@ -257,15 +258,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: --size:", err, "or --runs < 1")
 		os.Exit(2)
 	}
-	if *genOnly {
+	switch {
+	case *redraw:
+		err = redrawChart(*outDir, *name)
+	case *genOnly:
 		err = genInputs(size, *caseList, *workDir)
-	} else {
+	default:
 		err = run(size, *sizeFlag, *runs, *caseList, *outDir, *name, *doc, *workDir, *keep)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// redrawChart draws dir/name.png again from dir/name.json (a recorded
+// run), e.g. after a change to the chart's layout.
+func redrawChart(dir, name string) error {
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s.json: %v", name, err)
+	}
+	return chart(&rep, filepath.Join(dir, name+".png"))
 }
 
 func caseNames() string {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format/tfbundle"
@@ -77,6 +78,61 @@ func BenchmarkReadAt(b *testing.B) {
 				b.ReportMetric(rss, "RssFile-MiB")
 			})
 		}
+		os.RemoveAll(filepath.Join(dir, c.name))
+	}
+}
+
+// BenchmarkReadAtPair is BenchmarkReadAt with the two modes interleaved:
+// every iteration runs the case's op once by pread and once from the
+// mapping (in alternating order) and the metrics are each mode's MB/s and
+// their ratio, so that load from other processes on a shared machine
+// falls on both alike.
+func BenchmarkReadAtPair(b *testing.B) {
+	dir := b.TempDir()
+	for _, c := range []struct {
+		name string
+		prep func(dir string) (path string, bytes int64, op func(r io.ReaderAt, size int64, path string) error)
+	}{
+		{"fortran", prepFortran},
+		{"tfrecord", prepTFRecord},
+		{"bundle", prepBundle},
+		{"contiguous", prepContiguous},
+	} {
+		path, n, op := c.prep(filepath.Join(dir, c.name))
+		b.Run("case="+c.name, func(b *testing.B) {
+			var spent [2]time.Duration
+			modes := [2]readat.Mode{readat.Pread, readat.Map}
+			i := 0
+			for b.Loop() {
+				for k := range 2 {
+					m := (i + k) % 2
+					start := time.Now()
+					f, err := os.Open(path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					st, err := f.Stat()
+					if err != nil {
+						b.Fatal(err)
+					}
+					r, closer, err := readat.Open(f, modes[m])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := op(r, st.Size(), path); err != nil {
+						b.Fatal(err)
+					}
+					closer.Close()
+					f.Close()
+					spent[m] += time.Since(start)
+				}
+				i++
+			}
+			rate := func(d time.Duration) float64 { return float64(n) * float64(i) / d.Seconds() / 1e6 }
+			b.ReportMetric(rate(spent[0]), "pread-MB/s")
+			b.ReportMetric(rate(spent[1]), "map-MB/s")
+			b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "map-speedup")
+		})
 		os.RemoveAll(filepath.Join(dir, c.name))
 	}
 }

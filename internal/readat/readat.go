@@ -65,6 +65,21 @@ func (m Mode) String() string {
 // Go runtime.
 const MapLimit = 32 << 20
 
+// For is the mode to open a file of the named format (a format registry
+// name) with, as measured in BenchmarkReadAtPair: Auto for the formats
+// whose reads are many and small — TFRecord files (one read per record)
+// and TF bundles (index blocks, one read per tensor) — so that such files
+// up to MapLimit are mapped; Pread for every other format, whose tensors
+// are contiguous ranges read in blocks of megabytes (pread was faster
+// there, and an *os.File lets the engine copy with copy_file_range).
+func For(format string) Mode {
+	switch format {
+	case "tfrecord", "tfbundle":
+		return Auto
+	}
+	return Pread
+}
+
 // ErrChanged reports that the file's size differs between the *os.File
 // and the mapping of its name: it was replaced or resized while opening.
 var ErrChanged = errors.New("readat: file changed while being opened")

@@ -121,3 +121,12 @@ func TestTruncatedUnderMapping(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestFor(t *testing.T) {
+	for name, want := range map[string]Mode{"tfrecord": Auto, "tfbundle": Auto, "npy": Pread, "npz": Pread,
+		"raw": Pread, "safetensors": Pread, "tensorproto": Pread, "": Pread} {
+		if got := For(name); got != want {
+			t.Errorf("For(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
