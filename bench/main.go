@@ -42,12 +42,23 @@ const python = "/usr/bin/python3"
 // chunk: a round figure a user would pick.
 const peerBlock = 64 << 20
 
+// npyHeaderLen is the header of bigconv's outputs here (a 2-D or 4-D
+// little-endian shape pads to 128 bytes), counted in the limit's size.
+const npyHeaderLen = 128
+
+// limitTool is every case's limit: cp then fsync of an output-sized file.
+const limitTool = "cp-out+fsync"
+
 // tools, in the order of the first round (later rounds rotate it).
 var allTools = []string{"bigconv", "numpy", "dask", "torch", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
 
 // variants are extra bigconv runs with more flags (--variant NAME=FLAGS),
 // measured in the same rounds as tools named "bigconv NAME".
 var variants = map[string][]string{}
+
+// variantBin is the binary of a variant run with another build
+// (--baseline), instead of the one built from this tree.
+var variantBin = map[string]string{}
 
 // onlyTools, when set by --tools, restricts the tools run.
 var onlyTools map[string]bool
@@ -62,7 +73,7 @@ type caseDef struct {
 	Args       []string // bigconv convert arguments before OUTPUT
 	Peer       map[string]any
 	Files      []string // to remove afterwards
-	OutSized   string   // output-sized scratch file for cp-out, if OutBytes != InBytes
+	OutSized   string   // output-sized scratch file for cp-out and the limit, cp-out+fsync
 }
 
 type caseSpec struct {
@@ -261,6 +272,7 @@ func main() {
 	doc := flag.String("doc", "docs/benchmarks.md", "Markdown file whose <!-- bench:NAME --> section is replaced (empty: none)")
 	workDir := flag.String("workdir", "", "where inputs and outputs go (default: a new temp dir, removed at the end)")
 	keep := flag.Bool("keep", false, "keep the generated inputs and the built binary")
+	redraw := flag.Bool("redraw", false, "only redraw --out/NAME.png from the recorded --out/NAME.json")
 	genOnly := flag.Bool("gen-only", false, "only generate the inputs into --workdir and print the bigconv commands (for profiling)")
 	flag.Func("variant", "extra bigconv run NAME=FLAGS measured alongside, e.g. pwrite='--write pwrite' (repeatable)", func(v string) error {
 		name, args, ok := strings.Cut(v, "=")
@@ -270,6 +282,14 @@ func main() {
 		tool := "bigconv " + name
 		variants[tool] = strings.Fields(args)
 		allTools = slices.Insert(allTools, 1, tool)
+		return nil
+	})
+	flag.Func("baseline", "another bigconv binary (e.g. a build of the previous commit) measured alongside as \"bigconv base\"", func(v string) error {
+		if _, err := os.Stat(v); err != nil {
+			return err
+		}
+		variants["bigconv base"], variantBin["bigconv base"] = []string{}, v
+		allTools = slices.Insert(allTools, 1, "bigconv base")
 		return nil
 	})
 	flag.Func("tools", "comma-separated tools to run (default all): "+strings.Join(allTools, ","), func(v string) error {
@@ -285,15 +305,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: --size:", err, "or --runs < 1")
 		os.Exit(2)
 	}
-	if *genOnly {
+	switch {
+	case *redraw:
+		err = redrawChart(*outDir, *name)
+	case *genOnly:
 		err = genInputs(size, *caseList, *workDir)
-	} else {
+	default:
 		err = run(size, *sizeFlag, *runs, *caseList, *outDir, *name, *doc, *workDir, *keep)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// redrawChart draws dir/name.png again from dir/name.json (a recorded
+// run), e.g. after a change to the chart's layout.
+func redrawChart(dir, name string) error {
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s.json: %v", name, err)
+	}
+	return chart(&rep, filepath.Join(dir, name+".png"))
 }
 
 func caseNames() string {
@@ -459,17 +496,18 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			continue
 		case skip[t], (t == "numpy" || t == "dask") && (c.Peer == nil || c.Peer["kind"] == "pt"),
 			t == "torch" && (c.Peer == nil || c.Peer["kind"] != "pt"),
-			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])),
-			strings.HasPrefix(t, "cp-out") && c.OutBytes == c.InBytes:
+			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])):
 			continue
 		}
 		tools = append(tools, t)
 	}
-	if c.OutBytes != c.InBytes {
-		c.OutSized = filepath.Join(dir, "outsized.bin")
-		if err := sizeOut(c.OutSized, c.OutBytes); err != nil {
-			return nil, err
-		}
+	// Every case's limit is cp-out+fsync: a durable copy of a file the
+	// size of bigconv's output (its data and a .npy header), whatever the
+	// input — casts write more or fewer bytes than they read, and the
+	// inputs carry framing (TFRecord, checkpoint) the output does not.
+	c.OutSized = filepath.Join(dir, "outsized.bin")
+	if err := sizeOut(c.OutSized, c.OutBytes+npyHeaderLen); err != nil {
+		return nil, err
 	}
 	for _, f := range []string{c.Input, c.OutSized} {
 		if f != "" {
@@ -532,6 +570,9 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 // runTool runs one tool once, writing out (cp, bigconv, peers) or not (cat).
 func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error) {
 	if extra, ok := variants[tool]; ok {
+		if b := variantBin[tool]; b != "" {
+			bin = b
+		}
 		argv := append(append([]string{bin, "convert", "--progress", "never"}, c.Args...), extra...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
