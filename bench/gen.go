@@ -21,7 +21,7 @@ const genChunk = 8 << 20
 // pattern returns genChunk bytes of elements of kind (a xorshift stream):
 // "f4" float32 in [-8, 8) on a 2^-20 grid (exact in float32, rounded by
 // float16), ">f4" the same big-endian, "i8" int64 in [-2^23, 2^23) (exact in
-// float32), "bf16" the upper halves of "f4" values.
+// float32), "bf16" the upper halves of "f4" values, "f2" finite float16.
 func pattern(kind string) []byte {
 	p := make([]byte, genChunk)
 	s := uint64(0x9E3779B97F4A7C15)
@@ -48,6 +48,11 @@ func pattern(kind string) []byte {
 	case "bf16":
 		for i := 0; i+2 <= len(p); i += 2 {
 			binary.LittleEndian.PutUint16(p[i:], uint16(math.Float32bits(float32(next())/(1<<20))>>16))
+		}
+	case "f2": // finite float16 in ±[2^-7, 2^8)
+		for i := 0; i+2 <= len(p); i += 2 {
+			v := uint32(next())
+			binary.LittleEndian.PutUint16(p[i:], uint16(v&0x83ff|(8+v>>10%15)<<10))
 		}
 	default:
 		panic("bench: unknown pattern " + kind)
