@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -238,6 +239,7 @@ type stackRun struct {
 	w          *mmapnpy.Writer
 	ck         *checkpointer
 	res        Result
+	noRange    atomic.Bool // copy_file_range turned out unavailable
 }
 
 // stackSeg is a segment being written: its blocks are the global blocks
@@ -249,6 +251,28 @@ type stackSeg struct {
 	inBytes int64
 	verify  bool
 	sums    crcFold
+	// rangeSrc and rangeOff: the file and offset the kernel can copy
+	// this input from (copy_file_range), or nil (as run.copyRange).
+	rangeSrc *os.File
+	rangeOff int64
+}
+
+// fileRange is the file and offset a plain copy of s can be left to the
+// kernel from: same dtype, one contiguous range of a file, nothing to
+// verify, mapped windows not asked for.
+func (s *stackSeg) fileRange(mode WriteMode) (*os.File, int64) {
+	t := s.Plan.Tensor
+	if !s.Plan.copyOK || s.verify || !t.Contiguous || mode == WriteMapped {
+		return nil, 0
+	}
+	if sr, ok := t.Data.(*io.SectionReader); ok {
+		if rd, off, _ := sr.Outer(); rd != nil {
+			if f, ok := rd.(*os.File); ok {
+				return f, off
+			}
+		}
+	}
+	return nil, 0
 }
 
 // crcFold folds the crc32c of a segment's blocks, which finish in any
@@ -304,8 +328,9 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 			return nil, err
 		}
 		r.inBytes += n
-		r.segs = append(r.segs, &stackSeg{Segment: s, inBytes: n,
-			verify: s.Plan.Tensor.CRC32C != nil && !opt.NoVerify})
+		seg := &stackSeg{Segment: s, inBytes: n, verify: s.Plan.Tensor.CRC32C != nil && !opt.NoVerify}
+		seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
+		r.segs = append(r.segs, seg)
 	}
 	_, jerr := os.Stat(r.jpath)
 	r.journaling = opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || jerr == nil
@@ -565,6 +590,18 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 		return nil
 	}
 	var err error
+	if s.rangeSrc != nil && !w.r.noRange.Load() {
+		err = w.r.w.CopyFrom(s.rangeSrc, s.rangeOff+b.Off, off, n)
+		if errors.Is(err, mmapnpy.ErrNoCopyRange) {
+			w.r.noRange.Store(true)
+		} else {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				t := s.Plan.Tensor
+				err = tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", b.Index, err)
+			}
+			return sum, err
+		}
+	}
 	if w.obuf == nil {
 		err = w.r.w.Write(off, n, fill)
 	} else if err = fill(w.obuf[:n]); err == nil {
