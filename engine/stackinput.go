@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/bigconv/bigconv/format"
@@ -65,6 +66,9 @@ func PlanInputs(ins []*format.Input, opt StackInputOptions) (*StackPlan, error) 
 // file out (Stack). Unless opt.Identity is set, the resume identity
 // covers every input file (InputsIdentity).
 func StackInputs(ctx context.Context, ins []*format.Input, out string, opt StackInputOptions) (Result, error) {
+	if err := notAnInput(ins, out); err != nil {
+		return Result{}, err
+	}
 	sp, err := PlanInputs(ins, opt)
 	if err != nil {
 		return Result{}, err
@@ -90,4 +94,20 @@ func InputsIdentity(ins []*format.Input) string {
 	}
 	sum := sha256.Sum256([]byte(s))
 	return fmt.Sprintf("%d inputs, sha256 of their names, sizes, times and headers %x", len(ins), sum[:12])
+}
+
+// notAnInput refuses an output that is one of the inputs (a glob such
+// as 'act_*.npy' matches the act_all.npy of an earlier run), which a
+// concatenation would otherwise read while replacing it.
+func notAnInput(ins []*format.Input, out string) error {
+	ost, err := os.Stat(out)
+	if err != nil {
+		return nil
+	}
+	for _, in := range ins {
+		if st, err := os.Stat(in.Path); err == nil && os.SameFile(st, ost) {
+			return fmt.Errorf("%w: OUTPUT %s is also an input (did a pattern match it?)", ErrStackShape, out)
+		}
+	}
+	return nil
 }

@@ -324,6 +324,18 @@ func TestStackBroken(t *testing.T) {
 	if code, _, stderr := bigconv(t, "convert", "--progress", "never", "--concat", p("a_*.npy"), p("long.npy"), p("f8.npy"), out); code != 0 {
 		t.Fatalf("concat: %s", stderr)
 	}
+	// An output a pattern matches is refused as an input, and kept.
+	a := p("a_all.npy")
+	if code, _, stderr := bigconv(t, "convert", "--progress", "never", "--concat", p("a_*.npy"), a); code != 0 {
+		t.Fatalf("concat: %s", stderr)
+	}
+	code, _, stderr := bigconv(t, "convert", "--progress", "never", "--concat", p("a_*.npy"), a)
+	if code != 1 || !strings.Contains(stderr, "a_all.npy is also an input") {
+		t.Errorf("output matched by the pattern: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(a); err != nil {
+		t.Errorf("the earlier output is gone: %v", err)
+	}
 }
 
 // TestStackChecksumPerInput stacks a tensor of three checkpoints whose
