@@ -189,6 +189,8 @@ func commonType(ts []*tensor.Tensor, rawBits bool) (dtype.DType, error) {
 // counts the input bytes of all of them, a checksum an input carries is
 // verified when its last block is read (an error names the file), and a
 // resume journal covers the whole output as Run's does for one tensor.
+// A resumed run stopped inside an input carrying a checksum reads that
+// input's written part again to seed its CRC.
 // Options.Identity should cover every input file (StackInputs joins
 // their format.Input identities).
 func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOptions) (Result, error) {
@@ -421,9 +423,9 @@ func summarizeFiles(files []string) string {
 }
 
 // openOutput creates the output (reusing the interrupted run's partial
-// file) and the checkpointer. A resumed run restarts the input it was
-// in the middle of when that input carries a checksum, so that the
-// checksum is computed over all of it in this run.
+// file) and the checkpointer. When the interrupted run stopped inside an
+// input that carries a checksum, the part of that input it had written
+// is read again (not written) so that the checksum covers all of it.
 func (r *stackRun) openOutput() error {
 	var err error
 	r.w, err = mmapnpy.Create(r.out, r.sp.To, r.sp.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace})
@@ -431,16 +433,34 @@ func (r *stackRun) openOutput() error {
 		return err
 	}
 	if r.old != nil && r.w.Reused() {
-		done := r.old.Done
-		if s := r.segOf(done); s != nil && s.verify && done > s.first {
-			done = s.first
+		r.jr.Done, r.jr.CRC, r.jr.Stats = r.old.Done, r.old.CRC, r.old.Stats
+		r.res.Resumed = r.old.Done
+		if err := r.resumeChecksum(r.old.Done); err != nil {
+			r.w.Abort()
+			return err
 		}
-		r.jr.Done, r.jr.Stats = done, r.old.Stats
-		r.res.Resumed = done
 	} else {
 		r.old = nil
 	}
 	r.ck = newCheckpointer(r.w, r.jr, r.jpath, nil, r.opt)
+	return nil
+}
+
+// resumeChecksum folds the CRC-32C of the blocks before global block
+// done of the input done falls in, when that input is verified.
+func (r *stackRun) resumeChecksum(done int64) error {
+	s := r.segOf(done)
+	if s == nil || !s.verify || done == s.first {
+		return nil
+	}
+	buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
+	for i := range done - s.first {
+		b := s.sl.Block(i)
+		if err := s.sl.ReadBlock(b, buf); err != nil {
+			return err
+		}
+		s.sums.add(i, s.sl.Len(), blockSum{crc: crc32c.Checksum(buf[:b.Len]), len: b.Len})
+	}
 	return nil
 }
 

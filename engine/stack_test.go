@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -178,4 +179,53 @@ func TestStackPlanRefusals(t *testing.T) {
 	if off, n := sp.Segments[1].OutRange(); off != 48 || n != 48 {
 		t.Errorf("segment 1 covers [%d, +%d), want [48, +48)", off, n)
 	}
+}
+
+// TestStackResumeChecksum interrupts a stack of two checksummed inputs
+// inside the second one and resumes it: the part of that input written
+// before the interruption is read again for its checksum, so a resumed
+// run still verifies all of it, and a wrong checksum is still caught.
+func TestStackResumeChecksum(t *testing.T) {
+	var ts []*tensor.Tensor
+	for i := range 2 {
+		tt, b := f64Tensor(1 << 14)
+		tt.File = fmt.Sprintf("in%d.bin", i)
+		crc := crc32c.Checksum(b)
+		tt.CRC32C = &crc
+		ts = append(ts, tt)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.npy")
+	opt := StackOptions{Options: Options{BlockSize: 4096, Workers: 1, CheckpointBytes: 1}}
+	interruptStack := func(after int) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		calls := 0
+		o := opt
+		o.Progress = func(done, total int64) {
+			if calls++; calls == after {
+				cancel()
+			}
+		}
+		_, err := Stack(ctx, ts, out, o)
+		var ie *InterruptedError
+		if !errors.As(err, &ie) || ie.Done <= 32 || ie.Done >= 64 {
+			t.Fatalf("err = %v, want an interruption in the second input's 32 blocks", err)
+		}
+	}
+	interruptStack(40)
+	resumed := opt
+	resumed.Resume = true
+	res, err := Stack(context.Background(), ts, out, resumed)
+	if err != nil || res.Resumed <= 32 || !res.CRCVerify {
+		t.Fatalf("resume: %+v, %v", res, err)
+	}
+	os.Remove(out)
+	interruptStack(40)
+	bad := *ts[1].CRC32C ^ 1
+	ts[1].CRC32C = &bad
+	if _, err := Stack(context.Background(), ts, out, resumed); !errors.Is(err, tensor.ErrChecksum) || !bytes.Contains([]byte(err.Error()), []byte("in1.bin")) {
+		t.Fatalf("err = %v, want ErrChecksum naming in1.bin", err)
+	}
+	emptyDir(t, dir)
 }
