@@ -28,7 +28,7 @@ const genChunk = 8 << 20
 // float16), ">f4" the same big-endian, "i8" int64 in [-2^23, 2^23) (exact in
 // float32), "bf16" the upper halves of "f4" values, "f4mask" "f4" with the
 // last quarter of every 1024-element row -1e9, as an attention mask adds
-// to logits (overflows float16: -inf, counted as out of range).
+// to logits (overflows float16: -inf, counted as out of range), "f2" finite float16.
 func pattern(kind string) []byte {
 	p := make([]byte, genChunk)
 	s := uint64(0x9E3779B97F4A7C15)

@@ -2,7 +2,10 @@
 
     /usr/bin/python3 peer.py numpy|dask|torch SPEC_JSON
 
-SPEC_JSON: {"in": path, "kind": "raw"|"npy"|"onnx", "in_dtype": "<f4" (raw only),
+SPEC_JSON for "kind": "stack": {"files": [paths], "out": path,
+"out_dtype": "<f4"}: the loop a user writes to stack .npy files (see stack).
+
+SPEC_JSON otherwise: {"in": path, "kind": "raw"|"npy"|"onnx", "in_dtype": "<f4" (raw only),
 "shape": [...] (raw only), "out": path, "out_dtype": "<f4",
 "op": "astype"|"bf16", "block_bytes": N}
 
@@ -68,6 +71,10 @@ def main():
         print("%.6f" % (time.perf_counter() - t0))
         return
     t0 = time.perf_counter()
+    if spec["kind"] == "stack":
+        stack(spec)
+        print("%.6f" % (time.perf_counter() - t0))
+        return
     if spec["kind"] == "raw":
         x = np.memmap(spec["in"], dtype=spec["in_dtype"], mode="r",
                       shape=tuple(spec["shape"]))
@@ -97,6 +104,21 @@ def main():
     out.flush()
     del out
     print("%.6f" % (time.perf_counter() - t0))
+
+
+def stack(spec):
+    """The loop a NumPy user writes to stack many .npy files: the output
+    from open_memmap, each file np.load-ed and assigned (cast on
+    assignment), then flush()."""
+    files = spec["files"]
+    first = np.load(files[0], mmap_mode="r")
+    out = np.lib.format.open_memmap(spec["out"], mode="w+", dtype=np.dtype(spec["out_dtype"]),
+                                    shape=(len(files),) + first.shape)
+    del first
+    for i, f in enumerate(files):
+        out[i] = np.load(f)
+    out.flush()
+    del out
 
 
 if __name__ == "__main__":

@@ -113,3 +113,60 @@ func TestCheckCastMessage(t *testing.T) {
 		t.Fatal("zero Casting must be same_kind")
 	}
 }
+
+// TestResultTypeNumPy checks ResultType against np.result_type for every
+// pair of NumPy's numeric types (and a few triples).
+func TestResultTypeNumPy(t *testing.T) {
+	numpytest.Require(t)
+	var names []string
+	for _, ty := range Types() {
+		if ty.NumPy() {
+			names = append(names, Of(ty).String())
+		}
+	}
+	js, _ := json.Marshal(names)
+	out := numpytest.Run(t, `
+import json, sys, numpy as np
+names = json.loads(sys.argv[1])
+res = {}
+for a in names:
+    for b in names:
+        res[a + "," + b] = np.result_type(np.dtype(a), np.dtype(b)).newbyteorder("<").str
+for seq in [("<i1", "|u1", "<f2"), ("<u8", "<i1", "<i2"), ("|b1", "|b1", "|u1"), ("<c8", "<i8", "<f2"), ("<i1", "<u2", "<f2"), ("|u1", "<i2", "<f2", "<u4"), ("|b1", "|b1")]:
+    res[",".join(seq)] = np.result_type(*[np.dtype(x) for x in seq]).newbyteorder("<").str
+res[">f4,<i2"] = np.result_type(np.dtype(">f4"), np.dtype("<i2")).newbyteorder("<").str
+print(json.dumps(res))
+`, string(js))
+	var want map[string]string
+	if err := json.Unmarshal(out, &want); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(want) < len(names)*len(names) {
+		t.Fatalf("NumPy gave %d results", len(want))
+	}
+	for key, w := range want {
+		var ds []DType
+		for _, s := range strings.Split(key, ",") {
+			ds = append(ds, MustParse(s))
+		}
+		got, err := ResultType(ds...)
+		if err != nil {
+			t.Errorf("ResultType(%s): %v, NumPy says %s", key, err, w)
+			continue
+		}
+		if got.String() != MustParse(w).String() {
+			t.Errorf("ResultType(%s) = %s, NumPy says %s", key, got, w)
+		}
+	}
+}
+
+func TestResultTypeRefuses(t *testing.T) {
+	for _, ds := range [][]DType{{}, {MustParse("bfloat16"), MustParse("f4")}, {MustParse("S3"), MustParse("f4")}} {
+		if _, err := ResultType(ds...); !errors.Is(err, ErrDType) {
+			t.Errorf("ResultType(%v): err = %v, want ErrDType", ds, err)
+		}
+	}
+	if d, err := ResultType(MustParse("S3"), MustParse("S7")); err != nil || d.String() != "|S7" {
+		t.Errorf("ResultType(S3, S7) = %v, %v", d, err)
+	}
+}

@@ -38,3 +38,28 @@ func ExampleConvert() {
 	// Output:
 	// <i8 → <f4 (100, 10) 10 blocks, 8000 input bytes
 }
+
+// Stack three clips of shape (2, 3) into one (3, 2, 3) array, as
+// np.stack does, each cast to the common type.
+func ExampleStack() {
+	var clips []*tensor.Tensor
+	for i := range 3 {
+		raw := make([]byte, 2*6)
+		for k := range 6 {
+			binary.LittleEndian.PutUint16(raw[2*k:], uint16(10*i+k))
+		}
+		clips = append(clips, &tensor.Tensor{File: fmt.Sprintf("clip_%d.bin", i), DType: dtype.MustParse("<i2"),
+			Shape: dtype.Shape{2, 3}, Data: bytes.NewReader(raw)})
+	}
+	clips[2].DType = dtype.MustParse("<u2") // int16 and uint16 promote to int32
+
+	dir, _ := os.MkdirTemp("", "engine")
+	defer os.RemoveAll(dir)
+	res, err := engine.Stack(context.Background(), clips, filepath.Join(dir, "clips.npy"), engine.StackOptions{Join: engine.JoinStack})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.To, res.Shape, res.InBytes, "input bytes")
+	// Output:
+	// <i4 (3, 2, 3) 36 input bytes
+}

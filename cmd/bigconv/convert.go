@@ -113,10 +113,12 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	partsFlag := fs.Int("parts", 0, "the number of parts, with --part auto under a Kubernetes Indexed Job (its completions); checked against Slurm's count")
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
+	jf := addJoinFlags(fs)
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: bigconv convert [flags] INPUT OUTPUT
+       bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
 
 INPUT is a .npy, .npz, .safetensors, raw dump (with --in-dtype), TF checkpoint
 PREFIX / .index / SavedModel directory, TFRecord, or serialized TensorProto;
@@ -124,10 +126,19 @@ PREFIX / .index / SavedModel directory, TFRecord, or serialized TensorProto;
 OUTPUT is a .npy path for one tensor, or a directory (one .npy per tensor plus
 manifest.json) for inputs with several tensors.
 
+Several INPUTs make one array: --stack adds a leading axis (np.stack), --concat
+joins along axis 0 (np.concatenate); TFRecord shards concatenate without either.
+Each input gives one tensor (--tensor NAME picks it); all are cast to --dtype
+(default: their np.result_type) under --casting. An INPUT may be a quoted glob
+('act_*.npy') that bigconv expands itself: the files it matches, sorted by name
+byte by byte (zero-pad numbers: act_002 sorts before act_010, act_10 before act_2);
+a pattern matching nothing is an error. With --in-dtype, inputs that another
+format claims by magic bytes or extension (.npy, .tfrecord) are read as that.
+
 Flags:`)
 		fs.PrintDefaults()
 	}
-	pos, fopt, err := parseArgs(fs, fo, args, 2, "INPUT and OUTPUT")
+	pos, fopt, err := parseArgsAtLeast(fs, fo, args, 2, "INPUT and OUTPUT")
 	if err != nil {
 		return err
 	}
@@ -183,6 +194,11 @@ Flags:`)
 	}
 
 	fopt.Stdin = stdin
+	inputs, out := pos[:len(pos)-1], pos[len(pos)-1]
+	if jf.multi(inputs) {
+		iopt := engine.InputOptions{Options: eopt, Tensors: tensors}
+		return convertMany(ctx, inputs, out, fopt, jf, iopt, showBar, *replace, stderr)
+	}
 	in, err := format.OpenPath(pos[0], fopt)
 	if err != nil {
 		return err

@@ -32,15 +32,21 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	fs.SetOutput(stdout)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fo := addFormatFlags(fs)
+	jf := addJoinFlags(fs)
+	var tensors multiFlag
+	fs.Var(&tensors, "tensor", "with several INPUTs: the tensor NAME taken from each")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n\nLists each tensor's name, dtype, shape and size without reading data.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size without reading data.\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape, then each input.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	pos, opt, err := parseArgs(fs, fo, args, 1, "exactly one INPUT")
+	pos, opt, err := parseArgsAtLeast(fs, fo, args, 1, "an INPUT")
 	if err != nil {
 		return err
 	}
 	opt.Stdin = stdin
+	if jf.multi(pos) {
+		return inspectMany(pos, opt, jf, tensors, *asJSON, stdout)
+	}
 	in, err := format.OpenPath(pos[0], opt)
 	var nt *tfrecord.NotTensorsError
 	if errors.As(err, &nt) {

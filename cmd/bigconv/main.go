@@ -2,6 +2,7 @@
 // into NumPy .npy files, streaming: memory stays flat whatever the size.
 //
 //	bigconv convert [flags] INPUT OUTPUT
+//	bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
 //	bigconv inspect [--json] INPUT
 //	bigconv status [--clean] OUTPUT
 //	bigconv --version
@@ -77,6 +78,8 @@ files, streaming.
 Usage:
   bigconv convert [flags] INPUT OUTPUT   convert (OUTPUT: a .npy file, or a directory
                                          for inputs with several tensors)
+  bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
+                                         several inputs (or a quoted glob) → one array
   bigconv inspect [--json] INPUT         list tensors: format, dtype, shape, bytes
   bigconv status [--clean] OUTPUT        the parts of a conversion run with --part I/N
   bigconv --version                      print the version

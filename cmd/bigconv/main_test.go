@@ -39,7 +39,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"convert", "--bogus", "a", "b"}, 2, "bogus"},
 		{[]string{"convert", filepath.Join(dir, "missing.npy"), filepath.Join(dir, "o.npy")}, 1, "missing.npy"},
 		{[]string{"--version"}, 0, ""},
-		{[]string{"inspect"}, 2, "exactly one INPUT"},
+		{[]string{"inspect"}, 2, "needs an INPUT"},
 	}
 	for _, c := range cases {
 		code, _, stderr := bigconv(t, c.args...)

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bigconv/bigconv/engine"
+	"github.com/bigconv/bigconv/format"
+)
+
+// joinFlags are --stack and --concat, shared by convert and inspect.
+type joinFlags struct{ stack, concat bool }
+
+func addJoinFlags(fs *flag.FlagSet) *joinFlags {
+	j := &joinFlags{}
+	fs.BoolVar(&j.stack, "stack", false, "several INPUTs → one array along a new leading axis (np.stack); shapes must be equal")
+	fs.BoolVar(&j.concat, "concat", false, "several INPUTs → one array along axis 0 (np.concatenate); shapes after axis 0 must be equal (the default for TFRecord shards)")
+	return j
+}
+
+// multi reports whether the positional inputs ask for a stack.
+func (j *joinFlags) multi(inputs []string) bool {
+	if j.stack || j.concat || len(inputs) > 1 {
+		return true
+	}
+	_, err := os.Lstat(inputs[0])
+	return err != nil && inputs[0] != "-" && hasGlob(inputs[0])
+}
+
+func hasGlob(s string) bool {
+	for _, c := range s {
+		if c == '*' || c == '?' || c == '[' {
+			return true
+		}
+	}
+	return false
+}
+
+// join is the Join the flags ask for; with neither flag, TFRecord
+// shards concatenate (one record stream) and anything else is a usage
+// error.
+func (j *joinFlags) join(ins []*format.Input) (engine.Join, error) {
+	switch {
+	case j.stack && j.concat:
+		return 0, usageError{errors.New("--stack and --concat exclude each other")}
+	case j.stack:
+		return engine.JoinStack, nil
+	case j.concat:
+		return engine.JoinConcat, nil
+	}
+	for _, in := range ins {
+		if in.Format != "tfrecord" {
+			return 0, usageError{fmt.Errorf("%d inputs (%s is %s): say --stack (new leading axis) or --concat (along axis 0); only TFRecord shards concatenate by default",
+				len(ins), in.Path, in.Format)}
+		}
+	}
+	return engine.JoinConcat, nil
+}
+
+func closeInputs(ins []*format.Input) {
+	for _, in := range ins {
+		in.Close()
+	}
+}
+
+// convertMany is `convert` with several INPUTs (or a pattern): one array.
+func convertMany(ctx context.Context, inputs []string, out string, fopt format.Options, jf *joinFlags,
+	iopt engine.InputOptions, showBar, replace bool, stderr io.Writer) error {
+	if jf.stack && jf.concat {
+		return usageError{errors.New("--stack and --concat exclude each other")}
+	}
+	ins, err := format.OpenPaths(inputs, fopt)
+	if err != nil {
+		return err
+	}
+	defer closeInputs(ins)
+	join, err := jf.join(ins)
+	if err != nil {
+		return err
+	}
+	sopt := engine.StackInputOptions{StackOptions: engine.StackOptions{Options: iopt.Options, Join: join}, Tensors: iopt.Tensors}
+	b := newBar(showBar, stderr, fmt.Sprintf("%s of %d inputs", join, len(ins)))
+	sopt.Progress = b.update
+	var old os.FileInfo
+	if replace {
+		if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
+			old = fi
+			fmt.Fprintf(stderr, "bigconv: --replace: the existing %s (%d bytes) is removed before the new output is written; if this run fails, it is gone\n", out, fi.Size())
+		}
+	}
+	start := time.Now()
+	res, err := engine.StackInputs(ctx, ins, out, sopt)
+	b.finish(err == nil)
+	if err != nil && old != nil {
+		if _, serr := os.Stat(out); os.IsNotExist(serr) {
+			fmt.Fprintf(stderr, "bigconv: the old %s was removed (--replace) and no new one was written\n", out)
+		}
+	}
+	switch {
+	case errors.Is(err, engine.ErrManyTensors) || errors.Is(err, filepath.ErrBadPattern):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	d := time.Since(start)
+	rate := ""
+	if s := d.Seconds(); s > 0 && res.InBytes > 0 {
+		rate = fmt.Sprintf(", %.0f MiB/s", float64(res.InBytes)/s/(1<<20))
+	}
+	crc := ""
+	if res.CRCVerify {
+		crc = ", crc32c verified"
+	}
+	resumed := ""
+	if res.Resumed > 0 {
+		resumed = fmt.Sprintf(" (resumed after %d of %d blocks)", res.Resumed, res.Blocks)
+	}
+	fmt.Fprintf(stderr, "bigconv: wrote %s: %s of %d inputs, %s %v, %d bytes in %.2fs%s%s%s\n",
+		out, join, len(ins), res.To, res.Shape, res.OutBytes, d.Seconds(), rate, crc, resumed)
+	if res.Stats.Lost() {
+		fmt.Fprintf(stderr, "bigconv: warning: casting to %s changed values: %s\n", res.To, res.Stats)
+	}
+	return nil
+}
+
+// inspectMany prints what a stack of several inputs would be: the
+// joined dtype and shape, then each input's file, format, tensor, dtype
+// and shape.
+func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []string, asJSON bool, stdout io.Writer) error {
+	ins, err := format.OpenPaths(inputs, fopt)
+	if err != nil {
+		return err
+	}
+	defer closeInputs(ins)
+	join, err := jf.join(ins)
+	if err != nil {
+		return err
+	}
+	sp, err := engine.PlanInputs(ins, engine.StackInputOptions{StackOptions: engine.StackOptions{Join: join}, Tensors: tensors})
+	if err != nil {
+		return err
+	}
+	type item struct {
+		File   string  `json:"file"`
+		Format string  `json:"format"`
+		Tensor string  `json:"tensor"`
+		DType  string  `json:"dtype"`
+		Shape  []int64 `json:"shape"`
+		Order  string  `json:"order"`
+		Bytes  int64   `json:"bytes"`
+	}
+	items := make([]item, len(sp.Segments))
+	for i, s := range sp.Segments {
+		t := s.Plan.Tensor
+		n, _ := t.NumBytes()
+		order := "C"
+		if t.Fortran {
+			order = "F"
+		}
+		items[i] = item{File: ins[i].Path, Format: ins[i].Format, Tensor: t.Name, DType: t.DType.String(),
+			Shape: append([]int64{}, t.Shape...), Order: order, Bytes: n}
+	}
+	outBytes, _ := sp.Shape.NumBytes(sp.To.Size())
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"join": join.String(), "dtype": sp.To.String(),
+			"shape": append([]int64{}, sp.Shape...), "bytes": outBytes, "inputs": items})
+	}
+	fmt.Fprintf(stdout, "%s of %d inputs: %s %v, %d bytes (dtype: np.result_type of the inputs unless --dtype)\n",
+		join, len(ins), sp.To, sp.Shape, outBytes)
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tFILE\tFORMAT\tTENSOR\tDTYPE\tSHAPE\tORDER\tBYTES")
+	for i, it := range items {
+		name := it.Tensor
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%d\n", i, it.File, it.Format, name, it.DType, sp.Segments[i].Plan.Tensor.Shape, it.Order, it.Bytes)
+	}
+	return tw.Flush()
+}
+
+// parseArgsAtLeast is parseArgs for commands taking n or more
+// positional arguments.
+func parseArgsAtLeast(fs *flag.FlagSet, fo *formatFlags, args []string, n int, want string) ([]string, format.Options, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, format.Options{}, err
+	}
+	if len(pos) < n {
+		return nil, format.Options{}, usageError{fmt.Errorf("%s needs %s, got %d argument(s); see bigconv %s -h", fs.Name(), want, len(pos), fs.Name())}
+	}
+	opt, err := fo.options()
+	return pos, opt, err
+}

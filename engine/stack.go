@@ -1,0 +1,682 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/internal/testhook"
+	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/slicer"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// ErrStackShape: the inputs of a stack or concatenation do not have the
+// shapes it needs.
+var ErrStackShape = errors.New("engine: inputs do not fit together")
+
+// Join is how several tensors become one array.
+type Join int
+
+const (
+	// JoinStack puts the inputs along a new leading axis (np.stack):
+	// every input has the same shape.
+	JoinStack Join = iota
+	// JoinConcat puts them one after another along axis 0
+	// (np.concatenate): every input has the same trailing shape.
+	JoinConcat
+)
+
+func (j Join) String() string {
+	if j == JoinConcat {
+		return "concat"
+	}
+	return "stack"
+}
+
+// StackOptions control Stack. Options.DType is the output type; its zero
+// value is the common type of the inputs (dtype.ResultType, as
+// np.result_type; bfloat16 and float8 count as float32 unless RawBits).
+type StackOptions struct {
+	Options
+	Join Join
+}
+
+// Segment is one input of a stack: its tensor, the plan that converts
+// it, and the elements of the output it fills.
+type Segment struct {
+	Plan  *Plan
+	Elem0 int64 // first output element, in C order
+	Elems int64
+}
+
+// OutRange is the segment's bytes in the output's data (after the .npy
+// header): [Off, Off+Len).
+func (s Segment) OutRange() (off, n int64) {
+	item := int64(s.Plan.To.Size())
+	return s.Elem0 * item, s.Elems * item
+}
+
+// StackPlan is a resolved stack or concatenation: the output's dtype and
+// shape and one Segment per input, in order. Every check (shapes, casts,
+// data present) is done by NewStackPlan, before anything is written.
+//
+// The segments partition the output's data bytes, so a run over a byte
+// range of the output (a distributed --part, engine/part.Split on 4 KiB
+// pages) needs only the segments that overlap it, and in each the input
+// elements [max(Elem0, lo), min(Elem0+Elems, hi)) - Elem0 where lo and hi
+// are the range in elements (4 KiB pages hold whole elements of every
+// NumPy type; the header's length is a multiple of 64).
+type StackPlan struct {
+	Join     Join
+	To       dtype.DType
+	Shape    dtype.Shape
+	Segments []Segment
+}
+
+// NewStackPlan checks that the tensors ts fit together under opt.Join
+// and that each casts to the output type under opt.Casting. Errors name
+// the file at fault and both shapes or types.
+func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("%w: no inputs", ErrStackShape)
+	}
+	sp := &StackPlan{Join: opt.Join}
+	first := ts[0]
+	for _, t := range ts {
+		if t.Unsupported != "" {
+			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "%s", t.Unsupported)
+		}
+		if t.Data == nil {
+			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1,
+				"a one-pass stream (compressed TFRecord, stdin) cannot be %sed: it has no random access; decompress it first", opt.Join)
+		}
+		switch {
+		case opt.Join == JoinStack && !t.Shape.Equal(first.Shape):
+			return nil, fmt.Errorf("%w: %s has shape %v, %s has %v; --stack needs equal shapes",
+				ErrStackShape, t.File, t.Shape, first.File, first.Shape)
+		case opt.Join == JoinConcat && len(t.Shape) == 0:
+			return nil, fmt.Errorf("%w: %s is a scalar (shape ()); --concat joins along axis 0, use --stack", ErrStackShape, t.File)
+		case opt.Join == JoinConcat && !t.Shape[1:].Equal(first.Shape[1:]):
+			return nil, fmt.Errorf("%w: %s has shape %v, %s has %v; --concat needs equal shapes after axis 0 (%v vs %v)",
+				ErrStackShape, t.File, t.Shape, first.File, first.Shape, t.Shape[1:], first.Shape[1:])
+		}
+	}
+	to := opt.DType
+	if !to.Type.Valid() {
+		var err error
+		if to, err = commonType(ts, opt.RawBits); err != nil {
+			return nil, err
+		}
+	}
+	popt := opt.Options
+	popt.DType = to
+	var elem0 int64
+	for _, t := range ts {
+		p, err := NewPlan(t, popt)
+		if err != nil {
+			return nil, err
+		}
+		n, err := t.Shape.NumElements()
+		if err != nil {
+			return nil, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, -1, "%v", err)
+		}
+		sp.Segments = append(sp.Segments, Segment{Plan: p, Elem0: elem0, Elems: n})
+		if elem0, err = addCheck(elem0, n); err != nil {
+			return nil, err
+		}
+	}
+	sp.To = sp.Segments[0].Plan.To
+	switch opt.Join {
+	case JoinStack:
+		sp.Shape = append(dtype.Shape{int64(len(ts))}, first.Shape...)
+	default:
+		var rows int64
+		for _, t := range ts {
+			var err error
+			if rows, err = addCheck(rows, t.Shape[0]); err != nil {
+				return nil, err
+			}
+		}
+		sp.Shape = append(dtype.Shape{rows}, first.Shape[1:]...)
+	}
+	if _, err := sp.Shape.NumBytes(sp.To.Size()); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStackShape, err)
+	}
+	return sp, nil
+}
+
+func addCheck(a, b int64) (int64, error) {
+	if a > (1<<63-1)-b {
+		return 0, fmt.Errorf("%w: the joined array has more than 2^63 elements", ErrStackShape)
+	}
+	return a + b, nil
+}
+
+// commonType is the type np.result_type gives for the tensors, each
+// taken as the engine would write it alone (bfloat16 and float8 as
+// float32, or their raw bits).
+func commonType(ts []*tensor.Tensor, rawBits bool) (dtype.DType, error) {
+	var ds []dtype.DType
+	for _, t := range ts {
+		p, err := NewPlan(t, Options{RawBits: rawBits, Casting: dtype.Unsafe})
+		if err != nil {
+			return dtype.DType{}, err
+		}
+		ds = append(ds, p.To)
+	}
+	return dtype.ResultType(ds...)
+}
+
+// Stack writes the tensors ts as one array to the .npy file out: along a
+// new leading axis (np.stack) or axis 0 (np.concatenate), each cast to
+// the output type. Blocks of every input are converted by one pool of
+// workers (blocks of different files are in flight at once), memory is
+// a few blocks per worker whatever the number of inputs, progress
+// counts the input bytes of all of them, a checksum an input carries is
+// verified when its last block is read (an error names the file), and a
+// resume journal covers the whole output as Run's does for one tensor.
+// A resumed run stopped inside an input carrying a checksum reads that
+// input's written part again to seed its CRC.
+// Options.Identity should cover every input file (StackInputs joins
+// their format.Input identities).
+func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOptions) (Result, error) {
+	sp, err := NewStackPlan(ts, opt)
+	if err != nil {
+		return Result{}, err
+	}
+	return sp.Run(ctx, out, opt.Options)
+}
+
+// Run carries out the stack plan, writing out; cancellation, the journal
+// and its refusals are as for Plan.Run.
+func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	r, err := sp.plan(out, opt)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.resume(); err != nil {
+		return r.res, err
+	}
+	if err := r.openOutput(); err != nil {
+		return r.res, err
+	}
+	err = r.streamBlocks(ctx)
+	if err == nil && ctx.Err() != nil {
+		return r.res, r.interrupted(ctx.Err())
+	}
+	if err != nil {
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return r.res, err
+	}
+	return r.res, r.commit()
+}
+
+// stackRun is one StackPlan.Run in progress.
+type stackRun struct {
+	sp         *StackPlan
+	opt        Options
+	out, jpath string
+	workers    int
+	bs         int64
+	journaling bool
+	segs       []*stackSeg
+	blocks     int64 // blocks of all segments
+	inBytes    int64
+	old, jr    *journal
+	w          *mmapnpy.Writer
+	ck         *checkpointer
+	res        Result
+	noRange    atomic.Bool // copy_file_range turned out unavailable
+}
+
+// stackSeg is a segment being written: its blocks are the global blocks
+// [first, first+sl.Len()).
+type stackSeg struct {
+	Segment
+	sl      *slicer.Slicer
+	first   int64
+	inBytes int64
+	verify  bool
+	sums    crcFold
+	// rangeSrc and rangeOff: the file and offset the kernel can copy
+	// this input from (copy_file_range), or nil (as run.copyRange).
+	rangeSrc *os.File
+	rangeOff int64
+}
+
+// fileRange is the file and offset a plain copy of s can be left to the
+// kernel from: same dtype, one contiguous range of a file, nothing to
+// verify, mapped windows not asked for.
+func (s *stackSeg) fileRange(mode WriteMode) (*os.File, int64) {
+	t := s.Plan.Tensor
+	if !s.Plan.copyOK || s.verify || !t.Contiguous || mode == WriteMapped {
+		return nil, 0
+	}
+	if sr, ok := t.Data.(*io.SectionReader); ok {
+		if rd, off, _ := sr.Outer(); rd != nil {
+			if f, ok := rd.(*os.File); ok {
+				return f, off
+			}
+		}
+	}
+	return nil, 0
+}
+
+// crcFold folds the crc32c of a segment's blocks, which finish in any
+// order, into the crc of its prefix.
+type crcFold struct {
+	mu    sync.Mutex
+	ahead map[int64]blockSum
+	next  int64
+	crc   uint32
+}
+
+// add records local block i and reports whether the segment's blocks
+// are now all folded in, and the crc of all of them.
+func (f *crcFold) add(i, n int64, s blockSum) (bool, uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ahead == nil {
+		f.ahead = map[int64]blockSum{}
+	}
+	f.ahead[i] = s
+	for {
+		b, ok := f.ahead[f.next]
+		if !ok {
+			break
+		}
+		delete(f.ahead, f.next)
+		if f.next == 0 {
+			f.crc = b.crc
+		} else {
+			f.crc = crc32c.Combine(f.crc, b.crc, b.len)
+		}
+		f.next++
+	}
+	return f.next == n, f.crc
+}
+
+// plan sizes the run.
+func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
+	r := &stackRun{sp: sp, opt: opt, out: out, jpath: JournalPath(out), workers: opt.Workers, bs: opt.BlockSize}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	if r.bs <= 0 {
+		r.bs = DefaultBlockSize(r.workers)
+	}
+	outBytes, err := sp.Shape.NumBytes(sp.To.Size())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sp.Segments {
+		n, err := s.Plan.Tensor.Shape.NumBytes(s.Plan.From.Size())
+		if err != nil {
+			return nil, err
+		}
+		r.inBytes += n
+		seg := &stackSeg{Segment: s, inBytes: n, verify: s.Plan.Tensor.CRC32C != nil && !opt.NoVerify}
+		seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
+		r.segs = append(r.segs, seg)
+	}
+	_, jerr := os.Stat(r.jpath)
+	r.journaling = opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || jerr == nil
+	r.res = Result{From: sp.Segments[0].Plan.From, To: sp.To, Shape: sp.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
+	return r, nil
+}
+
+// resume decides about a journal an interrupted run left (as run.resume
+// does), cuts every input into blocks and starts this run's journal.
+func (r *stackRun) resume() error {
+	var err error
+	if r.journaling {
+		if r.old, err = findJournal(r.out, r.jpath, r.opt); err != nil {
+			return err
+		}
+		if r.old != nil && r.opt.BlockSize <= 0 {
+			r.bs = r.old.BlockSize
+		}
+	} else {
+		os.Remove(r.jpath)
+	}
+	for _, s := range r.segs {
+		src := *s.Plan.Tensor
+		src.DType = s.Plan.From
+		if s.sl, err = slicer.New(&src, slicer.Options{BlockSize: r.bs, OutItemSize: r.sp.To.Size()}); err != nil {
+			return err
+		}
+		s.first = r.blocks
+		r.blocks += s.sl.Len()
+	}
+	r.res.Blocks = r.blocks
+	if !r.journaling {
+		return nil
+	}
+	sample, err := r.sample()
+	if err != nil {
+		return err
+	}
+	var files []string
+	var verify bool
+	for _, s := range r.segs {
+		files = append(files, s.Plan.Tensor.File)
+		verify = verify || s.verify
+	}
+	r.jr = &journal{Version: journalVersion, Output: filepath.Base(r.out), Tensor: r.sp.Join.String(),
+		Source: summarizeFiles(files), Input: r.opt.Identity, Sample: sample, From: r.fromList(), To: r.sp.To.String(),
+		Shape: r.sp.Shape.Clone(), BlockSize: r.bs, Blocks: r.blocks, Verify: verify}
+	if r.old != nil {
+		if m := r.old.mismatch(r.jr); m != "" {
+			return fmt.Errorf("%w %s: %s; %s is kept (restart to discard it)", ErrResume, r.out, m, r.jpath)
+		}
+	}
+	return nil
+}
+
+// sample fingerprints every input's data edges and tensor name.
+func (r *stackRun) sample() (string, error) {
+	h := sha256.New()
+	for _, s := range r.segs {
+		one, err := sampleHash(s.Plan.Tensor, s.inBytes)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%q %s\n", s.Plan.Tensor.Name, one)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fromList is the inputs' dtypes in order, run-length coded.
+func (r *stackRun) fromList() string {
+	var parts []string
+	for i := 0; i < len(r.segs); {
+		j := i
+		for j < len(r.segs) && r.segs[j].Plan.From.Equal(r.segs[i].Plan.From) {
+			j++
+		}
+		parts = append(parts, fmt.Sprintf("%d×%s", j-i, r.segs[i].Plan.From))
+		i = j
+	}
+	return strings.Join(parts, ",")
+}
+
+func summarizeFiles(files []string) string {
+	if len(files) <= 2 {
+		return strings.Join(files, ", ")
+	}
+	return fmt.Sprintf("%s … %s (%d files)", files[0], files[len(files)-1], len(files))
+}
+
+// openOutput creates the output (reusing the interrupted run's partial
+// file) and the checkpointer. When the interrupted run stopped inside an
+// input that carries a checksum, the part of that input it had written
+// is read again (not written) so that the checksum covers all of it.
+func (r *stackRun) openOutput() error {
+	var err error
+	r.w, err = mmapnpy.Create(r.out, r.sp.To, r.sp.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace})
+	if err != nil {
+		return err
+	}
+	if r.old != nil && r.w.Reused() {
+		r.jr.Done, r.jr.CRC, r.jr.Stats = r.old.Done, r.old.CRC, r.old.Stats
+		r.res.Resumed = r.old.Done
+		if err := r.resumeChecksum(r.old.Done); err != nil {
+			r.w.Abort()
+			return err
+		}
+	} else {
+		r.old = nil
+	}
+	r.ck = newCheckpointer(r.w, r.jr, r.jpath, nil, r.opt)
+	return nil
+}
+
+// resumeChecksum folds the CRC-32C of the blocks before global block
+// done of the input done falls in, when that input is verified.
+func (r *stackRun) resumeChecksum(done int64) error {
+	s := r.segOf(done)
+	if s == nil || !s.verify || done == s.first {
+		return nil
+	}
+	buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
+	for i := range done - s.first {
+		b := s.sl.Block(i)
+		if err := s.sl.ReadBlock(b, buf); err != nil {
+			return err
+		}
+		s.sums.add(i, s.sl.Len(), blockSum{crc: crc32c.Checksum(buf[:b.Len]), len: b.Len})
+	}
+	return nil
+}
+
+// segOf is the segment global block g belongs to (nil past the end).
+func (r *stackRun) segOf(g int64) *stackSeg {
+	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].first+r.segs[i].sl.Len() > g })
+	if i == len(r.segs) {
+		return nil
+	}
+	return r.segs[i]
+}
+
+// streamBlocks converts the blocks not yet written, of every input, on
+// one pool of workers; blocks are taken in output order, so the workers
+// are in several files at once at every boundary and the journal's
+// prefix advances steadily.
+func (r *stackRun) streamBlocks(ctx context.Context) error {
+	first := r.jr.startBlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+		next     atomic.Int64
+		done     atomic.Int64
+		progMu   sync.Mutex
+	)
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
+	next.Store(first)
+	done.Store(r.inputBytesBefore(first))
+	var maxIn, maxOut int64
+	for _, s := range r.segs {
+		maxIn = max(maxIn, s.sl.MaxElems()*int64(s.Plan.From.Size()))
+		maxOut = max(maxOut, s.sl.MaxElems()*int64(r.sp.To.Size()))
+	}
+	r.ck.start(fail)
+	for range int(min(int64(r.workers), max(r.blocks-first, 1))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &stackWorker{r: r, buf: make([]byte, maxIn)}
+			if r.opt.Write != WriteMapped {
+				w.obuf = make([]byte, maxOut)
+			}
+			for {
+				g := next.Add(1) - 1
+				if g >= r.blocks || ctx.Err() != nil {
+					return
+				}
+				if testhook.BeforeBlock != nil {
+					testhook.BeforeBlock(g, r.blocks)
+				}
+				s := r.segOf(g)
+				b := s.sl.Block(g - s.first)
+				sum, err := w.write(s, b)
+				if err == nil && s.verify {
+					err = s.check(b.Index, sum)
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				r.ck.blockDone(g, sum, b.Elems*int64(r.sp.To.Size()))
+				d := done.Add(b.Len)
+				if r.opt.Progress != nil {
+					progMu.Lock()
+					r.opt.Progress(d, r.inBytes)
+					progMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r.ck.stop()
+	r.res.Stats = r.ck.stats
+	for _, s := range r.segs {
+		r.res.CRCVerify = r.res.CRCVerify || s.verify
+	}
+	if firstErr == nil {
+		firstErr = r.ck.err
+	}
+	if firstErr == nil && r.blocks == 0 && r.opt.Progress != nil {
+		r.opt.Progress(0, 0)
+	}
+	return firstErr
+}
+
+// inputBytesBefore is the input bytes of global blocks [0, g).
+func (r *stackRun) inputBytesBefore(g int64) int64 {
+	var n int64
+	for _, s := range r.segs {
+		if g >= s.first+s.sl.Len() {
+			n += s.inBytes
+			continue
+		}
+		if g > s.first {
+			b := s.sl.Block(g - s.first - 1)
+			n += b.Off + b.Len
+		}
+		break
+	}
+	return n
+}
+
+// check folds a block's crc into its segment's and, once the segment's
+// last block is in, compares it with the checksum the input carries.
+func (s *stackSeg) check(i int64, sum blockSum) error {
+	all, crc := s.sums.add(i, s.sl.Len(), sum)
+	if !all {
+		return nil
+	}
+	t := s.Plan.Tensor
+	if crc != *t.CRC32C {
+		return tensor.Errorf(tensor.ErrChecksum, t.File, t.Name, t.Offset,
+			"crc32c of %d data bytes is %#08x, expected %#08x (masked %#08x); the file is damaged (--no-verify skips this check)",
+			s.inBytes, crc, *t.CRC32C, crc32c.Mask(*t.CRC32C))
+	}
+	return nil
+}
+
+// stackWorker holds one worker's buffers.
+type stackWorker struct {
+	r         *stackRun
+	buf, obuf []byte
+}
+
+// write converts block b of segment s into its place in the output.
+func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
+	sum := blockSum{len: b.Len}
+	outItem := int64(w.r.sp.To.Size())
+	off, n := (s.Elem0+b.Elem0)*outItem, b.Elems*outItem
+	fill := func(dst []byte) error {
+		in := w.buf[:b.Len]
+		if s.Plan.copyOK {
+			in = dst
+		}
+		if err := s.sl.ReadBlock(b, in); err != nil {
+			return err
+		}
+		if s.verify {
+			sum.crc = crc32c.Checksum(in)
+		}
+		if !s.Plan.copyOK {
+			s.Plan.kernel(dst, in, &sum.stats)
+		}
+		return nil
+	}
+	var err error
+	if s.rangeSrc != nil && !w.r.noRange.Load() {
+		err = w.r.w.CopyFrom(s.rangeSrc, s.rangeOff+b.Off, off, n)
+		if errors.Is(err, mmapnpy.ErrNoCopyRange) {
+			w.r.noRange.Store(true)
+		} else {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				t := s.Plan.Tensor
+				err = tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", b.Index, err)
+			}
+			return sum, err
+		}
+	}
+	if w.obuf == nil {
+		err = w.r.w.Write(off, n, fill)
+	} else if err = fill(w.obuf[:n]); err == nil {
+		err = w.r.w.WriteAt(w.obuf[:n], off)
+	}
+	if err != nil {
+		t := s.Plan.Tensor
+		var te *tensor.Error
+		if !errors.As(err, &te) {
+			err = tensor.Errorf(err, t.File, t.Name, t.Offset+b.Off, "block %d", b.Index)
+		}
+	}
+	return sum, err
+}
+
+// interrupted keeps what is durable for a resumed run (as run.interrupted).
+func (r *stackRun) interrupted(cause error) error {
+	if !r.journaling {
+		r.w.Abort()
+		return cause
+	}
+	err := r.ck.checkpoint()
+	if rerr := r.w.Release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return fmt.Errorf("%w; the partial output could not be kept: %v", cause, err)
+	}
+	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.done, Blocks: r.blocks}
+}
+
+// commit records the finished state, renames the output into place and
+// drops the journal (as run.commit).
+func (r *stackRun) commit() error {
+	if r.journaling {
+		if err := r.ck.checkpoint(); err != nil {
+			r.w.Abort()
+			os.Remove(r.jpath)
+			return err
+		}
+		if testhook.BeforeCommit != nil {
+			testhook.BeforeCommit()
+		}
+	}
+	if err := r.w.Commit(); err != nil {
+		os.Remove(r.jpath)
+		return err
+	}
+	if r.journaling {
+		if testhook.AfterCommit != nil {
+			testhook.AfterCommit()
+		}
+		os.Remove(r.jpath)
+	}
+	return nil
+}

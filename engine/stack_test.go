@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// i16Tensor is rows×cols int16 values base+k in file name.
+func i16Tensor(name string, base, rows, cols int) *tensor.Tensor {
+	b := make([]byte, 2*rows*cols)
+	for k := range rows * cols {
+		binary.LittleEndian.PutUint16(b[2*k:], uint16(int16(base+k)))
+	}
+	return &tensor.Tensor{File: name, DType: dtype.MustParse("<i2"), Shape: dtype.Shape{int64(rows), int64(cols)}, Data: bytes.NewReader(b)}
+}
+
+// readI32 reads the data of an int32 .npy file written by mmapnpy.
+func readI32(t *testing.T, path string, hdr int64) []int32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[hdr:]
+	v := make([]int32, len(b)/4)
+	for i := range v {
+		v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+// TestStackValues: a concatenation of int16 tensors of different row
+// counts, widened to int32, holds every input's values in order, with
+// progress counting the input bytes of all of them.
+func TestStackValues(t *testing.T) {
+	ts := []*tensor.Tensor{i16Tensor("a", 0, 3, 100), i16Tensor("b", 1000, 5, 100), i16Tensor("c", -2000, 2, 100)}
+	out := filepath.Join(t.TempDir(), "o.npy")
+	var mu sync.Mutex
+	var calls, last, total int64
+	res, err := Stack(context.Background(), ts, out, StackOptions{Join: JoinConcat, Options: Options{
+		DType: dtype.MustParse("<i4"), BlockSize: 256, Workers: 3,
+		Progress: func(d, tot int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if d < last {
+				t.Errorf("progress went back from %d to %d", last, d)
+			}
+			calls, last, total = calls+1, d, tot
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Shape.Equal(dtype.Shape{10, 100}) || res.InBytes != 2000 || res.OutBytes != 4000 {
+		t.Fatalf("result %+v", res)
+	}
+	if last != 2000 || total != 2000 || calls != res.Blocks {
+		t.Errorf("progress: %d calls, last %d of %d; %d blocks", calls, last, total, res.Blocks)
+	}
+	st, _ := os.Stat(out)
+	v := readI32(t, out, st.Size()-4000)
+	var want []int32
+	for _, c := range []struct{ base, n int }{{0, 300}, {1000, 500}, {-2000, 200}} {
+		for k := range c.n {
+			want = append(want, int32(c.base+k))
+		}
+	}
+	for i := range want {
+		if v[i] != want[i] {
+			t.Fatalf("element %d = %d, want %d", i, v[i], want[i])
+		}
+	}
+}
+
+// gateReader reads a tensor's bytes after noting which file is being
+// read: each read waits (up to 0.3 s) until reads of two different
+// files are in flight, so a pool that worked one file at a time would
+// be seen.
+type gateReader struct {
+	data []byte
+	file string
+	g    *gate
+}
+
+type gate struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inFlight map[string]int
+	most     int // most distinct files read at once
+}
+
+func (r *gateReader) ReadAt(p []byte, off int64) (int, error) {
+	g := r.g
+	g.mu.Lock()
+	g.inFlight[r.file]++
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for len(g.inFlight) < 2 && time.Now().Before(deadline) {
+		g.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		g.mu.Lock()
+	}
+	g.most = max(g.most, len(g.inFlight))
+	if g.inFlight[r.file]--; g.inFlight[r.file] == 0 {
+		delete(g.inFlight, r.file)
+	}
+	g.mu.Unlock()
+	return bytes.NewReader(r.data).ReadAt(p, off)
+}
+
+// TestStackParallelAcrossFiles: with inputs of one block each, the
+// workers read blocks of different files at once.
+func TestStackParallelAcrossFiles(t *testing.T) {
+	g := &gate{inFlight: map[string]int{}}
+	var ts []*tensor.Tensor
+	for i := range 6 {
+		tt := i16Tensor(fmt.Sprintf("f%d", i), i*100, 4, 64)
+		b := make([]byte, 512)
+		tt.Data.ReadAt(b, 0)
+		tt.Data = &gateReader{data: b, file: tt.File, g: g}
+		ts = append(ts, tt)
+	}
+	out := filepath.Join(t.TempDir(), "o.npy")
+	res, err := Stack(context.Background(), ts, out, StackOptions{Options: Options{BlockSize: 1 << 20, Workers: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blocks != 6 || !res.Shape.Equal(dtype.Shape{6, 4, 64}) || res.To.String() != "<i2" {
+		t.Fatalf("result %+v", res)
+	}
+	if g.most < 2 {
+		t.Errorf("blocks of at most %d file(s) were in flight at once", g.most)
+	}
+}
+
+// TestStackPlanRefusals: shapes and casts are checked before a file is
+// made, and the errors name the file.
+func TestStackPlanRefusals(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.npy")
+	f8 := i16Tensor("f8.bin", 0, 3, 4)
+	f8.DType = dtype.MustParse("<f8")
+	f8.Shape = dtype.Shape{3, 2}
+	cases := []struct {
+		ts   []*tensor.Tensor
+		opt  StackOptions
+		is   error
+		want string
+	}{
+		{nil, StackOptions{}, ErrStackShape, "no inputs"},
+		{[]*tensor.Tensor{i16Tensor("a", 0, 3, 4), i16Tensor("b", 0, 4, 4)}, StackOptions{}, ErrStackShape, "b has shape (4, 4), a has (3, 4)"},
+		{[]*tensor.Tensor{i16Tensor("a", 0, 3, 4), i16Tensor("b", 0, 3, 5)}, StackOptions{Join: JoinConcat}, ErrStackShape, "b has shape (3, 5)"},
+		{[]*tensor.Tensor{i16Tensor("a", 0, 3, 4), {File: "s", DType: dtype.MustParse("<i2"), Shape: dtype.Shape{}, Data: bytes.NewReader(nil)}}, StackOptions{Join: JoinConcat}, ErrStackShape, "s is a scalar"},
+		{[]*tensor.Tensor{i16Tensor("a", 0, 3, 2), f8}, StackOptions{Options: Options{DType: dtype.MustParse("<i2")}}, dtype.ErrCast, "f8.bin"},
+		{[]*tensor.Tensor{i16Tensor("a", 0, 3, 2), {File: "gz", DType: dtype.MustParse("<i2"), Shape: dtype.Shape{0, 2}, Stream: bytes.NewReader(nil)}}, StackOptions{}, tensor.ErrUnsupported, "gz"},
+	}
+	for i, c := range cases {
+		_, err := Stack(context.Background(), c.ts, out, c.opt)
+		if !errors.Is(err, c.is) || err == nil || !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
+			t.Errorf("case %d: err = %v, want %v mentioning %q", i, err, c.is, c.want)
+		}
+		emptyDir(t, dir)
+	}
+	// The common type: int16 and float64 give float64.
+	sp, err := NewStackPlan([]*tensor.Tensor{i16Tensor("a", 0, 3, 2), f8}, StackOptions{})
+	if err != nil || sp.To.String() != "<f8" || !sp.Shape.Equal(dtype.Shape{2, 3, 2}) {
+		t.Errorf("plan %+v, %v", sp, err)
+	}
+	if off, n := sp.Segments[1].OutRange(); off != 48 || n != 48 {
+		t.Errorf("segment 1 covers [%d, +%d), want [48, +48)", off, n)
+	}
+}
+
+// TestStackResumeChecksum interrupts a stack of two checksummed inputs
+// inside the second one and resumes it: the part of that input written
+// before the interruption is read again for its checksum, so a resumed
+// run still verifies all of it, and a wrong checksum is still caught.
+func TestStackResumeChecksum(t *testing.T) {
+	var ts []*tensor.Tensor
+	for i := range 2 {
+		tt, b := f64Tensor(1 << 14)
+		tt.File = fmt.Sprintf("in%d.bin", i)
+		crc := crc32c.Checksum(b)
+		tt.CRC32C = &crc
+		ts = append(ts, tt)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.npy")
+	opt := StackOptions{Options: Options{BlockSize: 4096, Workers: 1, CheckpointBytes: 1}}
+	interruptStack := func(after int) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		calls := 0
+		o := opt
+		o.Progress = func(done, total int64) {
+			if calls++; calls == after {
+				cancel()
+			}
+		}
+		_, err := Stack(ctx, ts, out, o)
+		var ie *InterruptedError
+		if !errors.As(err, &ie) || ie.Done <= 32 || ie.Done >= 64 {
+			t.Fatalf("err = %v, want an interruption in the second input's 32 blocks", err)
+		}
+	}
+	interruptStack(40)
+	resumed := opt
+	resumed.Resume = true
+	res, err := Stack(context.Background(), ts, out, resumed)
+	if err != nil || res.Resumed <= 32 || !res.CRCVerify {
+		t.Fatalf("resume: %+v, %v", res, err)
+	}
+	os.Remove(out)
+	interruptStack(40)
+	bad := *ts[1].CRC32C ^ 1
+	ts[1].CRC32C = &bad
+	if _, err := Stack(context.Background(), ts, out, resumed); !errors.Is(err, tensor.ErrChecksum) || !bytes.Contains([]byte(err.Error()), []byte("in1.bin")) {
+		t.Fatalf("err = %v, want ErrChecksum naming in1.bin", err)
+	}
+	emptyDir(t, dir)
+}
