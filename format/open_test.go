@@ -103,8 +103,8 @@ func TestOpenPathStdin(t *testing.T) {
 func TestOpenPathHints(t *testing.T) {
 	dir := t.TempDir()
 	for name, want := range map[string]string{
-		"model.safetensors.index.json": "sharded safetensors model",
-		"plain.json":                   "no known magic",
+		"weights.index.json": "sharded model",
+		"plain.json":         "no known magic",
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(`{"metadata": {}, "x": 1}`), 0o644)

@@ -297,7 +297,13 @@ func TestDetectionNames(t *testing.T) {
 			}
 			continue
 		}
-		if code != 1 || !strings.Contains(stderr, "sharded") || !strings.Contains(stderr, "not read yet") {
+		if name == "model.safetensors.index.json" { // read by format/safetensors: the shard is missing
+			if code != 1 || !strings.Contains(stderr, `shard "model-00001-of-00002.safetensors"`) {
+				t.Errorf("%s: exit %d, want the missing shard named: %s", name, code, stderr)
+			}
+			continue
+		}
+		if code != 1 || !strings.Contains(stderr, "sharded") || !strings.Contains(stderr, "--format safetensors") {
 			t.Errorf("%s: exit %d, want a message about sharded models: %s", name, code, stderr)
 		}
 	}

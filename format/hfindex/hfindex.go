@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/bigconv/bigconv/tensor"
@@ -111,4 +112,57 @@ func Parse(b []byte, file string) (*Index, error) {
 		return nil, errorf(tensor.ErrCorrupt, file, -1, "weight_map is empty")
 	}
 	return ix, nil
+}
+
+// Open reads the index r (size bytes, at path name), opens every shard it
+// names beside it with sibling and reads each with open (the shard
+// format's reader), and returns the shards' tensors in shard order, each
+// with Extra["shard"] naming its file. A tensor in two shards, a name the
+// index maps to a shard that does not hold it, or a shard that cannot be
+// opened is ErrCorrupt naming the index and the tensor. Tensors a shard
+// holds beyond the index's map are kept.
+func Open(r io.ReaderAt, size int64, name string, sibling func(string) (io.ReaderAt, int64, error),
+	open func(r io.ReaderAt, size int64, path string) ([]*tensor.Tensor, error)) ([]*tensor.Tensor, *Index, error) {
+	ix, err := Read(r, size, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(sentinel error, t string, format string, args ...any) error {
+		return fmt.Errorf("hfindex: %w", tensor.Errorf(sentinel, name, t, -1, format, args...))
+	}
+	if sibling == nil {
+		return nil, nil, fail(tensor.ErrUnsupported, "", "a sharded checkpoint's shards cannot be opened without its directory")
+	}
+	var out []*tensor.Tensor
+	where := map[string]string{}
+	for _, shard := range ix.Shards {
+		sr, ssize, err := sibling(shard)
+		if err != nil {
+			return nil, nil, fail(tensor.ErrCorrupt, "", "shard %q: %v", shard, err)
+		}
+		ts, err := open(sr, ssize, filepath.Join(filepath.Dir(name), shard))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range ts {
+			if other, dup := where[t.Name]; dup {
+				return nil, nil, fail(tensor.ErrCorrupt, t.Name, "%q is in shard %q and in shard %q", t.Name, other, shard)
+			}
+			where[t.Name] = shard
+			if t.Extra == nil {
+				t.Extra = map[string]string{}
+			}
+			t.Extra["shard"] = shard
+			out = append(out, t)
+		}
+	}
+	for _, n := range ix.Names {
+		if where[n] != ix.Shard[n] {
+			if where[n] == "" {
+				return nil, nil, fail(tensor.ErrCorrupt, n, "the index maps %q to shard %q, which does not hold it", n, ix.Shard[n])
+			}
+			return nil, nil, fail(tensor.ErrCorrupt, n, "the index maps %q to shard %q, but it is in %q", n, ix.Shard[n], where[n])
+		}
+	}
+	return out, ix, nil
 }

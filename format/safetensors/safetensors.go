@@ -50,12 +50,16 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/format/hfindex"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -69,12 +73,20 @@ const maxRank = 64
 
 func init() {
 	format.Register(format.Format{
-		Name:  "safetensors",
-		Exts:  []string{".safetensors"},
-		Sniff: Sniff,
+		Name:    "safetensors",
+		Exts:    []string{".safetensors", ".safetensors.index.json"},
+		Sniff:   Sniff,
+		Resolve: resolveIndex,
 		Open: func(src format.Source, _ format.Options) (*format.Input, error) {
 			if src.R == nil {
 				return nil, fmt.Errorf("safetensors: %s: a safetensors file cannot be read from a stream: %w", src.Name, tensor.ErrUnsupported)
+			}
+			if strings.HasSuffix(strings.ToLower(src.Name), ".index.json") {
+				ts, err := OpenIndex(src.R, src.Size, src.Name, src.Sibling)
+				if err != nil {
+					return nil, err
+				}
+				return &format.Input{Format: "safetensors-index", Tensors: ts, Collection: true}, nil
 			}
 			f, err := Open(src.R, src.Size, src.Name)
 			if err != nil {
@@ -83,6 +95,35 @@ func init() {
 			return &format.Input{Format: "safetensors", Tensors: f.Tensors, Collection: true}, nil
 		},
 	})
+}
+
+// IndexName is the name Hugging Face gives a sharded safetensors model's
+// index.
+const IndexName = "model.safetensors.index.json"
+
+// OpenIndex reads a sharded model: the index r (model.safetensors.index.json,
+// size bytes, at path name) and every shard its weight_map names, opened
+// beside it with sibling (format/hfindex). It returns the shards'
+// tensors in shard order, each with Extra["shard"].
+func OpenIndex(r io.ReaderAt, size int64, name string, sibling func(string) (io.ReaderAt, int64, error)) ([]*tensor.Tensor, error) {
+	ts, _, err := hfindex.Open(r, size, name, sibling, func(r io.ReaderAt, size int64, path string) ([]*tensor.Tensor, error) {
+		f, err := Open(r, size, path)
+		if err != nil {
+			return nil, err
+		}
+		return f.Tensors, nil
+	})
+	return ts, err
+}
+
+// resolveIndex turns a directory holding a sharded model's index (a
+// Hugging Face model directory) into the index's path.
+func resolveIndex(path string) (string, error) {
+	p := filepath.Join(path, IndexName)
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p, nil
+	}
+	return "", nil
 }
 
 // File is an opened safetensors file.

@@ -1,9 +1,9 @@
-// Package shardindex recognises the index file of a sharded model —
-// model.safetensors.index.json, pytorch_model.bin.index.json: JSON whose
-// "weight_map" maps each tensor name to the shard file holding it — so
-// that detection says what the file is. bigconv does not read sharded
-// models yet; the reader that will replaces this package (drop it from
-// format/all) and reads the shards through format.Source.Sibling.
+// Package shardindex recognises the index file of a sharded model under a
+// name that no reader claims — JSON whose "weight_map" maps each tensor
+// name to the shard file holding it — so that detection says what the
+// file is and how to read it. Under their usual names
+// (model.safetensors.index.json, pytorch_model.bin.index.json) the
+// safetensors and pytorch readers read such indexes and their shards.
 package shardindex
 
 import (
@@ -34,6 +34,6 @@ func Hint(src format.Source, head []byte) error {
 	case strings.Contains(l, "pytorch") || strings.Contains(l, ".bin."):
 		kind = "a sharded PyTorch model"
 	}
-	return fmt.Errorf("%w: %s is the index of %s (weight name → shard file); sharded models are not read yet: convert each shard file on its own",
+	return fmt.Errorf("%w: %s is the index of %s (weight name → shard file): read it with --format safetensors (shards *.safetensors) or --format pytorch (shards *.bin), or name it model.safetensors.index.json / pytorch_model.bin.index.json",
 		tensor.ErrUnsupported, base, kind)
 }
