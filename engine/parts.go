@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bigconv/bigconv/cast"
+	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine/part"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/npy/npyhdr"
@@ -73,6 +74,7 @@ type partExtra struct {
 // fileExtra is one part's share of one output file.
 type fileExtra struct {
 	File int // index into the conversion's output files
+	Seg  int // and into its segments (the inputs of a stack; else 0)
 	// Blocks [First, End) are the blocks this part owns (whose first
 	// output byte falls in its ranges): their input CRC and cast stats
 	// are its to report.
@@ -133,6 +135,38 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 	return pr.run(ctx)
 }
 
+// RunPartStack is RunPart for several inputs made one array, as
+// StackInputs makes it in one process: the output .npy's bytes are split
+// among the parts whatever input they come from, so a stack of 10,000
+// clips spreads evenly however large each clip is. Each input's checksum
+// is verified by the committer over the blocks every part owns.
+func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt StackInputOptions, sp part.Spec) (PartResult, error) {
+	res := PartResult{Part: sp, Output: out}
+	if _, err := part.Parse(sp.String()); err != nil {
+		return res, err
+	}
+	if err := notAnInput(ins, out); err != nil {
+		return res, err
+	}
+	plan, err := PlanInputs(ins, opt)
+	if err != nil {
+		return res, err
+	}
+	iopt := InputOptions{Options: opt.Options, Tensors: opt.Tensors}
+	if iopt.Identity == "" {
+		iopt.Identity = InputsIdentity(ins)
+	}
+	if iopt.BlockSize <= 0 {
+		iopt.BlockSize = PartBlockSize
+	}
+	pr := &partRun{opt: iopt, out: out, sp: sp, res: res}
+	if err := pr.planStack(plan); err != nil {
+		return pr.res, err
+	}
+	pr.identity = pr.identityOf()
+	return pr.run(ctx)
+}
+
 // partRun is one RunPart in progress.
 type partRun struct {
 	opt      InputOptions
@@ -140,20 +174,76 @@ type partRun struct {
 	sp       part.Spec
 	identity string
 	files    []*partFile
-	dir      *dirRun // a directory output
+	dir      *dirRun    // a directory output
+	stack    *StackPlan // a stack or concatenation of several inputs
 	ranges   []part.Range
 	res      PartResult
 }
 
-// partFile is one output file of a part run.
+// partFile is one output file of a part run: one tensor, or the inputs
+// of a stack laid one after another (segments).
 type partFile struct {
-	t       *tensor.Tensor
-	p       *Plan
-	sl      *slicer.Slicer
+	segs    []*partSeg
+	to      dtype.DType
+	shape   dtype.Shape
 	path    string // where it is built (its partial file is beside it)
 	file    string // its name in the manifest (directory outputs)
 	header  []byte // its .npy header
 	fileLen int64  // header and data
+}
+
+// partSeg is one input of an output file and the output elements it
+// fills, from elem0 on.
+type partSeg struct {
+	t            *tensor.Tensor
+	p            *Plan
+	sl           *slicer.Slicer
+	elem0, elems int64
+}
+
+// the one tensor of a one-tensor file
+func (f *partFile) t() *tensor.Tensor { return f.segs[0].t }
+func (f *partFile) p() *Plan          { return f.segs[0].p }
+
+func newSeg(t *tensor.Tensor, p *Plan, blockSize, elem0 int64) (*partSeg, error) {
+	if t.Stream != nil || t.Data == nil {
+		return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, t.Offset,
+			"a one-pass stream cannot be split into parts; convert it in one process")
+	}
+	src := *t
+	src.DType = p.From
+	sl, err := slicer.New(&src, slicer.Options{BlockSize: blockSize, OutItemSize: p.To.Size()})
+	if err != nil {
+		return nil, err
+	}
+	n, err := t.Shape.NumElements()
+	if err != nil {
+		return nil, err
+	}
+	return &partSeg{t: t, p: p, sl: sl, elem0: elem0, elems: n}, nil
+}
+
+// addFile adds an output file of dtype to and shape, filled by segs.
+func (pr *partRun) addFile(segs []*partSeg, to dtype.DType, shape dtype.Shape, path, file string) error {
+	f := &partFile{segs: segs, to: to, shape: shape.Clone(), path: path, file: file}
+	var err error
+	if f.header, err = npyhdr.Encode(to, shape, false); err != nil {
+		return err
+	}
+	dataLen, err := shape.NumBytes(to.Size())
+	if err != nil {
+		return err
+	}
+	f.fileLen = int64(len(f.header)) + dataLen
+	pr.files = append(pr.files, f)
+	if len(pr.files) == 1 {
+		var blocks int64
+		for _, sg := range segs {
+			blocks += sg.sl.Len()
+		}
+		pr.res.Result = Result{From: segs[0].p.From, To: to, Shape: shape.Clone(), Blocks: blocks, OutBytes: dataLen}
+	}
+	return nil
 }
 
 func (pr *partRun) planFile(t *tensor.Tensor, path, file string) error {
@@ -165,26 +255,26 @@ func (pr *partRun) planFile(t *tensor.Tensor, path, file string) error {
 	if err != nil {
 		return err
 	}
-	src := *t
-	src.DType = p.From
-	sl, err := slicer.New(&src, slicer.Options{BlockSize: pr.opt.BlockSize, OutItemSize: p.To.Size()})
+	sg, err := newSeg(t, p, pr.opt.BlockSize, 0)
 	if err != nil {
 		return err
 	}
-	f := &partFile{t: t, p: p, sl: sl, path: path, file: file}
-	if f.header, err = npyhdr.Encode(p.To, t.Shape, false); err != nil {
-		return err
+	return pr.addFile([]*partSeg{sg}, p.To, t.Shape, path, file)
+}
+
+// planStack plans a stack or concatenation into the one .npy out: one
+// segment per input.
+func (pr *partRun) planStack(sp *StackPlan) error {
+	var segs []*partSeg
+	for _, s := range sp.Segments {
+		sg, err := newSeg(s.Plan.Tensor, s.Plan, pr.opt.BlockSize, s.Elem0)
+		if err != nil {
+			return err
+		}
+		segs = append(segs, sg)
 	}
-	dataLen, err := t.Shape.NumBytes(p.To.Size())
-	if err != nil {
-		return err
-	}
-	f.fileLen = int64(len(f.header)) + dataLen
-	pr.files = append(pr.files, f)
-	if len(pr.files) == 1 {
-		pr.res.Result = Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), Blocks: sl.Len(), OutBytes: dataLen}
-	}
-	return nil
+	pr.stack = sp
+	return pr.addFile(segs, sp.To, sp.Shape, pr.out, "")
 }
 
 // planDir plans a directory output as ConvertDir does — each tensor's
@@ -212,14 +302,23 @@ func (pr *partRun) planDir(in *format.Input, sel []*tensor.Tensor) error {
 func (pr *partRun) identityOf() string {
 	sum := sha256.Sum256([]byte(pr.opt.Identity))
 	fields := []string{"input=" + hex.EncodeToString(sum[:8])}
-	if pr.dir == nil {
+	shape := func(s dtype.Shape) string { return strings.ReplaceAll(fmt.Sprint([]int64(s)), " ", ",") }
+	switch {
+	case pr.stack != nil:
+		h := sha256.New()
+		for _, sg := range pr.files[0].segs {
+			fmt.Fprintf(h, "%q %q %s %v %v\n", sg.t.File, sg.t.Name, sg.p.From, sg.t.Shape, sg.t.Fortran)
+		}
+		fields = append(fields, "join="+pr.stack.Join.String(), fmt.Sprintf("inputs=%d:%x", len(pr.files[0].segs), h.Sum(nil)[:8]),
+			"to="+pr.stack.To.String(), "shape="+shape(pr.stack.Shape))
+	case pr.dir == nil:
 		f := pr.files[0]
-		fields = append(fields, "tensor="+f.t.Name, "from="+f.p.From.String(), "to="+f.p.To.String(),
-			"shape="+strings.ReplaceAll(fmt.Sprint([]int64(f.t.Shape)), " ", ","), "fortran="+fmt.Sprint(f.t.Fortran))
-	} else {
+		fields = append(fields, "tensor="+f.t().Name, "from="+f.p().From.String(), "to="+f.to.String(),
+			"shape="+shape(f.shape), "fortran="+fmt.Sprint(f.t().Fortran))
+	default:
 		h := sha256.New()
 		for _, f := range pr.files {
-			fmt.Fprintf(h, "%q %s %s %v %v %s\n", f.t.Name, f.p.From, f.p.To, f.t.Shape, f.t.Fortran, f.file)
+			fmt.Fprintf(h, "%q %s %s %v %v %s\n", f.t().Name, f.p().From, f.to, f.shape, f.t().Fortran, f.file)
 		}
 		fields = append(fields, fmt.Sprintf("tensors=%d:%x", len(pr.files), h.Sum(nil)[:8]))
 	}
@@ -340,19 +439,22 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 			return extra, err
 		}
-		w, err := mmapnpy.OpenShared(f.path, f.p.To, f.t.Shape)
+		w, err := mmapnpy.OpenShared(f.path, f.to, f.shape)
 		if err != nil {
 			return extra, err
 		}
-		fx := fileExtra{File: fi}
+		fxs := make([]fileExtra, len(f.segs)) // what this part owns, per segment
+		for k := range fxs {
+			fxs[k] = fileExtra{File: fi, Seg: k}
+		}
 		for ci, ch := range chunks(rs, chunk) {
 			key := fmt.Sprintf("%d/%d", fi, ci)
-			cx, done := jr.Chunks[key]
+			cxs, done := jr.Chunks[key]
 			if done {
 				pr.res.Resumed++
 			} else {
 				var n int64
-				cx, n, err = f.write(ctx, w, ch, pr.opt.Options)
+				cxs, n, err = f.write(ctx, w, ch, pr.opt.Options)
 				if err == nil {
 					err = w.Sync()
 				}
@@ -361,18 +463,31 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 					w.Abort() // closes; the shared file stays
 					return extra, err
 				}
-				jr.Chunks[key] = cx
+				jr.Chunks[key] = cxs
 				if err := jr.write(jpath); err != nil {
 					w.Abort()
 					return extra, err
 				}
 			}
-			fx.join(cx)
+			for _, cx := range cxs {
+				if cx.Seg < 0 || cx.Seg >= len(fxs) {
+					return extra, fmt.Errorf("engine: part journal %s names segment %d of %d", jpath, cx.Seg, len(fxs))
+				}
+				fxs[cx.Seg].join(cx)
+			}
 		}
 		w.Abort()
-		extra.Files = append(extra.Files, fx)
+		for _, fx := range fxs {
+			if fx.End > fx.First || fx.Stats != (cast.Stats{}) {
+				extra.Files = append(extra.Files, fx)
+			}
+		}
 		if pr.dir == nil {
-			pr.res.Result.Stats = fx.Stats
+			var st cast.Stats
+			for _, fx := range fxs {
+				st.Add(fx.Stats)
+			}
+			pr.res.Result.Stats = st
 		}
 	}
 	return extra, nil
@@ -419,14 +534,14 @@ func chunks(rs []part.Range, size int64) [][]part.Range {
 // rerun of a killed part continues from there. It is dropped once the
 // part's marker is written.
 type partJournal struct {
-	Identity string               `json:"identity"`
-	Chunks   map[string]fileExtra `json:"chunks"` // "file/chunk" → what it owns
+	Identity string                 `json:"identity"`
+	Chunks   map[string][]fileExtra `json:"chunks"` // "file/chunk" → what it owns, per segment
 }
 
 // readPartJournal reads the journal at path if it is this conversion's;
 // otherwise the part starts over.
 func readPartJournal(path, identity string) *partJournal {
-	j := &partJournal{Identity: identity, Chunks: map[string]fileExtra{}}
+	j := &partJournal{Identity: identity, Chunks: map[string][]fileExtra{}}
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) > maxJournal {
 		return j
@@ -449,45 +564,62 @@ func (j *partJournal) write(path string) error {
 	return nil
 }
 
+// blockRef names block i of segment seg of a file.
+type blockRef struct {
+	seg int
+	i   int64
+}
+
 // write converts every block of f that overlaps the ranges rs and writes
 // the bytes of it that fall inside them, on a pool of workers. It
-// returns what this part owns of f and how many bytes it wrote.
-func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range, opt Options) (fileExtra, int64, error) {
+// returns what this part owns of each segment of f (the blocks whose
+// first byte falls in rs: their input CRC and loss counts) and how many
+// bytes it wrote.
+func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range, opt Options) ([]fileExtra, int64, error) {
 	hdr := w.HeaderLen()
-	outItem := int64(f.p.To.Size())
-	fx := fileExtra{First: -1}
-	var blocks []int64 // blocks to convert, in order
+	outItem := int64(f.to.Size())
+	owned := make([]fileExtra, len(f.segs))
+	for k := range owned {
+		owned[k] = fileExtra{Seg: k, First: -1}
+	}
+	var blocks []blockRef // blocks to convert, in order
 	for _, r := range rs {
 		if err := w.WriteHeaderRange(r.Start, r.End); err != nil {
-			return fx, 0, err
+			return nil, 0, err
 		}
 		d0, d1 := max(r.Start-hdr, 0), r.End-hdr
 		if d1 <= d0 {
 			continue
 		}
-		e1 := (d1 + outItem - 1) / outItem
-		for i := f.blockAt(d0 / outItem); i < f.sl.Len(); i++ {
-			b := f.sl.Block(i)
-			if b.Elem0 >= e1 {
-				break
+		e0, e1 := d0/outItem, (d1+outItem-1)/outItem
+		for k, sg := range f.segs {
+			if sg.elem0 >= e1 || sg.elem0+sg.elems <= e0 {
+				continue
 			}
-			if len(blocks) == 0 || blocks[len(blocks)-1] != i {
-				blocks = append(blocks, i)
-			}
-			if b.Elem0*outItem >= d0 { // its first byte is ours: we own it
-				if fx.First < 0 {
-					fx.First = i
+			for i := sg.blockAt(max(e0-sg.elem0, 0)); i < sg.sl.Len(); i++ {
+				b := sg.sl.Block(i)
+				if sg.elem0+b.Elem0 >= e1 {
+					break
 				}
-				fx.End = i + 1
+				if len(blocks) == 0 || blocks[len(blocks)-1] != (blockRef{k, i}) {
+					blocks = append(blocks, blockRef{k, i})
+				}
+				if (sg.elem0+b.Elem0)*outItem >= d0 { // its first byte is ours: we own it
+					if owned[k].First < 0 {
+						owned[k].First = i
+					}
+					owned[k].End = i + 1
+				}
 			}
 		}
 	}
-	if fx.First < 0 {
-		fx.First, fx.End = 0, 0
+	sums := make([][]blockSum, len(f.segs))
+	for k := range owned {
+		if owned[k].First < 0 {
+			owned[k].First, owned[k].End = 0, 0
+		}
+		sums[k] = make([]blockSum, owned[k].End-owned[k].First)
 	}
-	r := &run{p: f.p, opt: opt, sl: f.sl, verifyCRC: f.t.CRC32C != nil && !opt.NoVerify}
-	pool := &blockPool{run: r}
-	sums := make([]blockSum, fx.End-fx.First)
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -499,11 +631,11 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 		wg       sync.WaitGroup
 		written  int64
 	)
-	take := func() (int64, bool) {
+	take := func() (blockRef, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if firstErr != nil || next >= len(blocks) || ctx.Err() != nil {
-			return 0, false
+			return blockRef{}, false
 		}
 		next++
 		return blocks[next-1], true
@@ -512,24 +644,32 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := &worker{pool: pool}
-			if !f.p.copyOK {
-				wk.buf = make([]byte, f.sl.MaxElems()*int64(f.p.From.Size()))
-			}
-			obuf := make([]byte, f.sl.MaxElems()*outItem)
+			wks := make([]*worker, len(f.segs)) // per segment: its plan's buffers
+			var obuf []byte
 			for {
-				i, ok := take()
+				ref, ok := take()
 				if !ok {
 					return
 				}
+				sg := f.segs[ref.seg]
 				if testhook.BeforeBlock != nil {
-					testhook.BeforeBlock(i, f.sl.Len())
+					testhook.BeforeBlock(ref.i, sg.sl.Len())
 				}
-				sum, n, err := f.block(w, wk, obuf, i, rs)
+				if wks[ref.seg] == nil {
+					r := &run{p: sg.p, opt: opt, sl: sg.sl, verifyCRC: sg.t.CRC32C != nil && !opt.NoVerify}
+					wks[ref.seg] = &worker{pool: &blockPool{run: r}}
+					if !sg.p.copyOK {
+						wks[ref.seg].buf = make([]byte, sg.sl.MaxElems()*int64(sg.p.From.Size()))
+					}
+				}
+				if need := sg.sl.MaxElems() * outItem; int64(len(obuf)) < need {
+					obuf = make([]byte, need)
+				}
+				sum, n, err := sg.block(w, wks[ref.seg], obuf, ref.i, rs, outItem)
 				mu.Lock()
 				written += n
-				if k := i - fx.First; err == nil && k >= 0 && k < int64(len(sums)) {
-					sums[k] = sum
+				if k := ref.i - owned[ref.seg].First; err == nil && k >= 0 && k < int64(len(sums[ref.seg])) {
+					sums[ref.seg][k] = sum
 				}
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -543,37 +683,43 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 		firstErr = ctx.Err()
 	}
 	if firstErr != nil {
-		return fx, written, firstErr
+		return nil, written, firstErr
 	}
-	for k, s := range sums {
-		if k == 0 {
-			fx.CRC = s.crc
-		} else {
-			fx.CRC = crc32c.Combine(fx.CRC, s.crc, s.len)
+	var out []fileExtra
+	for k := range owned {
+		fx := owned[k]
+		for j, sm := range sums[k] {
+			if j == 0 {
+				fx.CRC = sm.crc
+			} else {
+				fx.CRC = crc32c.Combine(fx.CRC, sm.crc, sm.len)
+			}
+			fx.InLen += sm.len
+			fx.Stats.Add(sm.stats)
 		}
-		fx.InLen += s.len
-		fx.Stats.Add(s.stats)
+		if fx.End > fx.First {
+			out = append(out, fx)
+		}
 	}
-	return fx, written, nil
+	return out, written, nil
 }
 
-// block converts block i of f and writes the part of it inside the
-// ranges rs.
-func (f *partFile) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs []part.Range) (blockSum, int64, error) {
-	b := f.sl.Block(i)
-	outItem := int64(f.p.To.Size())
+// block converts block i of the segment and writes the part of it inside
+// the ranges rs.
+func (sg *partSeg) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs []part.Range, outItem int64) (blockSum, int64, error) {
+	b := sg.sl.Block(i)
 	n := b.Elems * outItem
 	sum := blockSum{len: b.Len}
 	if err := wk.fill(b, obuf[:n], &sum); err != nil {
 		var te *tensor.Error
 		if !errors.As(err, &te) {
-			err = tensor.Errorf(err, f.t.File, f.t.Name, f.t.Offset+b.Off, "block %d", i)
+			err = tensor.Errorf(err, sg.t.File, sg.t.Name, sg.t.Offset+b.Off, "block %d", i)
 		}
 		return sum, 0, err
 	}
 	var written int64
 	hdr := w.HeaderLen()
-	boff := hdr + b.Elem0*outItem // the block's place in the file
+	boff := hdr + (sg.elem0+b.Elem0)*outItem // the block's place in the file
 	for _, r := range rs {
 		lo, hi := max(r.Start, boff), min(r.End, boff+n)
 		if lo >= hi {
@@ -587,10 +733,10 @@ func (f *partFile) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs
 	return sum, written, nil
 }
 
-// blockAt is the first block of f holding output element e.
-func (f *partFile) blockAt(e int64) int64 {
-	return int64(sort.Search(int(f.sl.Len()), func(i int) bool {
-		b := f.sl.Block(int64(i))
+// blockAt is the first block of the segment holding its element e.
+func (sg *partSeg) blockAt(e int64) int64 {
+	return int64(sort.Search(int(sg.sl.Len()), func(i int) bool {
+		b := sg.sl.Block(int64(i))
 		return b.Elem0+b.Elems > e
 	}))
 }
@@ -619,11 +765,13 @@ func (pr *partRun) commit(ms []part.Marker) error {
 		return err
 	}
 	for i, f := range pr.files {
-		if res := results[i]; f.t.CRC32C != nil && !pr.opt.NoVerify && res.crc != *f.t.CRC32C {
-			part.Clean(pr.out)
-			os.RemoveAll(pr.building())
-			return tensor.Errorf(tensor.ErrChecksum, f.t.File, f.t.Name, f.t.Offset,
-				"crc32c over all parts is %#08x, expected %#08x; the file is damaged (--no-verify skips this check)", res.crc, *f.t.CRC32C)
+		for k, sg := range f.segs {
+			if crc := results[i].crc[k]; sg.t.CRC32C != nil && !pr.opt.NoVerify && crc != *sg.t.CRC32C {
+				part.Clean(pr.out)
+				os.RemoveAll(pr.building())
+				return tensor.Errorf(tensor.ErrChecksum, sg.t.File, sg.t.Name, sg.t.Offset,
+					"crc32c over all parts is %#08x, expected %#08x; the file is damaged (--no-verify skips this check)", crc, *sg.t.CRC32C)
+			}
 		}
 	}
 	if pr.dir == nil {
@@ -643,46 +791,56 @@ func (pr *partRun) commit(ms []part.Marker) error {
 }
 
 type fileResult struct {
-	crc uint32
+	crc []uint32 // per segment
 	res Result
 }
 
 // gather joins the parts' shares of every file: owned blocks must tile
-// each file's blocks in order; checksums combine, loss counts add up.
+// each segment's blocks in order; checksums combine, loss counts add up.
 func (pr *partRun) gather(ms []part.Marker) ([]fileResult, error) {
 	out := make([]fileResult, len(pr.files))
-	next := make([]int64, len(pr.files))
+	next := make([][]int64, len(pr.files))
+	for i, f := range pr.files {
+		out[i].crc = make([]uint32, len(f.segs))
+		next[i] = make([]int64, len(f.segs))
+	}
 	for _, m := range ms {
 		var x partExtra
 		if err := json.Unmarshal(m.Extra, &x); err != nil {
 			return nil, fmt.Errorf("part: marker of part %d/%d: %v", m.Index, m.Count, err)
 		}
 		for _, fx := range x.Files {
-			if fx.File < 0 || fx.File >= len(pr.files) {
-				return nil, fmt.Errorf("part: marker of part %d/%d names file %d of %d", m.Index, m.Count, fx.File, len(pr.files))
+			if fx.File < 0 || fx.File >= len(pr.files) || fx.Seg < 0 || fx.Seg >= len(pr.files[fx.File].segs) {
+				return nil, fmt.Errorf("part: marker of part %d/%d names file %d segment %d", m.Index, m.Count, fx.File, fx.Seg)
 			}
-			r := &out[fx.File]
+			r, nx := &out[fx.File], &next[fx.File][fx.Seg]
 			if fx.End > fx.First {
-				if fx.First != next[fx.File] {
-					return nil, fmt.Errorf("part: the parts' blocks of %s do not tile it: part %d/%d starts at block %d, want %d",
-						pr.files[fx.File].path, m.Index, m.Count, fx.First, next[fx.File])
+				if fx.First != *nx {
+					return nil, fmt.Errorf("part: the parts' blocks of %s do not tile it: part %d/%d starts at block %d of input %d, want %d",
+						pr.files[fx.File].path, m.Index, m.Count, fx.First, fx.Seg, *nx)
 				}
-				if next[fx.File] == 0 {
-					r.crc = fx.CRC
+				if *nx == 0 {
+					r.crc[fx.Seg] = fx.CRC
 				} else {
-					r.crc = crc32c.Combine(r.crc, fx.CRC, fx.InLen)
+					r.crc[fx.Seg] = crc32c.Combine(r.crc[fx.Seg], fx.CRC, fx.InLen)
 				}
-				next[fx.File] = fx.End
+				*nx = fx.End
 			}
 			r.res.Stats.Add(fx.Stats)
 		}
 	}
 	for i, f := range pr.files {
-		if next[i] != f.sl.Len() {
-			return nil, fmt.Errorf("part: the parts' blocks cover %d of the %d blocks of %s", next[i], f.sl.Len(), f.path)
+		verify := false
+		for k, sg := range f.segs {
+			if next[i][k] != sg.sl.Len() {
+				return nil, fmt.Errorf("part: the parts' blocks cover %d of the %d blocks of %s (input %d)", next[i][k], sg.sl.Len(), f.path, k)
+			}
+			verify = verify || sg.t.CRC32C != nil && !pr.opt.NoVerify
 		}
-		out[i].res = Result{From: f.p.From, To: f.p.To, Shape: f.t.Shape.Clone(), Blocks: f.sl.Len(),
-			Stats: out[i].res.Stats, CRCVerify: f.t.CRC32C != nil && !pr.opt.NoVerify}
+		out[i].res = Result{From: f.p().From, To: f.to, Shape: f.shape.Clone(), Stats: out[i].res.Stats, CRCVerify: verify}
+		for _, sg := range f.segs {
+			out[i].res.Blocks += sg.sl.Len()
+		}
 	}
 	return out, nil
 }
@@ -697,11 +855,11 @@ func (pr *partRun) commitDir(results []fileResult) error {
 		if err := mmapnpy.CommitPartial(f.path); err != nil {
 			return err
 		}
-		entries = append(entries, entry(f.t, f.file, results[i].res))
+		entries = append(entries, entry(f.t(), f.file, results[i].res))
 	}
 	r.journal = &dirJournal{Done: entries}
 	for _, f := range pr.files {
-		r.journal.Tensors = append(r.journal.Tensors, f.t.Name)
+		r.journal.Tensors = append(r.journal.Tensors, f.t().Name)
 	}
 	unix.Setxattr(r.work, identityXattr, []byte(pr.identity), 0) // best effort: see committedHere
 	sum, err := r.commit()

@@ -197,7 +197,7 @@ Flags:`)
 	inputs, out := pos[:len(pos)-1], pos[len(pos)-1]
 	if jf.multi(inputs) {
 		iopt := engine.InputOptions{Options: eopt, Tensors: tensors}
-		return convertMany(ctx, inputs, out, fopt, jf, iopt, showBar, *replace, stderr)
+		return convertMany(ctx, inputs, out, fopt, jf, iopt, showBar, *replace, sp, stderr)
 	}
 	in, err := format.OpenPath(pos[0], fopt)
 	if err != nil {

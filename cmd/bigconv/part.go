@@ -44,10 +44,16 @@ func convertPart(ctx context.Context, in *format.Input, out string, opt engine.I
 	if err != nil {
 		return err
 	}
+	reportPart(res, out, sp, stderr)
+	return nil
+}
+
+// reportPart says what a part run did.
+func reportPart(res engine.PartResult, out string, sp part.Spec, stderr io.Writer) {
 	switch {
 	case res.NothingToDo:
 		fmt.Fprintf(stderr, "bigconv: part %s: %s is already complete (committed by these parts); nothing to do\n", sp, out)
-		return nil
+		return
 	case res.AlreadyDone:
 		fmt.Fprintf(stderr, "bigconv: part %s of %s was already done; nothing redone\n", sp, out)
 	default:
@@ -78,7 +84,6 @@ func convertPart(ctx context.Context, in *format.Input, out string, opt engine.I
 	default:
 		fmt.Fprintf(stderr, "bigconv: %d of %d parts done; waiting for part(s) %s\n", len(res.State.Done), sp.Count, intList(res.State.Missing))
 	}
-	return nil
 }
 
 func intList(xs []int) string {

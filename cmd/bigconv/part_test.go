@@ -11,6 +11,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format/npy/npyhdr"
 )
 
 // child is a bigconv process (this test binary in child mode).
@@ -214,4 +217,41 @@ func TestPartsDirectoryCLI(t *testing.T) {
 	}
 	sameTree(t, out, want)
 	leftovers(t, filepath.Dir(out), "vars")
+}
+
+// TestPartsStackCLI: a --stack of a glob of clips, run by 2, 4 and 7
+// processes at once, is the one-process stack.
+func TestPartsStackCLI(t *testing.T) {
+	dir := t.TempDir()
+	clips := filepath.Join(dir, "clips")
+	os.Mkdir(clips, 0o755)
+	for k := range 12 {
+		hdr, _ := npyhdr.Encode(dtype.MustParse("<f4"), dtype.Shape{33, 40}, false)
+		data := make([]byte, 33*40*4)
+		for i := range data {
+			data[i] = byte(i*7 + k)
+		}
+		for i := 3; i < len(data); i += 4 {
+			data[i] &= 0x3f
+		}
+		os.WriteFile(filepath.Join(clips, fmt.Sprintf("act_%03d.npy", k)), append(hdr, data...), 0o644)
+	}
+	args := []string{"--progress", "never", "--stack", "--dtype", "float16", "--casting", "unsafe", "--block-size", "16KiB", filepath.Join(clips, "act_*.npy")}
+	want := filepath.Join(dir, "want.npy")
+	if code, _, stderr := bigconv(t, append(append([]string{"convert"}, args...), want)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, n := range []int{2, 4, 7} {
+		out := filepath.Join(dir, fmt.Sprintf("o%d.npy", n))
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		logs := runParts(t, n, idx, append(args, out)...)
+		if c := strings.Count(strings.Join(logs, ""), "finished last"); c != 1 {
+			t.Fatalf("%d parts: %d finished last:\n%s", n, c, strings.Join(logs, "\n"))
+		}
+		sameFile(t, out, want)
+	}
+	leftovers(t, dir, "clips", "o2.npy", "o4.npy", "o7.npy", "want.npy")
 }

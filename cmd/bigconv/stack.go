@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bigconv/bigconv/engine"
+	"github.com/bigconv/bigconv/engine/part"
 	"github.com/bigconv/bigconv/format"
 )
 
@@ -73,7 +74,7 @@ func closeInputs(ins []*format.Input) {
 
 // convertMany is `convert` with several INPUTs (or a pattern): one array.
 func convertMany(ctx context.Context, inputs []string, out string, fopt format.Options, jf *joinFlags,
-	iopt engine.InputOptions, showBar, replace bool, stderr io.Writer) error {
+	iopt engine.InputOptions, showBar, replace bool, sp *part.Spec, stderr io.Writer) error {
 	if jf.stack && jf.concat {
 		return usageError{errors.New("--stack and --concat exclude each other")}
 	}
@@ -87,6 +88,17 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 		return err
 	}
 	sopt := engine.StackInputOptions{StackOptions: engine.StackOptions{Options: iopt.Options, Join: join}, Tensors: iopt.Tensors}
+	if sp != nil {
+		res, err := engine.RunPartStack(ctx, ins, out, sopt, *sp)
+		if errors.Is(err, engine.ErrManyTensors) {
+			return usageError{err}
+		}
+		if err != nil {
+			return err
+		}
+		reportPart(res, out, *sp, stderr)
+		return nil
+	}
 	b := newBar(showBar, stderr, fmt.Sprintf("%s of %d inputs", join, len(ins)))
 	sopt.Progress = b.update
 	var old os.FileInfo
