@@ -103,6 +103,8 @@ type archiveJob struct {
 	plan     *Plan
 	sl       *slicer.Slicer
 	verify   bool
+	stream   bool  // a one-pass Stream of known shape, read by one worker as one block
+	blocks   int64 // the slicer's blocks, or 1 for a stream
 	inBytes  int64
 	outBytes int64
 	first    int64    // blocks [0, first) kept from an interrupted run
@@ -153,9 +155,9 @@ func (r *archiveRun) plan(sel []*tensor.Tensor) error {
 	names := map[string]string{}
 	for _, t := range sel {
 		plan, err := NewPlan(t, r.opt.Options)
-		if err == nil && t.Data == nil {
+		if err == nil && t.Data == nil && (len(t.Shape) == 0 || t.Shape[0] == 0) {
 			err = tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1,
-				"a one-pass stream cannot go into an .npz archive (members are laid out before writing, and its size is known only at its end); convert it to a .npy file")
+				"a one-pass stream whose row count is known only at its end cannot go into an .npz archive (members are laid out before writing); convert it to a .npy file")
 		}
 		if err != nil {
 			if errors.Is(err, tensor.ErrUnsupported) && len(sel) > 1 {
@@ -174,7 +176,7 @@ func (r *archiveRun) plan(sel []*tensor.Tensor) error {
 		}
 		names[name] = t.Name
 		j := &archiveJob{member: len(r.jobs), name: name, t: t, plan: plan, ahead: map[int64]blockSum{},
-			verify: t.CRC32C != nil && !r.opt.NoVerify}
+			verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
 		if j.inBytes, err = t.Shape.NumBytes(plan.From.Size()); err != nil {
 			return err
 		}
@@ -227,14 +229,18 @@ func (r *archiveRun) resume() error {
 	}
 	r.cum = make([]int64, len(r.jobs)+1)
 	for k, j := range r.jobs {
-		src := *j.t
-		src.DType = j.plan.From
-		var err error
-		if j.sl, err = slicer.New(&src, slicer.Options{BlockSize: r.bs, OutItemSize: j.plan.To.Size()}); err != nil {
-			return err
+		j.blocks = 1
+		if !j.stream {
+			src := *j.t
+			src.DType = j.plan.From
+			var err error
+			if j.sl, err = slicer.New(&src, slicer.Options{BlockSize: r.bs, OutItemSize: j.plan.To.Size()}); err != nil {
+				return err
+			}
+			j.blocks = j.sl.Len()
+			j.rangeSrc, j.rangeOff = fileRange(j.plan, j.verify, r.opt.Write)
 		}
-		j.rangeSrc, j.rangeOff = fileRange(j.plan, j.verify, r.opt.Write)
-		r.cum[k+1] = r.cum[k] + j.sl.Len()
+		r.cum[k+1] = r.cum[k] + j.blocks
 	}
 	if !r.journaling {
 		return nil
@@ -242,12 +248,15 @@ func (r *archiveRun) resume() error {
 	r.jr = &archiveJournal{Version: archiveJournalVersion, Output: filepath.Base(r.out), Input: r.opt.Identity,
 		Settings: r.settings(), BlockSize: r.bs}
 	for _, j := range r.jobs {
-		sample, err := sampleHash(j.t, j.inBytes)
-		if err != nil {
-			return err
+		sample := "stream" // read once: its edges cannot be looked at first
+		if !j.stream {
+			var err error
+			if sample, err = sampleHash(j.t, j.inBytes); err != nil {
+				return err
+			}
 		}
 		r.jr.Tensors = append(r.jr.Tensors, archiveTensor{Name: j.t.Name, Sample: sample, From: j.plan.From.String(),
-			To: j.plan.To.String(), Shape: j.t.Shape.Clone(), Fortran: j.t.Fortran, Blocks: j.sl.Len(), Verify: j.verify})
+			To: j.plan.To.String(), Shape: j.t.Shape.Clone(), Fortran: j.t.Fortran, Blocks: j.blocks, Verify: j.verify})
 	}
 	if r.old != nil {
 		if m := r.old.mismatch(r.jr); m != "" {
@@ -296,7 +305,11 @@ func (r *archiveRun) openOutput() error {
 			o := r.old.Tensors[k]
 			j.first, j.done, j.crc, j.stats = o.Done, o.Done, o.CRC, o.Stats
 			r.jr.Tensors[k].Done, r.jr.Tensors[k].CRC, r.jr.Tensors[k].Stats = o.Done, o.CRC, o.Stats
-			if j.first > 0 {
+			switch {
+			case j.first == 0:
+			case j.stream:
+				r.inDone.Add(j.inBytes)
+			default:
 				b := j.sl.Block(j.first - 1)
 				r.inDone.Add(b.Off + b.Len)
 			}
@@ -321,12 +334,12 @@ func (r *archiveRun) streamBlocks(ctx context.Context) error {
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	remaining := int64(0)
 	for k, j := range r.jobs {
-		r.cum[k+1] = r.cum[k] + j.sl.Len() - j.first
-		remaining += j.sl.Len() - j.first
+		r.cum[k+1] = r.cum[k] + j.blocks - j.first
+		remaining += j.blocks - j.first
 	}
 	// Tensors with nothing left to write: kept whole, or of no elements.
 	for _, j := range r.jobs {
-		if j.first == j.sl.Len() {
+		if j.first == j.blocks {
 			r.mu.Lock()
 			err := r.finishJob(j, j.first > 0)
 			r.mu.Unlock()
@@ -367,6 +380,20 @@ func (r *archiveRun) work(ctx context.Context, fail func(error)) {
 		if testhook.BeforeBlock != nil {
 			testhook.BeforeBlock(g, total)
 		}
+		if j.stream {
+			sum, err := r.copyStream(ctx, wk, j)
+			if errors.Is(err, errStopped) {
+				return
+			}
+			if err == nil {
+				err = r.blockDone(j, 0, sum, j.outBytes)
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			continue
+		}
 		b := j.sl.Block(i)
 		sum := blockSum{len: b.Len}
 		if err := r.writeBlock(wk, j, b, &sum); err != nil {
@@ -388,6 +415,57 @@ func (r *archiveRun) work(ctx context.Context, fail func(error)) {
 			r.progMu.Unlock()
 		}
 	}
+}
+
+// errStopped: a stream's copy stopped because ctx was cancelled.
+var errStopped = errors.New("engine: stopped")
+
+// copyStream reads a one-pass stream of known size from its start to
+// its end (so that the source's own end checks run) and writes it into
+// its member in pieces of a block, converted; a stream cannot be resumed
+// part way, so it counts as one block, done or not.
+func (r *archiveRun) copyStream(ctx context.Context, wk *archiveWorker, j *archiveJob) (blockSum, error) {
+	t := j.t
+	inItem, outItem := int64(j.plan.From.Size()), int64(j.plan.To.Size())
+	items := max(r.bs/max(inItem, outItem), 1)
+	wk.buf = grow(wk.buf, items*inItem)
+	wk.obuf = grow(wk.obuf, items*outItem)
+	e := r.w.Entry(j.member)
+	sum := blockSum{len: j.inBytes}
+	for off := int64(0); off < j.inBytes; {
+		if ctx.Err() != nil {
+			return sum, errStopped
+		}
+		n := min(int64(len(wk.buf)), j.inBytes-off)
+		if _, err := io.ReadFull(t.Stream, wk.buf[:n]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+off, "the stream ends %d bytes early", j.inBytes-off)
+			}
+			return sum, err
+		}
+		if j.verify {
+			sum.crc = crc32c.Update(sum.crc, wk.buf[:n])
+		}
+		out := wk.obuf[:n/inItem*outItem]
+		j.plan.kernel(out, wk.buf[:n], &sum.stats)
+		if err := e.WriteAt(out, off/inItem*outItem); err != nil {
+			return sum, err
+		}
+		off += n
+		d := r.inDone.Add(n)
+		if r.opt.Progress != nil {
+			r.progMu.Lock()
+			r.opt.Progress(d, r.inTotal)
+			r.progMu.Unlock()
+		}
+	}
+	var one [1]byte
+	if n, err := t.Stream.Read(one[:]); n > 0 {
+		return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+j.inBytes, "the stream is longer than its %d bytes", j.inBytes)
+	} else if err != nil && err != io.EOF {
+		return sum, err
+	}
+	return sum, nil
 }
 
 // archiveWorker holds one worker's buffers, grown to the largest block
@@ -478,7 +556,7 @@ func (r *archiveRun) blockDone(j *archiveJob, i int64, sum blockSum, outLen int6
 		default:
 		}
 	}
-	if j.done == j.sl.Len() && !j.finished {
+	if j.done == j.blocks && !j.finished {
 		return r.finishJob(j, false)
 	}
 	return nil
@@ -506,7 +584,7 @@ func (r *archiveRun) finishJob(j *archiveJob, kept bool) error {
 // result describes a job as far as it went.
 func (j *archiveJob) result() Result {
 	return Result{From: j.plan.From, To: j.plan.To, Shape: j.t.Shape.Clone(), InBytes: j.inBytes, OutBytes: j.outBytes,
-		Blocks: j.sl.Len(), Stats: j.stats, CRCVerify: j.verify && j.done == j.sl.Len(), Resumed: j.first}
+		Blocks: j.blocks, Stats: j.stats, CRCVerify: j.verify && j.done == j.blocks, Resumed: j.first}
 }
 
 // startCheckpoints records progress in the journal after every
@@ -559,7 +637,7 @@ func (r *archiveRun) checkpoint() error {
 		progs[k] = prog{j.done, j.crc, j.stats}
 		changed = changed || j.done != r.jr.Tensors[k].Done
 		done += j.done
-		blocks += j.sl.Len()
+		blocks += j.blocks
 	}
 	r.mu.Unlock()
 	if !changed && r.jr.written {
