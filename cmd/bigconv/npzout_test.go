@@ -636,3 +636,18 @@ def want(n):
 	t.Logf("%s", strings.TrimSpace(stderr))
 	leftovers(t, badOut)
 }
+
+// TestNPZOutputPartRefused: --part cannot write an .npz yet; it says so
+// and leaves nothing.
+func TestNPZOutputPartRefused(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.bin")
+	writeRamp(t, in, 1<<20)
+	out := filepath.Join(dir, "out", "o.npz")
+	os.MkdirAll(filepath.Dir(out), 0o755)
+	code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", "--part", "1/2", in, out)
+	if code != 1 || !strings.Contains(stderr, "cannot be written in parts") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	leftovers(t, filepath.Dir(out))
+}
