@@ -284,6 +284,9 @@ func report(w io.Writer, t *tensor.Tensor, out string, res engine.Result, d time
 	if res.CRCVerify {
 		crc = ", crc32c verified"
 	}
+	if r := t.Extra["rows"]; r != "" {
+		name += " rows " + r
+	}
 	resumed := ""
 	if res.Resumed > 0 {
 		resumed = fmt.Sprintf(" (resumed after %d of %d blocks)", res.Resumed, res.Blocks)
