@@ -110,6 +110,7 @@ type archiveJob struct {
 	first    int64    // blocks [0, first) kept from an interrupted run
 	rangeSrc *os.File // copy_file_range source, or nil
 	rangeOff int64
+	started  atomic.Int64 // when its first block was taken (UnixNano)
 
 	// under archiveRun.mu
 	ahead    map[int64]blockSum
@@ -377,6 +378,7 @@ func (r *archiveRun) work(ctx context.Context, fail func(error)) {
 		k := sort.Search(len(r.jobs), func(k int) bool { return r.cum[k+1] > g })
 		j := r.jobs[k]
 		i := j.first + g - r.cum[k]
+		j.started.CompareAndSwap(0, time.Now().UnixNano())
 		if testhook.BeforeBlock != nil {
 			testhook.BeforeBlock(g, total)
 		}
@@ -576,8 +578,12 @@ func (r *archiveRun) finishJob(j *archiveJob, kept bool) error {
 	if kept {
 		kind = Kept
 	}
+	start := r.start
+	if ns := j.started.Load(); ns != 0 {
+		start = time.Unix(0, ns)
+	}
 	r.event(Event{Kind: kind, Tensor: t, Output: r.out, Member: j.name + ".npy", Result: j.result(),
-		Elapsed: time.Since(r.start)})
+		Elapsed: time.Since(start)})
 	return nil
 }
 
