@@ -2,19 +2,30 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // chartTools are the bars drawn per case.
-var chartTools = []string{"bigconv", "numpy", "dask", "cp", "cp+fsync"}
+var chartTools = []string{"bigconv", "numpy", "dask", "torch", "cp", "cp+fsync", limitTool}
+
+// chartLabel names a tool in the legend.
+var chartLabel = map[string]string{limitTool: "limit (out-sized cp+fsync)"}
 
 // (cat > /dev/null is in the table; at 5–8 GiB/s it would flatten the chart.)
 
-// chart draws input GiB/s (median) per case and tool as grouped bars.
+// legendWidth is the strip right of the plot that holds the legend, so
+// that it never covers a bar.
+const legendWidth = 2.5 * vg.Inch
+
+// chart draws input GiB/s (median) per case and tool as grouped bars,
+// with the legend beside the plot.
 func chart(rep *Report, path string) error {
 	var names []string
 	for _, r := range rep.Results {
@@ -27,7 +38,7 @@ func chart(rep *Report, path string) error {
 		float64(rep.Size)/(1<<30), rep.Runs)
 	p.Y.Label.Text = "input GiB/s (higher is better)"
 	p.Y.Min = 0
-	w := vg.Points(11)
+	w := vg.Points(10)
 	var drawn []string
 	for _, tool := range chartTools {
 		any := false
@@ -40,6 +51,8 @@ func chart(rep *Report, path string) error {
 			drawn = append(drawn, tool)
 		}
 	}
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
 	for i, tool := range drawn {
 		vals := make(plotter.Values, len(names))
 		for j, c := range names {
@@ -55,12 +68,27 @@ func chart(rep *Report, path string) error {
 		bars.Color = plotutil.Color(i)
 		bars.Offset = w * vg.Length(float64(i)-float64(len(drawn)-1)/2)
 		p.Add(bars)
-		p.Legend.Add(tool, bars)
+		label := tool
+		if l, ok := chartLabel[tool]; ok {
+			label = l
+		}
+		legend.Add(label, bars)
 	}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(40)
 	p.NominalX(names...)
-	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
-	return p.Save(10*vg.Inch, 4.5*vg.Inch, path)
+	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
+
+	width, height := 12*vg.Inch, 4.5*vg.Inch
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	legend.Draw(draw.Crop(dc, width-legendWidth+vg.Points(12), 0, 0, -vg.Points(30)))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"encoding/binary"
 	"fmt"
@@ -23,9 +24,11 @@ import (
 const genChunk = 8 << 20
 
 // pattern returns genChunk bytes of elements of kind (a xorshift stream):
-// "f4" float32 in [-8, 8) on a 2^-20 grid (exact in float32, rounded by
+// "f2" float16 in (-2, 2), "f4" float32 in [-8, 8) on a 2^-20 grid (exact in float32, rounded by
 // float16), ">f4" the same big-endian, "i8" int64 in [-2^23, 2^23) (exact in
-// float32), "bf16" the upper halves of "f4" values.
+// float32), "bf16" the upper halves of "f4" values, "f4mask" "f4" with the
+// last quarter of every 1024-element row -1e9, as an attention mask adds
+// to logits (overflows float16: -inf, counted as out of range).
 func pattern(kind string) []byte {
 	p := make([]byte, genChunk)
 	s := uint64(0x9E3779B97F4A7C15)
@@ -36,9 +39,12 @@ func pattern(kind string) []byte {
 		return int32(s) >> 8
 	}
 	switch kind {
-	case "f4", ">f4":
+	case "f4", ">f4", "f4mask":
 		for i := 0; i+4 <= len(p); i += 4 {
 			bits := math.Float32bits(float32(next()) / (1 << 20))
+			if kind == "f4mask" && i/4%1024 >= 768 {
+				bits = math.Float32bits(-1e9)
+			}
 			if kind == ">f4" {
 				binary.BigEndian.PutUint32(p[i:], bits)
 			} else {
@@ -48,6 +54,10 @@ func pattern(kind string) []byte {
 	case "i8":
 		for i := 0; i+8 <= len(p); i += 8 {
 			binary.LittleEndian.PutUint64(p[i:], uint64(int64(next())))
+		}
+	case "f2": // float16 bits with exponent ≤ 15: finite, |x| < 2
+		for i := 0; i+2 <= len(p); i += 2 {
+			binary.LittleEndian.PutUint16(p[i:], uint16(next())&0xBFFF)
 		}
 	case "bf16":
 		for i := 0; i+2 <= len(p); i += 2 {
@@ -174,6 +184,81 @@ func writeBundle(dir string, shape dtype.Shape, pat []byte) (prefix, data string
 	}}, tfgen.BundleOptions{})
 	prefix = filepath.Join(dir, "model.ckpt")
 	return prefix, prefix + ".data-00000-of-00001", err
+}
+
+// writePT writes a torch.save file (zip format, as torch 1.13 writes it:
+// archive/data.pkl, archive/data/0, archive/version, members stored) of
+// one float16 tensor of shape [rows, cols] with data streamed from pat.
+func writePT(path string, rows, cols int64, pat []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw := zip.NewWriter(bw)
+	member := func(name string) (io.Writer, error) {
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+	}
+	w, err := member("archive/data.pkl")
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(ptPickle(rows, cols)); err != nil {
+		return err
+	}
+	if w, err = member("archive/data/0"); err != nil {
+		return err
+	}
+	for n := rows * cols * 2; n > 0; {
+		k := min(n, int64(len(pat)))
+		if _, err := w.Write(pat[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	if w, err = member("archive/version"); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "3\n"); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// ptPickle is the protocol-2 pickle torch.save writes for a contiguous
+// float16 tensor on storage "0": _rebuild_tensor_v2(persistent ('storage',
+// torch.HalfStorage, '0', 'cpu', numel), 0, (rows, cols), (cols, 1),
+// False, OrderedDict()).
+func ptPickle(rows, cols int64) []byte {
+	str := func(s string) []byte {
+		return append(binary.LittleEndian.AppendUint32([]byte{'X'}, uint32(len(s))), s...)
+	}
+	long := func(v int64) []byte { // LONG1 of 8 bytes
+		return binary.LittleEndian.AppendUint64([]byte{0x8a, 8}, uint64(v))
+	}
+	var b []byte
+	b = append(b, 0x80, 2)
+	b = append(b, "ctorch._utils\n_rebuild_tensor_v2\n(("...)
+	b = append(b, str("storage")...)
+	b = append(b, "ctorch\nHalfStorage\n"...)
+	b = append(b, str("0")...)
+	b = append(b, str("cpu")...)
+	b = append(b, long(rows*cols)...)
+	b = append(b, 't', 'Q', 'K', 0, '(')
+	b = append(b, long(rows)...)
+	b = append(b, long(cols)...)
+	b = append(b, 't', '(')
+	b = append(b, long(cols)...)
+	b = append(b, 'K', 1, 't', 0x89)
+	b = append(b, "ccollections\nOrderedDict\n)Rt"...)
+	return append(b, 'R', '.')
 }
 
 // fileSize is os.Stat(path).Size().

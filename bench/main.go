@@ -42,12 +42,23 @@ const python = "/usr/bin/python3"
 // chunk: a round figure a user would pick.
 const peerBlock = 64 << 20
 
+// npyHeaderLen is the header of bigconv's outputs here (a 2-D or 4-D
+// little-endian shape pads to 128 bytes), counted in the limit's size.
+const npyHeaderLen = 128
+
+// limitTool is every case's limit: cp then fsync of an output-sized file.
+const limitTool = "cp-out+fsync"
+
 // tools, in the order of the first round (later rounds rotate it).
-var allTools = []string{"bigconv", "numpy", "dask", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
+var allTools = []string{"bigconv", "numpy", "dask", "torch", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
 
 // variants are extra bigconv runs with more flags (--variant NAME=FLAGS),
 // measured in the same rounds as tools named "bigconv NAME".
 var variants = map[string][]string{}
+
+// variantBin is the binary of a variant run with another build
+// (--baseline), instead of the one built from this tree.
+var variantBin = map[string]string{}
 
 // onlyTools, when set by --tools, restricts the tools run.
 var onlyTools map[string]bool
@@ -62,7 +73,7 @@ type caseDef struct {
 	Args       []string // bigconv convert arguments before OUTPUT
 	Peer       map[string]any
 	Files      []string // to remove afterwards
-	OutSized   string   // output-sized scratch file for cp-out, if OutBytes != InBytes
+	OutSized   string   // output-sized scratch file for cp-out and the limit, cp-out+fsync
 }
 
 type caseSpec struct {
@@ -75,12 +86,33 @@ var cases = []caseSpec{
 	{"i64-f32", "raw <i8 [N,1024] → float32", rawCase("i8", "<i8", 8, "float32", "<f4", "astype")},
 	{"bf16-f32", "raw bfloat16 [N,1024] → float32 (widening)", rawCase("bf16", "bfloat16", 2, "float32", "<f4", "bf16")},
 	{"f32-f16", "raw <f4 [N,1024] → float16", rawCase("f4", "<f4", 4, "float16", "<f2", "astype")},
+	{"f32-f16-mask", "raw <f4 [N,1024] → float16, every row's last quarter -1e9 (attention mask: overflows to -inf)", rawCase("f4mask", "<f4", 4, "float16", "<f2", "astype")},
 	{"video-f16", ".npy <f4 [frames,56,56,64] → float16", npyCase("video")},
 	{"be-f32", ".npy >f4 [N,1024] → <f4 (byte swap)", npyCase("be")},
 	{"fortran-c", ".npy <f4 [N,1024] Fortran order → C order", npyCase("fortran")},
 	{"tf-f32", "TF checkpoint float32 variable [N,1024] → .npy", tfCase},
 	{"tfrecord-f32", "TFRecord of serialized float32 frames [56,56,64] → .npy [N,56,56,64]", tfrecordCase},
 	{"onnx-f32", "ONNX model, 8 float32 initializers [N/8,1024] in raw_data → a directory of .npy", onnxCase},
+	{"pt-f16", "torch.save .pt float16 [N,1024] → float32 .npy", ptCase},
+}
+
+// ptCase is a torch.save file (zip format) of one float16 tensor [N,1024],
+// converted to float32. Its peer ("torch") is what a user writes today
+// without bigconv: torch.load, .float().numpy(), np.save (torch 1.13 has
+// no torch.load(mmap=True)), then an fsync as bigconv's commit does.
+func ptCase(dir string, size int64) (*caseDef, error) {
+	rows := size / 2048
+	if rows < 1 {
+		return nil, fmt.Errorf("--size %d is below one row of 1024 float16", size)
+	}
+	in := filepath.Join(dir, "in.pt")
+	if err := writePT(in, rows, 1024, pattern("f2")); err != nil {
+		return nil, err
+	}
+	n := rows * 1024 * 2
+	return &caseDef{Input: in, InBytes: n, OutBytes: 2 * n, Args: []string{"--dtype", "float32", in},
+		Peer:  map[string]any{"in": in, "kind": "pt"},
+		Files: []string{in}}, nil
 }
 
 func rawCase(pat, inDType string, item int64, outDType, peerOut, op string) func(string, int64) (*caseDef, error) {
@@ -240,6 +272,7 @@ func main() {
 	doc := flag.String("doc", "docs/benchmarks.md", "Markdown file whose <!-- bench:NAME --> section is replaced (empty: none)")
 	workDir := flag.String("workdir", "", "where inputs and outputs go (default: a new temp dir, removed at the end)")
 	keep := flag.Bool("keep", false, "keep the generated inputs and the built binary")
+	redraw := flag.Bool("redraw", false, "only redraw --out/NAME.png from the recorded --out/NAME.json")
 	genOnly := flag.Bool("gen-only", false, "only generate the inputs into --workdir and print the bigconv commands (for profiling)")
 	flag.Func("variant", "extra bigconv run NAME=FLAGS measured alongside, e.g. pwrite='--write pwrite' (repeatable)", func(v string) error {
 		name, args, ok := strings.Cut(v, "=")
@@ -249,6 +282,14 @@ func main() {
 		tool := "bigconv " + name
 		variants[tool] = strings.Fields(args)
 		allTools = slices.Insert(allTools, 1, tool)
+		return nil
+	})
+	flag.Func("baseline", "another bigconv binary (e.g. a build of the previous commit) measured alongside as \"bigconv base\"", func(v string) error {
+		if _, err := os.Stat(v); err != nil {
+			return err
+		}
+		variants["bigconv base"], variantBin["bigconv base"] = []string{}, v
+		allTools = slices.Insert(allTools, 1, "bigconv base")
 		return nil
 	})
 	flag.Func("tools", "comma-separated tools to run (default all): "+strings.Join(allTools, ","), func(v string) error {
@@ -264,15 +305,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: --size:", err, "or --runs < 1")
 		os.Exit(2)
 	}
-	if *genOnly {
+	switch {
+	case *redraw:
+		err = redrawChart(*outDir, *name)
+	case *genOnly:
 		err = genInputs(size, *caseList, *workDir)
-	} else {
+	default:
 		err = run(size, *sizeFlag, *runs, *caseList, *outDir, *name, *doc, *workDir, *keep)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// redrawChart draws dir/name.png again from dir/name.json (a recorded
+// run), e.g. after a change to the chart's layout.
+func redrawChart(dir, name string) error {
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s.json: %v", name, err)
+	}
+	return chart(&rep, filepath.Join(dir, name+".png"))
 }
 
 func caseNames() string {
@@ -360,7 +418,7 @@ func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, wor
 		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
 		Machine: machineInfo(), Versions: map[string]string{"go": runtime.Version(), "bigconv": gitRev(root)}}
 	skip := map[string]bool{}
-	for _, p := range []struct{ tool, mod, pkg string }{{"numpy", "numpy", "python3-numpy"}, {"dask", "dask.array", "python3-dask"}} {
+	for _, p := range []struct{ tool, mod, pkg string }{{"numpy", "numpy", "python3-numpy"}, {"dask", "dask.array", "python3-dask"}, {"torch", "torch", "python3-torch"}} {
 		out, err := exec.Command(python, "-c", "import "+p.mod+" as m, numpy; print(getattr(m, '__version__', '') or __import__('dask').__version__)").Output()
 		if err != nil {
 			msg := fmt.Sprintf("%s peer skipped: %s cannot import %s (apt-get install %s)", p.tool, python, p.mod, p.pkg)
@@ -436,18 +494,20 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		switch {
 		case onlyTools != nil && !onlyTools[t] && variants[t] == nil:
 			continue
-		case skip[t], (t == "numpy" || t == "dask") && c.Peer == nil,
-			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])),
-			strings.HasPrefix(t, "cp-out") && c.OutBytes == c.InBytes:
+		case skip[t], (t == "numpy" || t == "dask") && (c.Peer == nil || c.Peer["kind"] == "pt"),
+			t == "torch" && (c.Peer == nil || c.Peer["kind"] != "pt"),
+			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])):
 			continue
 		}
 		tools = append(tools, t)
 	}
-	if c.OutBytes != c.InBytes {
-		c.OutSized = filepath.Join(dir, "outsized.bin")
-		if err := sizeOut(c.OutSized, c.OutBytes); err != nil {
-			return nil, err
-		}
+	// Every case's limit is cp-out+fsync: a durable copy of a file the
+	// size of bigconv's output (its data and a .npy header), whatever the
+	// input — casts write more or fewer bytes than they read, and the
+	// inputs carry framing (TFRecord, checkpoint) the output does not.
+	c.OutSized = filepath.Join(dir, "outsized.bin")
+	if err := sizeOut(c.OutSized, c.OutBytes+npyHeaderLen); err != nil {
+		return nil, err
 	}
 	for _, f := range []string{c.Input, c.OutSized} {
 		if f != "" {
@@ -472,7 +532,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			if err != nil {
 				return nil, err
 			}
-			if strings.HasPrefix(tool, "bigconv") || tool == "numpy" || tool == "dask" {
+			if strings.HasPrefix(tool, "bigconv") || tool == "numpy" || tool == "dask" || tool == "torch" {
 				if sz, err := fileSize(out); err != nil || sz < c.OutBytes {
 					return nil, fmt.Errorf("%s wrote %d bytes, want ≥ %d (%v)", tool, sz, c.OutBytes, err)
 				}
@@ -510,6 +570,9 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 // runTool runs one tool once, writing out (cp, bigconv, peers) or not (cat).
 func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error) {
 	if extra, ok := variants[tool]; ok {
+		if b := variantBin[tool]; b != "" {
+			bin = b
+		}
 		argv := append(append([]string{bin, "convert", "--progress", "never"}, c.Args...), extra...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
@@ -519,7 +582,7 @@ func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error
 		argv := append([]string{bin, "convert", "--progress", "never"}, c.Args...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
-	case "numpy", "dask":
+	case "numpy", "dask", "torch":
 		spec := map[string]any{"out": out}
 		for k, v := range c.Peer {
 			spec[k] = v

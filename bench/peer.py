@@ -1,6 +1,6 @@
 """The Python peers bigconv is measured against (run by `go run ./bench`).
 
-    /usr/bin/python3 peer.py numpy|dask SPEC_JSON
+    /usr/bin/python3 peer.py numpy|dask|torch SPEC_JSON
 
 SPEC_JSON: {"in": path, "kind": "raw"|"npy"|"onnx", "in_dtype": "<f4" (raw only),
 "shape": [...] (raw only), "out": path, "out_dtype": "<f4",
@@ -16,6 +16,11 @@ dask: dask.array.from_array(input, chunks=row blocks of block_bytes)
 
 op "bf16": the input holds bfloat16 bits (read as <u2); widened by hand as a
 user would: view uint16, astype uint32, << 16, view float32.
+
+torch (SPEC kind "pt": {"in": a torch.save file of one tensor, "out": path}):
+what a user writes today to turn a .pt into a float32 .npy — torch.load (the
+whole file in RAM; torch 1.13 has no mmap=True), .float().numpy(), np.save,
+then os.fsync as bigconv's commit and NumPy's flush() make the output durable.
 
 Prints the seconds spent after imports (open → flush) on stdout.
 """
@@ -51,6 +56,17 @@ def main():
         return onnx_peer(spec)
     if tool == "dask":
         import dask.array as da
+    if tool == "torch":
+        import os
+        import torch
+        t0 = time.perf_counter()
+        t = torch.load(spec["in"])
+        with open(spec["out"], "wb") as f:
+            np.save(f, t.float().numpy())
+            f.flush()
+            os.fsync(f.fileno())
+        print("%.6f" % (time.perf_counter() - t0))
+        return
     t0 = time.perf_counter()
     if spec["kind"] == "raw":
         x = np.memmap(spec["in"], dtype=spec["in_dtype"], mode="r",

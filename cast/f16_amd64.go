@@ -33,3 +33,23 @@ func bf16ToHalfBlock(d []uint16, s []uint16) (special bool) {
 //
 //go:noescape
 func bf16ToHalfF16C(d *uint16, s *uint16, n int) (special bool)
+
+// f32ToHalfAVX512 rounds n (a multiple of 16) float32 values at s to
+// float16 bits at d as f32ToHalf does, and counts the NaN, ±inf and
+// finite values that overflow (im is 0): a narrowBlock, registered in
+// simd_narrow_amd64.go. NaN, inf and overflow are converted in the
+// vector code, so nothing goes back to Go.
+//
+//go:noescape
+func f32ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)
+
+// bf16ToHalfAVX512 is f32ToHalfAVX512 for bfloat16 values.
+//
+//go:noescape
+func bf16ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)
+
+// c64ToHalfAVX512 is f32ToHalfAVX512 on the real parts of n complex64
+// values, also counting the non-zero imaginary parts.
+//
+//go:noescape
+func c64ToHalfAVX512(d, s *byte, n int) (nan, inf, out, im int)

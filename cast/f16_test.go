@@ -2,6 +2,7 @@ package cast
 
 import (
 	"math"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"sync"
@@ -157,8 +158,12 @@ func TestF32ToHalfSlice(t *testing.T) {
 }
 
 // TestF32ToHalfAll runs every float32 bit pattern through f32ToHalfBlock
-// (against f32ToHalfBlockGo) and f32ToHalfSlice (against f32ToHalf,
-// with the counts). It takes minutes: set BIGCONV_LONG=1 to run it.
+// (against f32ToHalfBlockGo), f32ToHalfSlice and the float32 → float16
+// Kernel (the AVX-512 kernel where there is one, which converts NaN,
+// inf and overflow in the vector code) against f32ToHalf, with the
+// counts; the kernel also on the same values shuffled, so that specials
+// meet ordinary values in every lane. It takes minutes: set
+// BIGCONV_LONG=1 to run it.
 func TestF32ToHalfAll(t *testing.T) {
 	if os.Getenv("BIGCONV_LONG") != "1" {
 		t.Skip("set BIGCONV_LONG=1 to check all 2^32 float32 values")
@@ -169,12 +174,21 @@ func TestF32ToHalfAll(t *testing.T) {
 		total Stats
 		wg    sync.WaitGroup
 	)
+	k, err := New(dtype.Of(dtype.Float32), dtype.Of(dtype.Float16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("vector kernel: %v", simdKernel(dtype.Float32, dtype.Float16) != nil)
+	var ksum Stats
 	next := make(chan uint32)
-	for range runtime.GOMAXPROCS(0) {
+	for w := range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			s := make([]float32, n)
 			got, want := make([]uint16, n), make([]uint16, n)
-			var sum Stats
+			kgot := make([]uint16, n)
+			rng := rand.New(rand.NewPCG(uint64(w), 17))
+			perm := make([]float32, n)
+			var sum, ks Stats
 			for base := range next {
 				for i := range s {
 					s[i] = math.Float32frombits(base + uint32(i))
@@ -209,9 +223,42 @@ func TestF32ToHalfAll(t *testing.T) {
 					t.Errorf("slice at %#08x: stats %+v, want %+v", base, st, wst)
 				}
 				sum.Add(st)
+				// The Kernel, in order and shuffled, in pieces whose
+				// lengths leave tails.
+				for pass := range 2 {
+					in := s
+					if pass == 1 {
+						copy(perm, s)
+						rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+						in = perm
+					}
+					var kst, kwst Stats
+					for i := 0; i < n; {
+						j := min(n, i+4093)
+						k(bytesOf(kgot[i:j]), bytesOf(in[i:j]), &kst)
+						i = j
+					}
+					for i, v := range in {
+						h := f32ToHalf(math.Float32bits(v))
+						if kgot[i] != h {
+							t.Errorf("kernel: %#08x → %#04x, want %#04x", math.Float32bits(v), kgot[i], h)
+							break
+						}
+						if h&0x7c00 == 0x7c00 {
+							countSpecial(&kwst, float64(v))
+						}
+					}
+					if kst != kwst {
+						t.Errorf("kernel at %#08x: stats %+v, want %+v", base, kst, kwst)
+					}
+					if pass == 0 {
+						ks.Add(kst)
+					}
+				}
 			}
 			mu.Lock()
 			total.Add(sum)
+			ksum.Add(ks)
 			mu.Unlock()
 		})
 	}
@@ -222,8 +269,8 @@ func TestF32ToHalfAll(t *testing.T) {
 	wg.Wait()
 	// NaN: 2 × (2^23 - 1); inf: 2; overflow: 2 × (0x7f800000 - 0x477ff000).
 	want := Stats{NaN: 2 * (1<<23 - 1), Inf: 2, OutOfRange: 2 * (0x7f800000 - 0x477ff000)}
-	if total != want {
-		t.Errorf("total stats %+v, want %+v", total, want)
+	if total != want || ksum != want {
+		t.Errorf("total stats %+v (kernel %+v), want %+v", total, ksum, want)
 	}
 	t.Logf("all 2^32 float32 values: stats %+v", total)
 }

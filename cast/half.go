@@ -271,6 +271,11 @@ func halfMag(a uint32) uint32 {
 // signalling as NumPy does (VCVTPS2PH would quiet it). Chunks without
 // one have nothing to count. Without F16C, and for the last len(s)%8
 // values, f32ToHalfSliceGo does all the work.
+//
+// This is the Go kernel for float32 → float16 (the reference of the
+// tests). With AVX-512 the registered kernel is f32ToHalfAVX512
+// (simd_narrow_amd64.go), which converts and counts NaN, inf and
+// overflow in the vector code and so needs no second pass.
 func f32ToHalfSlice(d []uint16, s []float32, st *Stats) {
 	d = d[:len(s)]
 	if haveF16C {

@@ -21,6 +21,11 @@ import (
 // Go side (ftofRun) calls it a chunk at a time and has the Go kernel
 // redo a chunk that raised the flag; the Go kernel also does the last
 // n % step items. So every result and every count is the Go kernel's.
+//
+// Where AVX-512 is there (narrowOK), the narrowing pairs whose chunks
+// would be redone for NaN, inf or overflow (float64 and complex128 →
+// float32, complex64, float16; complex64 → float16) are left to the
+// kernels of simd_narrow_amd64.go, which need no Go fallback.
 
 // ftofBlock is the signature of the assembly routines.
 type ftofBlock func(d, s *byte, n int) uint64
@@ -41,6 +46,10 @@ type ftofKernel struct {
 	// only means "something to count"), so it need not be redone.
 	exact bool
 	ok    bool // the CPU has what block needs
+	// superseded: simd_narrow_amd64.go registers a kernel without Go
+	// fallback for the pair on this CPU; block stays in ftofKernels, for
+	// the tests, but is not registered.
+	superseded bool
 }
 
 func init() {
@@ -50,32 +59,32 @@ func init() {
 	vbmi := avx512 && cpu.X86.HasAVX512VBMI && f8Symmetric()
 
 	ks := []ftofKernel{
-		{dtype.BFloat16, dtype.Float32, 32, bf16ToF32AVX2, false, avx2},
-		{dtype.Float32, dtype.Float64, 16, f32ToF64AVX, false, avx2},
-		{dtype.Complex64, dtype.Complex128, 8, c64ToC128AVX, false, avx2},
-		{dtype.Float64, dtype.Float32, 16, f64ToF32AVX, true, avx2},
-		{dtype.Complex128, dtype.Complex64, 8, c128ToC64AVX, true, avx2},
-		{dtype.Float16, dtype.Float32, 32, f16ToF32F16C, false, f16c},
-		{dtype.Float16, dtype.Float64, 16, f16ToF64F16C, false, f16c},
-		{dtype.Float16, dtype.Complex64, 16, f16ToC64F16C, false, f16c},
-		{dtype.Float16, dtype.Complex128, 16, f16ToC128F16C, false, f16c},
-		{dtype.Float32, dtype.Complex64, 16, f32ToC64AVX2, false, avx2},
-		{dtype.Float32, dtype.Complex128, 16, f32ToC128AVX, false, avx2},
-		{dtype.Float64, dtype.Complex128, 16, f64ToC128AVX, false, avx2},
-		{dtype.Float64, dtype.Complex64, 16, f64ToC64AVX2, true, avx2},
-		{dtype.Float64, dtype.Float16, 32, f64ToF16AVX512, false, avx512},
-		{dtype.Complex128, dtype.Float16, 16, c128ToF16AVX512, false, avx512},
-		{dtype.Complex64, dtype.Float32, 32, c64ToF32AVX512, false, avx512},
-		{dtype.Complex64, dtype.Float64, 32, c64ToF64AVX512, false, avx512},
-		{dtype.Complex64, dtype.Float16, 32, c64ToF16AVX512, false, avx512 && f16c},
-		{dtype.Complex128, dtype.Float64, 16, c128ToF64AVX512, false, avx512},
-		{dtype.Complex128, dtype.Float32, 16, c128ToF32AVX512, true, avx512},
-		{dtype.Float8E5M2, dtype.Float16, 64, e5m2ToF16AVX2, false, avx2},
-		{dtype.Float8E4M3FN, dtype.Float16, 64, e4m3ToF16VBMI, false, vbmi},
-		{dtype.Float8E4M3FN, dtype.Float32, 64, e4m3ToF32VBMI, false, vbmi},
-		{dtype.Float8E5M2, dtype.Float32, 64, e5m2ToF32VBMI, false, vbmi},
-		{dtype.Bool, dtype.Complex64, 64, boolToC64AVX512, false, avx512},
-		{dtype.Bool, dtype.Complex128, 64, boolToC128AVX512, false, avx512 && cpu.X86.HasBMI2},
+		{dtype.BFloat16, dtype.Float32, 32, bf16ToF32AVX2, false, avx2, false},
+		{dtype.Float32, dtype.Float64, 16, f32ToF64AVX, false, avx2, false},
+		{dtype.Complex64, dtype.Complex128, 8, c64ToC128AVX, false, avx2, false},
+		{dtype.Float64, dtype.Float32, 16, f64ToF32AVX, true, avx2, narrowOK},
+		{dtype.Complex128, dtype.Complex64, 8, c128ToC64AVX, true, avx2, narrowOK},
+		{dtype.Float16, dtype.Float32, 32, f16ToF32F16C, false, f16c, false},
+		{dtype.Float16, dtype.Float64, 16, f16ToF64F16C, false, f16c, false},
+		{dtype.Float16, dtype.Complex64, 16, f16ToC64F16C, false, f16c, false},
+		{dtype.Float16, dtype.Complex128, 16, f16ToC128F16C, false, f16c, false},
+		{dtype.Float32, dtype.Complex64, 16, f32ToC64AVX2, false, avx2, false},
+		{dtype.Float32, dtype.Complex128, 16, f32ToC128AVX, false, avx2, false},
+		{dtype.Float64, dtype.Complex128, 16, f64ToC128AVX, false, avx2, false},
+		{dtype.Float64, dtype.Complex64, 16, f64ToC64AVX2, true, avx2, narrowOK},
+		{dtype.Float64, dtype.Float16, 32, f64ToF16AVX512, false, avx512, narrowOK},
+		{dtype.Complex128, dtype.Float16, 16, c128ToF16AVX512, false, avx512, narrowOK},
+		{dtype.Complex64, dtype.Float32, 32, c64ToF32AVX512, false, avx512, false},
+		{dtype.Complex64, dtype.Float64, 32, c64ToF64AVX512, false, avx512, false},
+		{dtype.Complex64, dtype.Float16, 32, c64ToF16AVX512, false, avx512 && f16c, narrowOK && haveF16C},
+		{dtype.Complex128, dtype.Float64, 16, c128ToF64AVX512, false, avx512, false},
+		{dtype.Complex128, dtype.Float32, 16, c128ToF32AVX512, true, avx512, narrowOK},
+		{dtype.Float8E5M2, dtype.Float16, 64, e5m2ToF16AVX2, false, avx2, false},
+		{dtype.Float8E4M3FN, dtype.Float16, 64, e4m3ToF16VBMI, false, vbmi, false},
+		{dtype.Float8E4M3FN, dtype.Float32, 64, e4m3ToF32VBMI, false, vbmi, false},
+		{dtype.Float8E5M2, dtype.Float32, 64, e5m2ToF32VBMI, false, vbmi, false},
+		{dtype.Bool, dtype.Complex64, 64, boolToC64AVX512, false, avx512, false},
+		{dtype.Bool, dtype.Complex128, 64, boolToC128AVX512, false, avx512 && cpu.X86.HasBMI2, false},
 	}
 	for _, k := range ks {
 		if k.ok {
@@ -89,11 +98,14 @@ func init() {
 		gos[i] = goNative(k.from, k.to)
 	}
 	for i, k := range ftofKernels {
-		registerSIMD(k.from, k.to, ftofRun(k, gos[i]))
+		if !k.superseded {
+			registerSIMD(k.from, k.to, ftofRun(k, gos[i]))
+		}
 	}
 }
 
-// ftofKernels lists the pairs registered, for the tests.
+// ftofKernels lists the routines the CPU can run, registered or
+// superseded, for the tests.
 var ftofKernels []ftofKernel
 
 // ftofRun makes the kernel for k: whole chunks by k.block, a flagged

@@ -16,17 +16,13 @@ import (
 // The assembly (simd_ftoi_amd64.s) converts whole vectors of 16 or 8
 // values: in-range values are truncated (VCVTTPS2DQ and friends, then a
 // truncating move such as VPMOVDB to narrow), values below or above
-// range are saturated to the target's min or max with masked moves and
-// counted (VCMPPS into mask registers, KMOVW + POPCNT), and non-zero
-// imaginary parts are counted the same way. It stops at the first vector
-// holding a NaN or ±inf (VFPCLASSPS): that vector's chunk of ftoiChunk
-// values is left to the Go kernel, which also counts it; and so is the
-// tail that does not fill a vector. The Go kernel and the assembly thus
-// share out the values, and each counts its own.
-
-// ftoiChunk is how many values the Go kernel takes over when the
-// assembly meets a NaN or ±inf: a multiple of every vector length.
-const ftoiChunk = 256
+// range (±inf among them) are saturated to the target's min or max with
+// masked moves and counted (VCMPPS into mask registers, KMOVW + POPCNT),
+// NaN lanes (VFPCLASSPS) are set to 0 and counted, ±inf counted apart,
+// and non-zero imaginary parts are counted as out of range are. So the
+// results and counts are the Go kernel's (f32ToInt, f64ToInt, toBool,
+// complexToBool), with no data that sends a vector back to Go; the Go
+// kernel does only the tail that does not fill a vector.
 
 // ftoiConst holds an assembly kernel's bounds, in the layout the
 // assembly reads: a value x is below range when x <= lo and above range
@@ -37,11 +33,11 @@ type ftoiConst struct {
 }
 
 // ftoiAsm is the signature of the assembly kernels: convert n values (a
-// multiple of the kernel's vector length) from s to d, stopping before
-// the first vector holding a NaN or ±inf; return how many values were
-// converted and, among them, how many were out of range and how many
-// had a non-zero imaginary part.
-type ftoiAsm func(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+// multiple of the kernel's vector length) from s to d; return how many
+// were saturated (out of range or ±inf; 0 for bool), had a non-zero
+// imaginary part, were NaN and were ±inf (for complex → bool: had a NaN
+// part, else an inf part).
+type ftoiAsm func(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 func init() {
 	x := &cpu.X86
@@ -112,30 +108,31 @@ func ftoiBounds64[T integer]() ftoiConst {
 // ftoiKernel runs the assembly a over the whole vectors and the Go
 // kernel for from → to (taken before registering, so it is the one
 // native would give without vector kernels) over the rest.
-func ftoiKernel(from, to dtype.Type, lanes int, a ftoiAsm, c ftoiConst) rawKernel {
+func ftoiKernel(from, to dtype.Type, lanes int, a ftoiAsm, c0 ftoiConst) rawKernel {
 	slow := goNative(from, to)
 	fs, ts := from.Size(), to.Size()
 	return func(dst, src []byte, st *Stats) {
 		n := len(src) / fs
 		m := n - n%lanes
-		var out, im int
+		_ = dst[:n*ts]
+		var c Stats
 		for i := 0; i < m; {
-			done, o, x := a(unsafe.Pointer(&dst[i*ts]), unsafe.Pointer(&src[i*fs]), m-i, &c)
-			out, im, i = out+o, im+x, i+done
-			if i < m {
-				// A NaN or ±inf in the vector at i: the Go kernel does
-				// (and counts) the chunk from there.
-				j := min(i+ftoiChunk, m)
-				slow(dst[i*ts:j*ts], src[i*fs:j*fs], st)
-				i = j
+			j := i + min(m-i, simdMaxRun)
+			out, im, nan, inf := a(unsafe.Pointer(&dst[i*ts]), unsafe.Pointer(&src[i*fs]), j-i, &c0)
+			if to != dtype.Bool {
+				out -= inf // saturated, but counted as inf
 			}
+			c.OutOfRange += int64(out)
+			c.Imaginary += int64(im)
+			c.NaN += int64(nan)
+			c.Inf += int64(inf)
+			i = j
+		}
+		if st != nil {
+			st.Add(c)
 		}
 		if m < n {
 			slow(dst[m*ts:n*ts], src[m*fs:], st)
-		}
-		if st != nil {
-			st.OutOfRange += int64(out)
-			st.Imaginary += int64(im)
 		}
 	}
 }
@@ -145,100 +142,100 @@ func ftoiKernel(from, to dtype.Type, lanes int, a ftoiAsm, c ftoiConst) rawKerne
 // float64 values through int64; B is → bool.
 
 //go:noescape
-func ftoiF32D8(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32D8(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF32D16(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32D16(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF32I32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32I32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF32U32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32U32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF32I64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32I64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF32U64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32U64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF32B(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF32B(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16D8(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16D8(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16D16(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16D16(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16I32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16I32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16U32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16U32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16I64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16I64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16U64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16U64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF16B(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF16B(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64D8(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64D8(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64D16(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64D16(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64I32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64I32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64U32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64U32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64I64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64I64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64U64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64U64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC64B(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC64B(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF64Q8(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF64Q8(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF64Q16(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF64Q16(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF64Q32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF64Q32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF64I64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF64I64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF64U64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF64U64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiF64B(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiF64B(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC128Q8(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC128Q8(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC128Q16(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC128Q16(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC128Q32(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC128Q32(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC128I64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC128I64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC128U64(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC128U64(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
 
 //go:noescape
-func ftoiC128B(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
+func ftoiC128B(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)

@@ -8,15 +8,22 @@
 //
 //	func(d, s unsafe.Pointer, n int, c *ftoiConst) (done, out, im int)
 //
+//	func(d, s unsafe.Pointer, n int, c *ftoiConst) (out, im, nan, inf int)
+//
 // and is one FTOI expansion: SETUP loads the constants, LOAD reads one
 // vector of source values (the real parts, as float32 or float64, in Z0
-// or Y0), leaves the loop through exit when one of them is NaN or ±inf
-// (before anything of that vector is counted or stored) and counts the
-// non-zero imaginary parts into R9; CONV converts, saturates the values
-// out of range (counted into R8) and stores.
+// or Y0), marks the NaN lanes in K5 and the NaN or ±inf lanes in K6,
+// adds them to the count lanes Z16 and Z17, and counts the non-zero
+// imaginary parts into R9; CONV converts, saturates the values out of
+// range (±inf among them; counted into R8), sets the NaN lanes to 0 (the
+// package rule, which NumPy gives on this platform) and stores. Nothing
+// branches on the data: a vector full of NaN and inf costs what any
+// other does. At the end, inf = specials - NaN; out still counts the
+// infs saturated (the Go side takes them back out for integer targets).
 //
 // Registers: DI d, SI s, CX n, AX items done, R8 out, R9 im, BX c,
-// R10-R11 scratch; Z0-Z3 data, K1-K5 masks; constants Z22-Z31, K7.
+// R10-R13 scratch; Z0-Z5 data, K1-K6 masks; Z16, Z17 count lanes (NaN;
+// NaN or inf), Z18 dwords of 1; constants Z22-Z31, K7.
 //
 //	Z28, Z29  lo, hi: x <= lo is below range, x >= hi above
 //	Z30, Z31  the target's min and max, in the lane width of the result
@@ -31,8 +38,24 @@
 #define LE_OQ $0x12
 #define GE_OQ $0x1d
 
-// VFPCLASS categories: QNaN, +inf, -inf, SNaN.
+// VFPCLASS categories: QNaN, +inf, -inf, SNaN; QNaN, SNaN.
 #define SPECIAL $0x99
+#define NAN $0x81
+
+// HSUM(z, y, r) sets r to the sum of the 16 dwords of z (y: its low
+// half). Clobbers Z4, Z5.
+#define HSUM(z, y, r) \
+	VEXTRACTI64X4 $1, z, Y4; \
+	VPMOVZXDQ     Y4, Z4; \
+	VPMOVZXDQ     y, Z5; \
+	VPADDQ        Z4, Z5, Z4; \
+	VEXTRACTI64X4 $1, Z4, Y5; \
+	VPADDQ        Y4, Y5, Y4; \
+	VEXTRACTI128  $1, Y4, X5; \
+	VPADDQ        X4, X5, X4; \
+	VPSHUFD       $0x4e, X4, X5; \
+	VPADDQ        X4, X5, X4; \
+	VMOVQ         X4, r
 
 // Indexes of the even (real) and odd (imaginary) parts of two vectors.
 DATA ftoiEven32<>+0(SB)/8, $0x0000000200000000
@@ -66,7 +89,7 @@ DATA ftoiOdd64<>+56(SB)/8, $15
 GLOBL ftoiOdd64<>(SB), RODATA|NOPTR, $64
 
 #define FTOI(name, SETUP, LOAD, CONV, lanes) \
-TEXT name(SB), NOSPLIT, $0-56; \
+TEXT name(SB), NOSPLIT, $0-64; \
 	MOVQ  d+0(FP), DI; \
 	MOVQ  s+8(FP), SI; \
 	MOVQ  n+16(FP), CX; \
@@ -83,6 +106,10 @@ TEXT name(SB), NOSPLIT, $0-56; \
 	VPBROADCASTQ R10, Z22; \
 	MOVL  $0xaaaa, R10; \
 	KMOVW R10, K7; \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	MOVL  $1, R10; \
+	VPBROADCASTD R10, Z18; \
 	SETUP; \
 	CMPQ  CX, $lanes; \
 	JB    exit; \
@@ -94,10 +121,14 @@ loop: \
 	CMPQ  R10, CX; \
 	JBE   loop; \
 exit: \
-	MOVQ  AX, done+32(FP); \
-	MOVQ  R8, out+40(FP); \
-	MOVQ  R9, im+48(FP); \
+	HSUM(Z16, Y16, R12); \
+	HSUM(Z17, Y17, R13); \
 	VZEROUPPER; \
+	SUBQ  R12, R13; \
+	MOVQ  R8, out+32(FP); \
+	MOVQ  R9, im+40(FP); \
+	MOVQ  R12, nan+48(FP); \
+	MOVQ  R13, inf+56(FP); \
 	RET
 
 // SETUP: float32 bounds, 32-bit or 64-bit results; float64 bounds.
@@ -126,16 +157,18 @@ exit: \
 // LOAD, 16 float32 values into Z0.
 #define L_F32_16 \
 	VMOVUPS     (SI), Z0; \
-	VFPCLASSPSZ SPECIAL, Z0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPSZ NAN, Z0, K5; \
+	VFPCLASSPSZ SPECIAL, Z0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	ADDQ        $64, SI
 
 #define L_F16_16 \
 	VCVTPH2PS   (SI), Z0; \
-	VFPCLASSPSZ SPECIAL, Z0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPSZ NAN, Z0, K5; \
+	VFPCLASSPSZ SPECIAL, Z0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	ADDQ        $32, SI
 
 #define L_C64_16 \
@@ -143,13 +176,14 @@ exit: \
 	VMOVUPS     64(SI), Z3; \
 	VMOVAPS     Z2, Z0; \
 	VPERMT2PS   Z3, Z27, Z0; \
-	VFPCLASSPSZ SPECIAL, Z0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPSZ NAN, Z0, K5; \
+	VFPCLASSPSZ SPECIAL, Z0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	VCMPPS      NEQ_UQ, Z26, Z2, K7, K4; \
-	VCMPPS      NEQ_UQ, Z26, Z3, K7, K5; \
+	VCMPPS      NEQ_UQ, Z26, Z3, K7, K3; \
 	KMOVW       K4, R10; \
-	KMOVW       K5, R11; \
+	KMOVW       K3, R11; \
 	POPCNTL     R10, R10; \
 	POPCNTL     R11, R11; \
 	ADDQ        R10, R9; \
@@ -159,24 +193,27 @@ exit: \
 // LOAD, 8 float32 values into Y0.
 #define L_F32_8 \
 	VMOVUPS     (SI), Y0; \
-	VFPCLASSPSY SPECIAL, Y0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPSY NAN, Y0, K5; \
+	VFPCLASSPSY SPECIAL, Y0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	ADDQ        $32, SI
 
 #define L_F16_8 \
 	VCVTPH2PS   (SI), Y0; \
-	VFPCLASSPSY SPECIAL, Y0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPSY NAN, Y0, K5; \
+	VFPCLASSPSY SPECIAL, Y0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	ADDQ        $16, SI
 
 #define L_C64_8 \
 	VMOVUPS     (SI), Z2; \
 	VPMOVQD     Z2, Y0; \
-	VFPCLASSPSY SPECIAL, Y0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPSY NAN, Y0, K5; \
+	VFPCLASSPSY SPECIAL, Y0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	VCMPPS      NEQ_UQ, Z26, Z2, K7, K4; \
 	KMOVW       K4, R10; \
 	POPCNTL     R10, R10; \
@@ -186,9 +223,10 @@ exit: \
 // LOAD, 8 float64 values into Z0.
 #define L_F64_8 \
 	VMOVUPD     (SI), Z0; \
-	VFPCLASSPDZ SPECIAL, Z0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPDZ NAN, Z0, K5; \
+	VFPCLASSPDZ SPECIAL, Z0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	ADDQ        $64, SI
 
 #define L_C128_8 \
@@ -196,37 +234,44 @@ exit: \
 	VMOVUPD     64(SI), Z3; \
 	VMOVAPD     Z2, Z0; \
 	VPERMT2PD   Z3, Z27, Z0; \
-	VFPCLASSPDZ SPECIAL, Z0, K3; \
-	KORTESTW    K3, K3; \
-	JNZ         exit; \
+	VFPCLASSPDZ NAN, Z0, K5; \
+	VFPCLASSPDZ SPECIAL, Z0, K6; \
+	VPADDD      Z18, Z16, K5, Z16; \
+	VPADDD      Z18, Z17, K6, Z17; \
 	VCMPPD      NEQ_UQ, Z26, Z2, K7, K4; \
-	VCMPPD      NEQ_UQ, Z26, Z3, K7, K5; \
+	VCMPPD      NEQ_UQ, Z26, Z3, K7, K3; \
 	KMOVW       K4, R10; \
-	KMOVW       K5, R11; \
+	KMOVW       K3, R11; \
 	POPCNTL     R10, R10; \
 	POPCNTL     R11, R11; \
 	ADDQ        R10, R9; \
 	ADDQ        R11, R9; \
 	ADDQ        $128, SI
 
+// PAIRS32(z, k, acc) adds to the count lanes acc the complex64 values
+// of z (eight) with a part in the VFPCLASS categories k: the part lanes
+// become dwords of all ones, then a qword (a value) with any is counted.
+#define PAIRS32(z, k, acc) \
+	VFPCLASSPSZ k, z, K4; \
+	VPMOVM2D    K4, Z4; \
+	VPTESTMQ    Z4, Z4, K4; \
+	VPADDD      Z18, acc, K4, acc
+
 // LOAD for complex → bool: both parts of 16 complex64 (Z2, Z3) or 8
-// complex128 (Z2, Z3) values, leaving when any part is NaN or ±inf.
+// complex128 (Z2, Z3) values. A value counts as NaN when a part is NaN,
+// else as inf when a part is; complex128 values are counted in CONV.
 #define L_C64B_16 \
 	VMOVUPS     (SI), Z2; \
 	VMOVUPS     64(SI), Z3; \
-	VFPCLASSPSZ SPECIAL, Z2, K3; \
-	VFPCLASSPSZ SPECIAL, Z3, K4; \
-	KORTESTW    K3, K4; \
-	JNZ         exit; \
+	PAIRS32(Z2, NAN, Z16); \
+	PAIRS32(Z3, NAN, Z16); \
+	PAIRS32(Z2, SPECIAL, Z17); \
+	PAIRS32(Z3, SPECIAL, Z17); \
 	ADDQ        $128, SI
 
 #define L_C128B_8 \
 	VMOVUPD     (SI), Z2; \
 	VMOVUPD     64(SI), Z3; \
-	VFPCLASSPDZ SPECIAL, Z2, K3; \
-	VFPCLASSPDZ SPECIAL, Z3, K4; \
-	KORTESTW    K3, K4; \
-	JNZ         exit; \
 	ADDQ        $128, SI
 
 // Range masks: K1 below range, K2 above; their count is added to R8.
@@ -251,14 +296,17 @@ exit: \
 	VCMPPD GE_OQ, Z29, Z0, K2; \
 	COUNT
 
-// Saturate the lanes of Z1 below and above range.
+// Saturate the lanes of Z1 below and above range, and set the NaN
+// lanes (K5) to 0.
 #define SAT_D \
 	VMOVDQA32 Z30, K1, Z1; \
-	VMOVDQA32 Z31, K2, Z1
+	VMOVDQA32 Z31, K2, Z1; \
+	VMOVDQA32 Z26, K5, Z1
 
 #define SAT_Q \
 	VMOVDQA64 Z30, K1, Z1; \
-	VMOVDQA64 Z31, K2, Z1
+	VMOVDQA64 Z31, K2, Z1; \
+	VMOVDQA64 Z26, K5, Z1
 
 // CONV from 16 float32 values in Z0.
 #define C_D8 \
@@ -372,6 +420,14 @@ exit: \
 	VMOVAPD    Z2, Z0; \
 	VPERMT2PD  Z3, Z27, Z0; \
 	VPERMT2PD  Z3, Z23, Z2; \
+	VFPCLASSPDZ NAN, Z0, K5; \
+	VFPCLASSPDZ NAN, Z2, K4; \
+	KORB       K4, K5, K5; \
+	VFPCLASSPDZ SPECIAL, Z0, K6; \
+	VFPCLASSPDZ SPECIAL, Z2, K4; \
+	KORB       K4, K6, K6; \
+	VPADDD     Z18, Z16, K5, Z16; \
+	VPADDD     Z18, Z17, K6, Z17; \
 	VPORQ      Z0, Z2, Z0; \
 	VPTESTMQ   Z24, Z0, K1; \
 	VMOVDQU8.Z Z25, K1, Z1; \

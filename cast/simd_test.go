@@ -3,6 +3,7 @@ package cast
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -216,6 +217,24 @@ func TestSIMDMatchesGo(t *testing.T) {
 					check(e.what, bytes.Repeat(rot, 3))
 				}
 			}
+			// Every special value at every lane position (of 8-, 16-,
+			// 32- and 64-item vectors), all of them in one chunk, over
+			// ordinary data, and in the tail that the Go kernel does.
+			if sp := simdSpecials(from); len(sp) > 0 {
+				for lane := range 64 {
+					for _, tail := range []int{0, 5, 13} {
+						n := 64*len(sp) + tail
+						data := consistencyData(rng, from, "small", n)
+						for k, v := range sp {
+							copy(data[(64*k+lane)*fs:], v)
+						}
+						if tail > 0 {
+							copy(data[(n-1)*fs:], sp[lane%len(sp)])
+						}
+						check(fmt.Sprintf("specials at lane %d, tail %d", lane, tail), data)
+					}
+				}
+			}
 			for _, kind := range []string{"random", "small", "nonneg", "sparse", "zeros"} {
 				data := consistencyData(rng, from, kind, 4099)
 				check(kind+" data, 4099 items", data)
@@ -225,4 +244,63 @@ func TestSIMDMatchesGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// simdSpecials returns items of t (little-endian) that the narrowing
+// kernels must convert and count without help: NaNs (quiet, signalling,
+// with and without payload bits that survive narrowing, either sign),
+// ±inf, finite values that overflow float16, float32 and every integer
+// type, values with subnormal float16 results, and ±0. For complex
+// types each special is in the real part, the imaginary part, or both.
+// Other types have none.
+func simdSpecials(t dtype.Type) [][]byte {
+	var out [][]byte
+	le32 := func(v ...uint32) []byte {
+		var b []byte
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint32(b, x)
+		}
+		return b
+	}
+	le64 := func(v ...uint64) []byte {
+		var b []byte
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint64(b, x)
+		}
+		return b
+	}
+	f32 := []uint32{0x7fc00000, 0xffc00001, 0x7f800001, 0xff802000, 0x7fa00000, 0x7fbfe000, 0x7f800000, 0xff800000,
+		0x477ff000, 0xc77ff000, math.Float32bits(-1e9), math.Float32bits(1e10), 0x7f7fffff, math.Float32bits(3e-6),
+		math.Float32bits(-1e-40), 0x80000000}
+	f64 := []uint64{0x7ff8000000000000, 0xfff8000000000001, 0x7ff0000000000001, 0xfff0000040000000, 0x7ff4000000000000,
+		0x7ff0000000000123, 0x7ff0000000000000, 0xfff0000000000000, math.Float64bits(65520), math.Float64bits(-1e9),
+		math.Float64bits(1e300), math.Float64bits(3.5e38), math.Float64bits(-0x1p63), math.Float64bits(3e-6),
+		math.Float64bits(1e-310), 1 << 63}
+	switch t {
+	case dtype.Float32:
+		for _, v := range f32 {
+			out = append(out, le32(v))
+		}
+	case dtype.Complex64:
+		for i, v := range f32 {
+			out = append(out, le32(v, 0), le32(0x3f800000, v), le32(v, f32[(i+3)%len(f32)]))
+		}
+	case dtype.Float64:
+		for _, v := range f64 {
+			out = append(out, le64(v))
+		}
+	case dtype.Complex128:
+		for i, v := range f64 {
+			out = append(out, le64(v, 0), le64(0x3ff0000000000000, v), le64(v, f64[(i+3)%len(f64)]))
+		}
+	case dtype.Float16:
+		for _, h := range []uint16{0x7c00, 0xfc00, 0x7c01, 0x7e00, 0xfd00, 0x7fff, 0x7bff, 0x0001, 0x8000, 0x5bf8} {
+			out = append(out, binary.LittleEndian.AppendUint16(nil, h))
+		}
+	case dtype.BFloat16:
+		for _, h := range []uint16{0x7f80, 0xff80, 0x7f81, 0x7fc0, 0xffa0, 0x7f7f, 0x4f80, 0xce6e, 0x3680, 0x8000} {
+			out = append(out, binary.LittleEndian.AppendUint16(nil, h))
+		}
+	}
+	return out
 }

@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"github.com/bigconv/bigconv/engine/part"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/npy/npyhdr"
+	"github.com/bigconv/bigconv/internal/atomicfile"
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/mmapnpy"
@@ -43,6 +46,9 @@ type PartResult struct {
 	Bytes int64
 	// AlreadyDone: the part's marker was there; nothing was redone.
 	AlreadyDone bool
+	// Resumed counts the chunks an earlier, killed run of this part had
+	// made durable, which this run did not redo.
+	Resumed int
 	// NothingToDo: OUTPUT had been committed by an earlier run of these
 	// parts before this one started.
 	NothingToDo bool
@@ -300,6 +306,7 @@ func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 			Bytes: pr.res.Bytes, Extra: raw}); err != nil {
 			return pr.res, err
 		}
+		os.Remove(part.MarkerPath(pr.out, pr.sp) + ".journal")
 	}
 	// 3. The last part to finish commits.
 	st, ms, err := part.Status(pr.out, pr.identity, pr.sp.Count)
@@ -307,12 +314,23 @@ func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 	if err != nil || !st.Complete() {
 		return pr.res, err
 	}
-	return pr.res, pr.commit(ms)
+	err = pr.commit(ms)
+	return pr.res, err
 }
 
-// write writes this part's ranges, file by file, each made durable.
+// write writes this part's ranges, file by file, in chunks: after each
+// chunk the file is made durable and the part's journal records it, so
+// that a part killed halfway continues from its last chunk when rerun.
 func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	var extra partExtra
+	jpath := part.MarkerPath(pr.out, pr.sp) + ".journal"
+	chunk := cmp.Or(pr.opt.CheckpointBytes, DefaultCheckpointBytes)
+	if chunk < 0 {
+		chunk = math.MaxInt64
+	}
+	// the chunks are numbered, so their size is part of what a journal
+	// must match
+	jr := readPartJournal(jpath, fmt.Sprintf("%s chunk=%d", pr.identity, chunk))
 	for k := 0; k < len(pr.ranges); {
 		fi := pr.ranges[k].File
 		var rs []part.Range
@@ -327,22 +345,109 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 		if err != nil {
 			return extra, err
 		}
-		fx, n, err := f.write(ctx, w, rs, pr.opt.Options)
-		if err == nil {
-			err = w.Sync()
+		fx := fileExtra{File: fi}
+		for ci, ch := range chunks(rs, chunk) {
+			key := fmt.Sprintf("%d/%d", fi, ci)
+			cx, done := jr.Chunks[key]
+			if done {
+				pr.res.Resumed++
+			} else {
+				var n int64
+				cx, n, err = f.write(ctx, w, ch, pr.opt.Options)
+				if err == nil {
+					err = w.Sync()
+				}
+				pr.res.Bytes += n
+				if err != nil {
+					w.Abort() // closes; the shared file stays
+					return extra, err
+				}
+				jr.Chunks[key] = cx
+				if err := jr.write(jpath); err != nil {
+					w.Abort()
+					return extra, err
+				}
+			}
+			fx.join(cx)
 		}
-		w.Abort() // closes; the shared file stays
-		pr.res.Bytes += n
-		if err != nil {
-			return extra, err
-		}
-		fx.File = fi
+		w.Abort()
 		extra.Files = append(extra.Files, fx)
 		if pr.dir == nil {
 			pr.res.Result.Stats = fx.Stats
 		}
 	}
 	return extra, nil
+}
+
+// join appends what the next chunk of the same file owns.
+func (fx *fileExtra) join(cx fileExtra) {
+	fx.Stats.Add(cx.Stats)
+	if cx.End <= cx.First {
+		return
+	}
+	if fx.End <= fx.First {
+		fx.First, fx.End, fx.CRC, fx.InLen = cx.First, cx.End, cx.CRC, cx.InLen
+		return
+	}
+	fx.CRC = crc32c.Combine(fx.CRC, cx.CRC, cx.InLen)
+	fx.End, fx.InLen = cx.End, fx.InLen+cx.InLen
+}
+
+// chunks cuts ranges of one file into pieces of about size bytes, on
+// pages.
+func chunks(rs []part.Range, size int64) [][]part.Range {
+	size = max(size/part.Page*part.Page, part.Page)
+	var out [][]part.Range
+	var cur []part.Range
+	var n int64
+	for _, r := range rs {
+		for r.Start < r.End {
+			take := min(r.End-r.Start, size-n)
+			cur = append(cur, part.Range{File: r.File, Start: r.Start, End: r.Start + take})
+			r.Start += take
+			if n += take; n >= size {
+				out, cur, n = append(out, cur), nil, 0
+			}
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// partJournal records the chunks of a part that are durable, so that a
+// rerun of a killed part continues from there. It is dropped once the
+// part's marker is written.
+type partJournal struct {
+	Identity string               `json:"identity"`
+	Chunks   map[string]fileExtra `json:"chunks"` // "file/chunk" → what it owns
+}
+
+// readPartJournal reads the journal at path if it is this conversion's;
+// otherwise the part starts over.
+func readPartJournal(path, identity string) *partJournal {
+	j := &partJournal{Identity: identity, Chunks: map[string]fileExtra{}}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) > maxJournal {
+		return j
+	}
+	var old partJournal
+	if json.Unmarshal(b, &old) != nil || old.Identity != identity || old.Chunks == nil {
+		return j
+	}
+	return &old
+}
+
+func (j *partJournal) write(path string) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, b); err != nil {
+		return fmt.Errorf("engine: part journal: %w", err)
+	}
+	return nil
 }
 
 // write converts every block of f that overlaps the ranges rs and writes

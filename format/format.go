@@ -31,6 +31,7 @@ import (
 	"sync"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/readat"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -95,8 +96,30 @@ type Input struct {
 // openFiles is the list of files an Input opened, shared with the
 // Sibling opener it gave the reader.
 type openFiles struct {
-	mu    sync.Mutex
-	files []*os.File
+	mu      sync.Mutex
+	files   []*os.File
+	mapped  []io.Closer // mappings of some of them (internal/readat)
+	mode    readat.Mode // how files opened from now on are read
+	modeSet bool        // mode was chosen (the format is known)
+}
+
+// addMapping records a mapping to unmap at Close.
+func (o *openFiles) addMapping(c io.Closer) {
+	o.mu.Lock()
+	o.mapped = append(o.mapped, c)
+	o.mu.Unlock()
+}
+
+// takeMappings returns the mappings made so far and forgets them.
+func (o *openFiles) takeMappings() []io.Closer {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := o.mapped
+	o.mapped = nil
+	return m
 }
 
 func (o *openFiles) add(f *os.File) {

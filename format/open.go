@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bigconv/bigconv/internal/readat"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -44,7 +45,7 @@ func RegisterHint(h Hint) {
 // Only headers are read. The Input's tensors read the files it opened
 // until Close.
 func OpenPath(path string, opt Options) (*Input, error) {
-	in := &Input{Path: path, files: &openFiles{}}
+	in := &Input{Path: path, files: &openFiles{mode: readat.Pread}}
 	src, head, err := in.openSource(path, opt)
 	if err != nil {
 		in.Close()
@@ -54,6 +55,16 @@ func OpenPath(path string, opt Options) (*Input, error) {
 	if err != nil {
 		in.Close()
 		return nil, err
+	}
+	if f, ok := src.R.(*os.File); ok {
+		// read as measured best for this format (internal/readat): pread
+		// on the file, or a mapping of a small file of many small reads;
+		// the shards the reader opens get the same mode
+		in.files.mode = readat.For(fm.Name)
+		if src.R, err = in.reader(f); err != nil {
+			in.Close()
+			return nil, err
+		}
 	}
 	got, err := fm.Open(src, opt)
 	if err != nil {
@@ -110,8 +121,27 @@ func (in *Input) openSource(path string, opt Options) (Source, []byte, error) {
 			if err != nil {
 				return nil, 0, err
 			}
-			return g, st.Size(), nil
+			r, err := in.reader(g)
+			if err != nil {
+				return nil, 0, err
+			}
+			return r, st.Size(), nil
 		}}, head[:n], nil
+}
+
+// reader is how f is read: f itself (pread), or a mapping of it, as the
+// mode chosen for the input's format says.
+func (in *Input) reader(f *os.File) (io.ReaderAt, error) {
+	r, c, err := readat.Open(f, in.files.mode)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		if _, mapped := r.(*readat.Mapping); mapped {
+			in.files.addMapping(c)
+		}
+	}
+	return r, nil
 }
 
 func (in *Input) open(name string) (*os.File, error) {
@@ -189,6 +219,9 @@ func pick(src Source, head []byte, opt Options) (Format, error) {
 // be read after it. Close on an Input from a reader does nothing.
 func (in *Input) Close() error {
 	var errs []error
+	for _, m := range in.files.takeMappings() {
+		errs = append(errs, m.Close())
+	}
 	for _, f := range in.files.take() {
 		errs = append(errs, f.Close())
 	}

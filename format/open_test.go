@@ -104,7 +104,6 @@ func TestOpenPathHints(t *testing.T) {
 	dir := t.TempDir()
 	for name, want := range map[string]string{
 		"model.safetensors.index.json": "sharded safetensors model",
-		"pytorch_model.bin.index.json": "sharded PyTorch model",
 		"plain.json":                   "no known magic",
 	} {
 		p := filepath.Join(dir, name)

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/testdisk"
 )
 
 // TestDiskFull mounts a 4 MiB tmpfs and asks for a 64 MiB output: Create
@@ -17,14 +16,7 @@ import (
 // Mounting needs root; where it is not permitted the test skips, except in
 // CI (which runs as root).
 func TestDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
-		if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
-			t.Fatalf("cannot mount tmpfs in CI: %v", err)
-		}
-		t.Skipf("cannot mount tmpfs (needs root): %v", err)
-	}
-	defer unix.Unmount(dir, 0)
+	dir := testdisk.Small(t, "4m")
 	out := filepath.Join(dir, "big.npy")
 	_, err := Create(out, dtype.MustParse("<f8"), dtype.Shape{8 << 20}, Options{})
 	if !errors.Is(err, ErrNoSpace) {

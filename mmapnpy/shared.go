@@ -1,7 +1,6 @@
 package mmapnpy
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,16 +38,9 @@ func OpenShared(path string, dt dtype.DType, shape dtype.Shape) (*Writer, error)
 	}
 	w := &Writer{final: path, tmp: PartialPath(path), dt: dt, shape: shape.Clone(),
 		hdrLen: int64(len(hdr)), dataLen: dataLen, replaced: -1, shared: true, hdr: hdr}
-	f, err := os.OpenFile(w.tmp, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLocked(w.tmp, unix.LOCK_SH, "a bigconv run that is not one of the parts writing "+w.final)
 	if err != nil {
-		return nil, fmt.Errorf("mmapnpy: create %s: %w", w.tmp, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is locked by a bigconv run that is not one of the parts writing %s", ErrBusy, w.tmp, w.final)
-		}
-		return nil, fmt.Errorf("mmapnpy: lock %s: %w", w.tmp, err)
+		return nil, err
 	}
 	w.f = f
 	total := w.hdrLen + dataLen

@@ -7,37 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/testdisk"
 )
-
-// smallDisk mounts a tmpfs of the given size for the test. Mounting needs
-// root: elsewhere the test skips, except in CI (which runs as root).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	mnt := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
-		if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
-			t.Fatalf("cannot mount tmpfs in CI: %v", err)
-		}
-		t.Skipf("cannot mount tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, 0) })
-	return mnt
-}
-
-func freeBytes(t *testing.T, dir string) int64 {
-	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Bavail) * st.Bsize
-}
 
 // writeFull creates and commits an output of rows×1024 float32 whose
 // every byte is b.
@@ -71,11 +43,11 @@ func fillAll(t *testing.T, w *Writer, b byte) {
 // existing output's size) and both ways out; with Replace it goes
 // through, the old file removed first.
 func TestReplaceOnSmallDisk(t *testing.T) {
-	mnt := smallDisk(t, "8m")
+	mnt := testdisk.Small(t, "8m")
 	out := filepath.Join(mnt, "o.npy")
 	const rows = 1280 // 5 MiB of data
 	writeFull(t, out, rows, 1, Options{})
-	free := freeBytes(t, mnt)
+	free := testdisk.Free(t, mnt)
 
 	_, err := Create(out, dtype.MustParse("<f4"), dtype.Shape{rows, 1024}, Options{})
 	var ns *NoSpaceError
@@ -116,7 +88,7 @@ func TestReplaceOnSmallDisk(t *testing.T) {
 // already holds its space; reopening it with Keep on a disk with less
 // free than the whole output must not be refused.
 func TestResumeCountsHeldSpace(t *testing.T) {
-	mnt := smallDisk(t, "8m")
+	mnt := testdisk.Small(t, "8m")
 	out := filepath.Join(mnt, "o.npy")
 	const rows = 1280
 	w, err := Create(out, dtype.MustParse("<f4"), dtype.Shape{rows, 1024}, Options{})
@@ -127,7 +99,7 @@ func TestResumeCountsHeldSpace(t *testing.T) {
 	if err := w.Release(); err != nil { // interrupted: the partial file stays
 		t.Fatal(err)
 	}
-	if free := freeBytes(t, mnt); free >= w.DataLen() {
+	if free := testdisk.Free(t, mnt); free >= w.DataLen() {
 		t.Fatalf("test setup: %d free, want less than the output", free)
 	}
 	w, err = Create(out, dtype.MustParse("<f4"), dtype.Shape{rows, 1024}, Options{Keep: true})

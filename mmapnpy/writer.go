@@ -164,17 +164,9 @@ func CreateStream(path string, dt dtype.DType, rowShape dtype.Shape, opt Options
 }
 
 func (w *Writer) open(hdr []byte, total int64) error {
-	flags := os.O_RDWR | os.O_CREATE
-	f, err := os.OpenFile(w.tmp, flags, 0o644)
+	f, err := openLocked(w.tmp, unix.LOCK_EX, "another bigconv run writing "+w.final)
 	if err != nil {
-		return fmt.Errorf("mmapnpy: create %s: %w", w.tmp, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("%w: %s is locked by another bigconv run writing %s", ErrBusy, w.tmp, w.final)
-		}
-		return fmt.Errorf("mmapnpy: lock %s: %w", w.tmp, err)
+		return err
 	}
 	w.f = f
 	w.reused = w.opt.Keep && w.sameFile(hdr, total)
@@ -199,6 +191,24 @@ func (w *Writer) open(hdr []byte, total int64) error {
 		return fmt.Errorf("mmapnpy: write header to %s: %w", w.tmp, err)
 	}
 	return nil
+}
+
+// openLocked opens (creating it if needed) the partial file tmp and
+// locks it with how (LOCK_EX: one writer; LOCK_SH: the parts of one
+// conversion), refusing with ErrBusy, naming holder, when it cannot.
+func openLocked(tmp string, how int, holder string) (*os.File, error) {
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("mmapnpy: create %s: %w", tmp, err)
+	}
+	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is locked by %s", ErrBusy, tmp, holder)
+		}
+		return nil, fmt.Errorf("mmapnpy: lock %s: %w", tmp, err)
+	}
+	return f, nil
 }
 
 // sameFile reports whether the open file is total bytes long and starts

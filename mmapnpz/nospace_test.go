@@ -6,9 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/testdisk"
 	"github.com/bigconv/bigconv/mmapnpy"
 )
 
@@ -17,14 +16,7 @@ import (
 // leaving no files. Mounting needs root: elsewhere the test skips, except
 // in CI (which runs as root).
 func TestDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
-		if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
-			t.Fatalf("cannot mount tmpfs in CI: %v", err)
-		}
-		t.Skipf("cannot mount tmpfs (needs root): %v", err)
-	}
-	defer unix.Unmount(dir, 0)
+	dir := testdisk.Small(t, "4m")
 	members := []Member{
 		{Name: "a", DType: dtype.MustParse("<f8"), Shape: dtype.Shape{4 << 20}},
 		{Name: "b", DType: dtype.MustParse("<f8"), Shape: dtype.Shape{4 << 20}},

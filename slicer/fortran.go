@@ -61,7 +61,7 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 	// their length, so that the loads of one row (one per run) do not all
 	// map to the same cache set when runLen is a multiple of 4 KiB.
 	stride := runLen + 64
-	tileCols := int64(max(min(tileBytes/stride, cols), 1))
+	tileCols := int64(max(min(tileRuns(stride), cols), 1))
 	tp := tiles.Get().(*[]byte)
 	defer tiles.Put(tp)
 	if int64(cap(*tp)) < tileCols*stride {
@@ -109,6 +109,21 @@ func (s *Slicer) gather(b Block, dst []byte) error {
 	return nil
 }
 
+// tileRuns is how many runs stride bytes apart a tile holds: about
+// tileBytes, as a multiple of 16 when rounding up costs at most a quarter
+// more (else of 8), so that the transpose kernels' squares cover whole
+// tiles and a tile's row is whole cache lines of dst for 4-byte items.
+func tileRuns(stride int64) int64 {
+	n := tileBytes / stride
+	if up := (n + 15) &^ 15; up*stride <= tileBytes+tileBytes/4 {
+		return up
+	}
+	if n >= 8 {
+		return n &^ 7
+	}
+	return n
+}
+
 // scatter writes a tile of nt column runs (each rows elements of item
 // bytes, stride bytes apart in tile) into dst, whose rows are rowBytes
 // apart: element r of run k goes to dst[r·rowBytes + k·item]. The common
@@ -120,9 +135,11 @@ func scatter(dst, tile []byte, rows, nt, item, rowBytes, stride int64) {
 	case 2:
 		scatterWords[uint16](dst, tile, rows, nt, rowBytes, stride)
 	case 4:
-		scatterWords[uint32](dst, tile, rows, nt, rowBytes, stride)
+		r, n := scatterVector(dst, tile, rows, nt, item, rowBytes, stride)
+		scatterRest[uint32](dst, tile, rows, nt, rowBytes, stride, r, n)
 	case 8:
-		scatterWords[uint64](dst, tile, rows, nt, rowBytes, stride)
+		r, n := scatterVector(dst, tile, rows, nt, item, rowBytes, stride)
+		scatterRest[uint64](dst, tile, rows, nt, rowBytes, stride, r, n)
 	default:
 		for r := int64(0); r < rows; r++ {
 			row := dst[r*rowBytes : r*rowBytes+nt*item]
@@ -130,6 +147,24 @@ func scatter(dst, tile []byte, rows, nt, item, rowBytes, stride int64) {
 				copy(row[k*item:(k+1)*item], tile[k*stride+r*item:k*stride+(r+1)*item])
 			}
 		}
+	}
+}
+
+// scatterRest scatters in Go what scatterVector left of a tile when it
+// did its top-left r rows × n runs: the runs n… for every row, and rows
+// r… of runs 0…n-1.
+func scatterRest[T uint32 | uint64](dst, tile []byte, rows, nt, rowBytes, stride, r, n int64) {
+	if r == 0 || n == 0 {
+		scatterWords[T](dst, tile, rows, nt, rowBytes, stride)
+		return
+	}
+	var z T
+	sz := int64(unsafe.Sizeof(z))
+	if n < nt {
+		scatterWords[T](dst[n*sz:], tile[n*stride:], rows, nt-n, rowBytes, stride)
+	}
+	if r < rows {
+		scatterWords[T](dst[r*rowBytes:], tile[r*sz:], rows-r, n, rowBytes, stride)
 	}
 }
 

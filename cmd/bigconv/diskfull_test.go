@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/bigconv/bigconv/internal/testdisk"
 )
 
 // TestDiskFullCLI converts 16 MiB into a 4 MiB tmpfs: the run must fail
@@ -21,7 +21,7 @@ func TestDiskFullCLI(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.bin")
 	writeRamp(t, in, 16<<20)
-	mnt := smallDisk(t, "4m")
+	mnt := testdisk.Small(t, "4m")
 	for _, out := range []string{filepath.Join(mnt, "o.npy"), filepath.Join(mnt, "sub", "o.npy")} {
 		os.MkdirAll(filepath.Dir(out), 0o755)
 		code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", "--checkpoint", "1MiB", in, out)
@@ -34,31 +34,6 @@ func TestDiskFullCLI(t *testing.T) {
 	}
 }
 
-// smallDisk mounts a tmpfs of the given size for the test. Mounting needs
-// root: elsewhere the test skips, except in CI (which runs as root).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	mnt := filepath.Join(t.TempDir(), "small")
-	os.Mkdir(mnt, 0o755)
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
-		if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
-			t.Fatalf("cannot mount tmpfs in CI: %v", err)
-		}
-		t.Skipf("cannot mount tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, 0) })
-	return mnt
-}
-
-func statfsFree(t *testing.T, dir string) int64 {
-	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Bavail) * st.Bsize
-}
-
 // TestReplaceCLI (issue 15): converting again to an OUTPUT that fits on
 // the disk only once is refused up front with the figures measured before
 // reserving (needed, free, the existing OUTPUT's size) and both ways out,
@@ -67,14 +42,14 @@ func statfsFree(t *testing.T, dir string) int64 {
 func TestReplaceCLI(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "in.bin")
 	writeRamp(t, in, 4<<20)
-	mnt := smallDisk(t, "6m")
+	mnt := testdisk.Small(t, "6m")
 	out := filepath.Join(mnt, "o.npy")
 	args := []string{"convert", "--progress", "never", "--in-dtype", "<i8", in, out}
 	if code, _, stderr := bigconv(t, args...); code != 0 {
 		t.Fatalf("first conversion: exit %d: %s", code, stderr)
 	}
 	old, _ := os.ReadFile(out)
-	free := statfsFree(t, mnt)
+	free := testdisk.Free(t, mnt)
 	code, _, stderr := bigconv(t, append([]string{"convert", "--dtype", "float64", "--casting", "unsafe"}, args[1:]...)...)
 	for _, want := range []string{
 		fmt.Sprintf("needs %d bytes", len(old)),
@@ -109,7 +84,7 @@ func TestResumeOnFullDiskCLI(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.bin")
 	writeRamp(t, in, 8<<20)
-	mnt := smallDisk(t, "12m")
+	mnt := testdisk.Small(t, "12m")
 	out := filepath.Join(mnt, "o.npy")
 	args := []string{"convert", "--progress", "never", "--workers", "1", "--in-dtype", "<i8", "--block-size", "256KiB", "--checkpoint", "256KiB", in, out}
 	if code, log := stopChild(t, "block:10", syscall.SIGKILL, args...); code == 0 {
@@ -118,7 +93,7 @@ func TestResumeOnFullDiskCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mnt, "filler"), make([]byte, 3<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if free := statfsFree(t, mnt); free >= 8<<20 {
+	if free := testdisk.Free(t, mnt); free >= 8<<20 {
 		t.Fatalf("setup: %d bytes free, want less than the 8 MiB output", free)
 	}
 	code, _, stderr := bigconv(t, append([]string{"convert", "--resume"}, args[1:]...)...)

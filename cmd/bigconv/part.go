@@ -51,7 +51,11 @@ func convertPart(ctx context.Context, in *format.Input, out string, opt engine.I
 	case res.AlreadyDone:
 		fmt.Fprintf(stderr, "bigconv: part %s of %s was already done; nothing redone\n", sp, out)
 	default:
-		fmt.Fprintf(stderr, "bigconv: part %s of %s: wrote %s in %d range(s)\n", sp, out, fmt.Sprintf("%d bytes", res.Bytes), len(res.Ranges))
+		resumed := ""
+		if res.Resumed > 0 {
+			resumed = fmt.Sprintf(" (continued: %d chunk(s) an interrupted run of this part had written were kept)", res.Resumed)
+		}
+		fmt.Fprintf(stderr, "bigconv: part %s of %s: wrote %d bytes in %d range(s)%s\n", sp, out, res.Bytes, len(res.Ranges), resumed)
 	}
 	switch {
 	case res.Committed && res.Summary != nil:

@@ -121,14 +121,15 @@ func TestPartsCLI(t *testing.T) {
 	leftovers(t, dir, "in.bin", "want.npy", "waves.npy")
 }
 
-// TestPartKilledAndRerun: a part killed after writing its data but
-// before recording itself done is rerun with the same command, and the
-// output is the one-process output. A second process of a running part
-// is refused; parts with another count are refused.
+// TestPartKilledAndRerun: a part killed halfway is rerun with the same
+// command and continues from its journal; the output is the one-process
+// output. A second process of a running part is refused; parts with
+// another count are refused.
 func TestPartKilledAndRerun(t *testing.T) {
 	dir, _, want, args := partsSetup(t)
 	out := filepath.Join(dir, "o.npy")
-	code, log := stopChild(t, "commit", syscall.SIGKILL, append([]string{"convert", "--part", "1/3"}, args(out)...)...)
+	part1 := append([]string{"convert", "--part", "1/3", "--checkpoint", "256KiB"}, args(out)...)
+	code, log := stopChild(t, "block:50", syscall.SIGKILL, part1...)
 	if code == 0 {
 		t.Fatalf("part 1 was not killed:\n%s", log)
 	}
@@ -141,7 +142,7 @@ func TestPartKilledAndRerun(t *testing.T) {
 	}
 
 	// part 1 rerun, but first a second process of it while it runs
-	cmd := child([]string{"BIGCONV_STOP=block:0"}, append([]string{"convert", "--part", "1/3"}, args(out)...)...)
+	cmd := child([]string{"BIGCONV_STOP=block:0"}, part1...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func TestPartKilledAndRerun(t *testing.T) {
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() && sc.Text() != "STOPPED" {
 	}
-	code, _, msg := bigconv(t, append([]string{"convert", "--part", "1/3"}, args(out)...)...)
+	code, _, msg := bigconv(t, part1...)
 	if code != 1 || !strings.Contains(msg, "being run by another process") {
 		t.Fatalf("second process of part 1: exit %d: %s", code, msg)
 	}
@@ -160,9 +161,9 @@ func TestPartKilledAndRerun(t *testing.T) {
 	for sc.Scan() {
 	}
 	cmd.Wait()
-	logs := runParts(t, 3, []int{1}, args(out)...)
-	if !strings.Contains(logs[0], "finished last") {
-		t.Fatalf("rerun of part 1: %s", logs[0])
+	code, _, msg = bigconv(t, part1...)
+	if code != 0 || !strings.Contains(msg, "finished last") || !strings.Contains(msg, "continued: ") {
+		t.Fatalf("rerun of part 1: exit %d: %s", code, msg)
 	}
 	sameFile(t, out, want)
 	leftovers(t, dir, "in.bin", "o.npy", "want.npy")

@@ -125,7 +125,7 @@ func ReadMarkers(out string) ([]Marker, error) {
 	var ms []Marker
 	for _, e := range ents {
 		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".lock") {
+		if !strings.HasPrefix(name, prefix) || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".journal") {
 			continue
 		}
 		m, err := readMarker(filepath.Join(dir, name))

@@ -11,6 +11,7 @@ import (
 	_ "github.com/bigconv/bigconv/format/npy"
 	_ "github.com/bigconv/bigconv/format/npz"
 	_ "github.com/bigconv/bigconv/format/onnx"
+	_ "github.com/bigconv/bigconv/format/pytorch"
 	_ "github.com/bigconv/bigconv/format/raw"
 	_ "github.com/bigconv/bigconv/format/safetensors"
 	_ "github.com/bigconv/bigconv/format/shardindex"

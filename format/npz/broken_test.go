@@ -83,6 +83,8 @@ func brokenCases() []brokenCase {
 	add("empty archive (np.savez())", zipOf(), nil, "")
 	add("not a zip (a .npy)", memA, tensor.ErrFormat, "read zip directory")
 	add("not a zip (text)", []byte("hello, world, this is not a zip file at all"), tensor.ErrFormat, "")
+	add("a torch.save archive", zipOf(zmember{name: "archive/data.pkl", body: []byte("\x80\x02N.")}, zmember{name: "archive/data/0", body: memA}), tensor.ErrFormat, "use --format pytorch")
+	add("an .npz holding a data.pkl beside arrays", zipOf(zmember{name: "a.npy", body: memA}, zmember{name: "archive/data.pkl", body: []byte("x")}), errUnsupportedTensor, "")
 
 	// Central directory fields damaged.
 	good := goodStored()

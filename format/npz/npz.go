@@ -108,6 +108,9 @@ func Open(r io.ReaderAt, size int64, name string) (*Archive, error) {
 		}
 		return nil, errorf(sentinel, name, "", -1, "read zip directory: %v", err)
 	}
+	if torchArchive(zr) {
+		return nil, errorf(tensor.ErrFormat, name, "", -1, "a torch.save archive (PREFIX/data.pkl, no .npy members), not an .npz: use --format pytorch")
+	}
 	a := &Archive{}
 	seen := map[string]bool{}
 	for _, f := range zr.File {
@@ -130,6 +133,22 @@ func Open(r io.ReaderAt, size int64, name string) (*Archive, error) {
 		a.Tensors = append(a.Tensors, t)
 	}
 	return a, nil
+}
+
+// torchArchive reports whether the archive is what torch.save writes: a
+// PREFIX/data.pkl member and no .npy member. Sniffing tells the two apart
+// by their first member; this check keeps a torch file named .npz, or
+// forced with --format npz, from being listed as an .npz of non-arrays.
+func torchArchive(zr *zip.Reader) bool {
+	pkl := false
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, ".npy") {
+			return false
+		}
+		dir, base, ok := strings.Cut(f.Name, "/")
+		pkl = pkl || ok && dir != "" && base == "data.pkl"
+	}
+	return pkl
 }
 
 // member describes one member of the archive.

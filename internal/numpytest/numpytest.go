@@ -54,6 +54,22 @@ func RequireONNX(t testing.TB) {
 	t.Skip(msg)
 }
 
+// RequireTorch fails the test in CI, or skips it elsewhere, when torch
+// (Debian's python3-torch) cannot be imported by Python.
+func RequireTorch(t testing.TB) {
+	t.Helper()
+	Require(t)
+	out, err := exec.Command(Python, "-c", "import torch; print(torch.__version__)").CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := "torch is not importable by " + Python + " (apt-get install python3-torch): " + string(bytes.TrimSpace(out))
+	if InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
 // Run runs a Python script with NumPy and returns its standard output. The
 // script's arguments follow it; a non-zero exit fails the test.
 func Run(t testing.TB, script string, args ...string) []byte {

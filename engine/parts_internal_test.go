@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/bigconv/bigconv/engine/part"
+)
+
+// chunks cuts a part's ranges of one file into page-aligned pieces of the
+// checkpoint size that cover them exactly, in order.
+func TestChunks(t *testing.T) {
+	for _, rs := range [][]part.Range{
+		{{Start: 0, End: 128}},
+		{{Start: 0, End: 10 << 20}},
+		{{Start: 4096, End: 4096 * 300}, {Start: 4096 * 500, End: 4096*900 + 77}},
+	} {
+		for _, size := range []int64{1, 4096, 100000, 1 << 20, 1 << 40} {
+			cs := chunks(rs, size)
+			var flat []part.Range
+			for _, c := range cs {
+				var n int64
+				for _, r := range c {
+					n += r.Len()
+					if r.Start%part.Page != 0 {
+						t.Fatalf("chunk piece %+v off a page", r)
+					}
+				}
+				if n > max(size/part.Page*part.Page, part.Page) {
+					t.Fatalf("chunk of %d bytes, size %d", n, size)
+				}
+				flat = append(flat, c...)
+			}
+			// joined back, the pieces are the ranges
+			var joined []part.Range
+			for _, r := range flat {
+				if k := len(joined) - 1; k >= 0 && joined[k].End == r.Start {
+					joined[k].End = r.End
+				} else {
+					joined = append(joined, r)
+				}
+			}
+			if fmt.Sprint(joined) != fmt.Sprint(rs) {
+				t.Fatalf("size %d: chunks %v join to %v, want %v", size, cs, joined, rs)
+			}
+		}
+	}
+}
