@@ -15,6 +15,7 @@ import (
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/internal/numpytest"
+	"github.com/bigconv/bigconv/internal/testdisk"
 	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/internal/tfgen"
 	"github.com/bigconv/bigconv/internal/tfproto"
@@ -381,7 +382,7 @@ func TestNPZOutputBroken(t *testing.T) {
 		})
 	}
 	t.Run("diskfull", func(t *testing.T) {
-		mnt := smallDisk(t, "4m")
+		mnt := testdisk.Small(t, "4m")
 		out := filepath.Join(mnt, "o.npz")
 		code, _, stderr := bigconv(t, "convert", "--progress", "never", filepath.Join(mk("fine"), "ckpt"), out)
 		if code != 1 || !strings.Contains(stderr, "not enough disk space") {
