@@ -49,6 +49,13 @@ type InputOptions struct {
 	Force bool
 	// Event, if set, is told what happens to each tensor, in order.
 	Event func(Event)
+	// Rows, if set, converts only those rows of each selected tensor's
+	// first axis (tensor.Rows, Python's slice rules). With several
+	// tensors, one that has no rows (a scalar) is skipped.
+	Rows *tensor.RowRange
+	// ModTime is the modification time of an .npz output's members
+	// (zero: now, as np.savez).
+	ModTime time.Time
 }
 
 // EventKind says what an Event reports.
@@ -80,7 +87,8 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind    EventKind
 	Tensor  *tensor.Tensor
-	Output  string // the .npy file, at its final path
+	Output  string // the .npy file, at its final path (the archive for .npz outputs)
+	Member  string // the archive member (NAME.npy) for .npz outputs
 	Result  Result // Converted only
 	Elapsed time.Duration
 	Err     error // Skipped only
@@ -91,6 +99,8 @@ type Summary struct {
 	Output string
 	// Dir is set when Output is a directory with manifest.json.
 	Dir bool
+	// Archive is set when Output is an .npz archive (ConvertArchive).
+	Archive bool
 	// Tensors lists what was written, in input order (a Kept tensor's
 	// entry as the interrupted run recorded it).
 	Tensors []ManifestEntry
@@ -106,6 +116,9 @@ type ManifestEntry struct {
 	SourceDType string  `json:"source_dtype"`
 	CRCChecked  bool    `json:"crc_checked"`
 	Lost        string  `json:"lost,omitempty"`
+	// Rows is the row range converted (InputOptions.Rows): "START:STOP
+	// of N", the bounds resolved.
+	Rows string `json:"rows,omitempty"`
 }
 
 // SkippedTensor is a tensor manifest.json lists as left out.
@@ -119,7 +132,8 @@ type SkippedTensor struct {
 // .npy file out, unless the input is a collection (a checkpoint, an
 // archive) and out does not end in .npy; several tensors go to the
 // directory out (ConvertDir). Several tensors to a path ending in .npy
-// is ErrManyTensors.
+// is ErrManyTensors. An out ending in .npz receives every selected
+// tensor, one or many, as a member of one archive (ConvertArchive).
 func ConvertInput(ctx context.Context, in *format.Input, out string, opt InputOptions) (Summary, error) {
 	sel, err := opt.selectFrom(in)
 	if err != nil {
@@ -128,9 +142,10 @@ func ConvertInput(ctx context.Context, in *format.Input, out string, opt InputOp
 	if len(sel) == 0 {
 		return Summary{}, fmt.Errorf("%s: no tensors to convert", in.Path)
 	}
-	if opt.Identity == "" {
-		opt.Identity = in.Identity()
+	if IsArchivePath(out) {
+		return convertArchive(ctx, in, sel, out, opt)
 	}
+	opt.Identity = opt.identity(in)
 	npyOut := strings.HasSuffix(strings.ToLower(out), ".npy")
 	if len(sel) == 1 && (!in.Collection || npyOut) {
 		return convertOne(ctx, sel[0], out, opt)
@@ -142,13 +157,46 @@ func ConvertInput(ctx context.Context, in *format.Input, out string, opt InputOp
 	return convertDir(ctx, in, sel, out, opt)
 }
 
-// selectFrom is the tensors of in that opt selects.
+// selectFrom is the tensors of in that opt selects, cut to opt.Rows.
 func (opt *InputOptions) selectFrom(in *format.Input) ([]*tensor.Tensor, error) {
 	sel, err := in.Select(opt.Tensors)
 	if err == nil && opt.Pick != nil {
 		sel = opt.Pick(sel)
 	}
-	return sel, err
+	if err != nil || opt.Rows == nil {
+		return sel, err
+	}
+	rows := make([]*tensor.Tensor, len(sel))
+	for i, t := range sel {
+		if t.Unsupported != "" || (t.Data == nil && t.Stream == nil) {
+			rows[i] = t // skipped or refused for its own reason
+			continue
+		}
+		v, err := tensor.Rows(t, *opt.Rows)
+		if err != nil {
+			if !errors.Is(err, tensor.ErrUnsupported) || len(sel) == 1 {
+				return nil, err
+			}
+			c := *t // a scalar among others: skipped, saying why
+			c.Unsupported = fmt.Sprintf("--rows %s: it has no rows (a scalar)", opt.Rows)
+			v = &c
+		}
+		rows[i] = v
+	}
+	return rows, nil
+}
+
+// identity is the resume identity of a .npy or directory output: the
+// input's (opt.Identity, else in.Identity()) and the row range.
+func (opt *InputOptions) identity(in *format.Input) string {
+	id := opt.Identity
+	if id == "" {
+		id = in.Identity()
+	}
+	if opt.Rows != nil && !strings.Contains(id, " rows=") {
+		id += " rows=" + opt.Rows.String()
+	}
+	return id
 }
 
 // convertOne writes one tensor to a .npy file.
@@ -216,9 +264,7 @@ type dirJob struct {
 
 func convertDir(ctx context.Context, in *format.Input, sel []*tensor.Tensor, dir string, opt InputOptions) (Summary, error) {
 	r := &dirRun{in: in, opt: opt, final: dir, work: PartialDir(dir), written: map[string]bool{}}
-	if opt.Identity == "" {
-		r.opt.Identity = in.Identity()
-	}
+	r.opt.Identity = opt.identity(in)
 	if err := r.checkOutput(len(sel)); err != nil {
 		return Summary{}, err
 	}
@@ -479,6 +525,9 @@ func entry(t *tensor.Tensor, file string, res Result) ManifestEntry {
 		SourceDType: t.DType.String(), CRCChecked: res.CRCVerify}
 	if res.Stats.Lost() {
 		e.Lost = res.Stats.String()
+	}
+	if _, ok := t.Extra["rows"]; ok {
+		e.Rows = t.Extra["rows"]
 	}
 	return e
 }

@@ -111,9 +111,10 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 	if len(sel) == 0 {
 		return res, fmt.Errorf("%s: no tensors to convert", in.Path)
 	}
-	if opt.Identity == "" {
-		opt.Identity = in.Identity()
+	if IsArchivePath(out) {
+		return res, fmt.Errorf("%s: an .npz output cannot be written in parts yet; convert it in one run, or to a directory", out)
 	}
+	opt.Identity = opt.identity(in)
 	if opt.BlockSize <= 0 {
 		opt.BlockSize = PartBlockSize
 	}

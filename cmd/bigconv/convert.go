@@ -114,6 +114,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
 	jf := addJoinFlags(fs)
+	rowsFlag := fs.String("rows", "", "convert only rows START:STOP of each tensor's first axis, as Python's a[START:STOP] (negatives count from the end, either bound may be empty; C or Fortran order)")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
@@ -123,8 +124,11 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 INPUT is a .npy, .npz, .safetensors, raw dump (with --in-dtype), TF checkpoint
 PREFIX / .index / SavedModel directory, TFRecord, or serialized TensorProto;
 "-" reads stdin.
-OUTPUT is a .npy path for one tensor, or a directory (one .npy per tensor plus
-manifest.json) for inputs with several tensors.
+OUTPUT is a .npy path for one tensor, a directory (one .npy per tensor plus
+manifest.json) for inputs with several tensors, or an .npz path: one archive
+with a stored member NAME.npy per tensor, as np.savez writes (np.load(OUTPUT)
+gives each tensor by its name; members are timestamped now, or at
+$SOURCE_DATE_EPOCH when set, for reproducible archives).
 
 Several INPUTs make one array: --stack adds a leading axis (np.stack), --concat
 joins along axis 0 (np.concatenate); TFRecord shards concatenate without either.
@@ -183,6 +187,19 @@ Flags:`)
 		return usageError{fmt.Errorf("--progress %q: want auto, always or never", *progress)}
 	}
 
+	var rows *tensor.RowRange
+	if *rowsFlag != "" {
+		rr, err := tensor.ParseRows(*rowsFlag)
+		if err != nil {
+			return usageError{fmt.Errorf("--rows: %v", err)}
+		}
+		rows = &rr
+	}
+	modTime, err := sourceDateEpoch()
+	if err != nil {
+		return usageError{err}
+	}
+
 	var sp *part.Spec
 	if *partFlag != "" {
 		if sp, err = partSpec(*partFlag, *partsFlag, stderr); err != nil {
@@ -208,7 +225,7 @@ Flags:`)
 		fmt.Fprintln(stderr, "bigconv: warning:", w)
 	}
 	if sp != nil {
-		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors}, *sp, stderr)
+		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows}, *sp, stderr)
 	}
 	desc := filepath.Base(in.Path)
 	if len(in.Tensors) == 1 {
@@ -216,13 +233,16 @@ Flags:`)
 	}
 	b := newBar(showBar, stderr, desc)
 	var single *engine.Event // reported once the bar is done
-	iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Force: *force, Event: func(e engine.Event) {
+	iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows, ModTime: modTime, Force: *force, Event: func(e engine.Event) {
 		switch e.Kind {
 		case engine.Skipped:
 			fmt.Fprintf(stderr, "bigconv: skipping %q: %s\n", e.Tensor.Name, oneLine(e.Err))
 		case engine.Kept:
 			fmt.Fprintf(stderr, "bigconv: %s was finished before the interruption\n", e.Tensor.Name)
 		case engine.Converted:
+			if e.Member != "" {
+				e.Output = e.Output + ":" + e.Member
+			}
 			if !b.on {
 				report(stderr, e.Tensor, e.Output, e.Result, e.Elapsed)
 			} else {
@@ -252,6 +272,8 @@ Flags:`)
 		return err
 	case sum.Dir:
 		fmt.Fprintf(stderr, "bigconv: wrote %d tensor(s) to %s (manifest.json lists them)\n", len(sum.Tensors), sum.Output)
+	case sum.Archive:
+		fmt.Fprintf(stderr, "bigconv: wrote %d tensor(s) to %s (np.load lists them)\n", len(sum.Tensors), sum.Output)
 	case single != nil:
 		report(stderr, single.Tensor, single.Output, single.Result, single.Elapsed)
 	}
@@ -278,6 +300,9 @@ func report(w io.Writer, t *tensor.Tensor, out string, res engine.Result, d time
 	if res.CRCVerify {
 		crc = ", crc32c verified"
 	}
+	if r := t.Extra["rows"]; r != "" {
+		name += " rows " + r
+	}
 	resumed := ""
 	if res.Resumed > 0 {
 		resumed = fmt.Sprintf(" (resumed after %d of %d blocks)", res.Resumed, res.Blocks)
@@ -287,4 +312,19 @@ func report(w io.Writer, t *tensor.Tensor, out string, res engine.Result, d time
 	if res.Stats.Lost() {
 		fmt.Fprintf(w, "bigconv: warning: %s → %s changed values: %s\n", res.From, res.To, res.Stats)
 	}
+}
+
+// sourceDateEpoch is the time $SOURCE_DATE_EPOCH sets (seconds since
+// 1970, the reproducible-builds convention) for an .npz's members, or
+// the zero time (now) when it is unset.
+func sourceDateEpoch() (time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
+	}
+	return time.Unix(n, 0).UTC(), nil
 }
