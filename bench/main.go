@@ -50,7 +50,13 @@ const npyHeaderLen = 128
 const limitTool = "cp-out+fsync"
 
 // tools, in the order of the first round (later rounds rotate it).
-var allTools = []string{"bigconv", "numpy", "dask", "torch", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
+var allTools = []string{"bigconv", "bigconv parts=4", "numpy", "dask", "torch", "cat", "cp", "cp+fsync", "cp-out", "cp-out+fsync"}
+
+// partsTool runs the same conversion as 4 parts (--part I/4) at once on
+// this host, as 4 Slurm array tasks would on 4: its time against
+// "bigconv" is the overhead of parts (2 cores: no speed-up expected), its
+// peak RSS that of the largest part. Only run when --tools names it.
+const partsTool = "bigconv parts=4"
 
 // variants are extra bigconv runs with more flags (--variant NAME=FLAGS),
 // measured in the same rounds as tools named "bigconv NAME".
@@ -492,7 +498,8 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 	var tools []string
 	for _, t := range allTools {
 		switch {
-		case onlyTools != nil && !onlyTools[t] && variants[t] == nil:
+		case onlyTools != nil && !onlyTools[t] && variants[t] == nil,
+			t == partsTool && (onlyTools == nil || !onlyTools[t]):
 			continue
 		case skip[t], (t == "numpy" || t == "dask") && (c.Peer == nil || c.Peer["kind"] == "pt"),
 			t == "torch" && (c.Peer == nil || c.Peer["kind"] != "pt"),
@@ -580,6 +587,13 @@ func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error
 	switch tool {
 	case "bigconv":
 		argv := append([]string{bin, "convert", "--progress", "never"}, c.Args...)
+		m, _, err := runCmd(append(argv, out), false)
+		return m, err
+	case partsTool:
+		// one shell starts the 4 parts and waits for each; GNU time's %M
+		// is then the largest part's peak RSS
+		script := `for i in 0 1 2 3; do "$@" --part $i/4 & done; s=0; for j in 1 2 3 4; do wait -n || s=1; done; exit $s`
+		argv := append([]string{"bash", "-c", script, "parts", bin, "convert", "--progress", "never"}, c.Args...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
 	case "numpy", "dask", "torch":
