@@ -592,7 +592,7 @@ func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error
 	case partsTool:
 		// one shell starts the 4 parts and waits for each; GNU time's %M
 		// is then the largest part's peak RSS
-		script := `for i in 0 1 2 3; do "$@" --part $i/4 & done; s=0; for j in 1 2 3 4; do wait -n || s=1; done; exit $s`
+		script := `ps=; for i in 0 1 2 3; do "$@" --part $i/4 & ps="$ps $!"; done; s=0; for p in $ps; do wait $p || s=1; done; exit $s`
 		argv := append([]string{"bash", "-c", script, "parts", bin, "convert", "--progress", "never"}, c.Args...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err

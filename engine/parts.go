@@ -645,8 +645,8 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wks := make([]*worker, len(f.segs)) // per segment: its plan's buffers
-			var obuf []byte
+			wks := make([]*worker, len(f.segs)) // per segment: its plan, sharing ibuf
+			var ibuf, obuf []byte
 			for {
 				ref, ok := take()
 				if !ok {
@@ -659,10 +659,11 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 				if wks[ref.seg] == nil {
 					r := &run{p: sg.p, opt: opt, sl: sg.sl, verifyCRC: sg.t.CRC32C != nil && !opt.NoVerify}
 					wks[ref.seg] = &worker{pool: &blockPool{run: r}}
-					if !sg.p.copyOK {
-						wks[ref.seg].buf = make([]byte, sg.sl.MaxElems()*int64(sg.p.From.Size()))
-					}
 				}
+				if need := sg.sl.MaxElems() * int64(sg.p.From.Size()); !sg.p.copyOK && int64(len(ibuf)) < need {
+					ibuf = make([]byte, need) // one input buffer for all segments
+				}
+				wks[ref.seg].buf = ibuf
 				if need := sg.sl.MaxElems() * outItem; int64(len(obuf)) < need {
 					obuf = make([]byte, need)
 				}
@@ -711,6 +712,13 @@ func (sg *partSeg) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs
 	b := sg.sl.Block(i)
 	n := b.Elems * outItem
 	sum := blockSum{len: b.Len}
+	if src, srcOff := wk.pool.copyRange(); src != nil {
+		// a plain copy of a file range with nothing to verify: the kernel
+		// copies the pieces inside rs (copy_file_range), as Plan.Run does
+		if n, err := sg.copyBlock(w, src, srcOff, b, rs, outItem); !errors.Is(err, mmapnpy.ErrNoCopyRange) {
+			return sum, n, err
+		}
+	}
 	if err := wk.fill(b, obuf[:n], &sum); err != nil {
 		var te *tensor.Error
 		if !errors.As(err, &te) {
@@ -732,6 +740,25 @@ func (sg *partSeg) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs
 		written += hi - lo
 	}
 	return sum, written, nil
+}
+
+// copyBlock copies the bytes of block b inside the ranges rs from the
+// input file src (the tensor's data at srcOff) with copy_file_range.
+func (sg *partSeg) copyBlock(w *mmapnpy.Writer, src *os.File, srcOff int64, b slicer.Block, rs []part.Range, outItem int64) (int64, error) {
+	var written int64
+	hdr := w.HeaderLen()
+	boff := hdr + (sg.elem0+b.Elem0)*outItem
+	for _, r := range rs {
+		lo, hi := max(r.Start, boff), min(r.End, boff+b.Elems*outItem)
+		if lo >= hi {
+			continue
+		}
+		if err := w.CopyFrom(src, srcOff+b.Off+(lo-boff), lo-hdr, hi-lo); err != nil {
+			return written, err
+		}
+		written += hi - lo
+	}
+	return written, nil
 }
 
 // blockAt is the first block of the segment holding its element e.

@@ -98,6 +98,19 @@ func TestPartsCLI(t *testing.T) {
 		os.Remove(out)
 	}
 
+	// a same-dtype copy (copy_file_range inside each part's ranges)
+	in := filepath.Join(dir, "in.bin")
+	cargs := []string{"--progress", "never", "--in-dtype", "<f8", "--block-size", "256KiB", in}
+	cwant := filepath.Join(dir, "cwant.npy")
+	if code, _, stderr := bigconv(t, append(append([]string{"convert"}, cargs...), cwant)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	cout := filepath.Join(dir, "copy.npy")
+	runParts(t, 5, []int{0, 1, 2, 3, 4}, append(cargs, cout)...)
+	sameFile(t, cout, cwant)
+	os.Remove(cout)
+	os.Remove(cwant)
+
 	// two waves: parts 0–2 of 4, then part 3
 	out := filepath.Join(dir, "waves.npy")
 	runParts(t, 4, []int{0, 1, 2}, args(out)...)
