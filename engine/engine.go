@@ -27,7 +27,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,16 +74,30 @@ type Options struct {
 	// done and the total (-1 when unknown). Calls are serialised.
 	Progress func(done, total int64)
 
-	// CheckpointBytes is how much output is written between checkpoints
-	// of the resume journal (0 = DefaultCheckpointBytes). Outputs no
-	// larger than that, and every output when it is negative, keep no
-	// journal: a cancelled run removes them. A journal an interrupted run
-	// left is honoured whatever this setting: the checkpoint size is no
-	// part of what is resumed.
+	// CheckpointBytes and CheckpointEvery set the cadence of the resume
+	// journal's checkpoints (each an fsync of the output, then a journal
+	// update): a checkpoint is taken once at least CheckpointBytes of
+	// output and CheckpointEvery of work have passed since the last one
+	// (or the start), whichever comes later. Set one alone and only it
+	// counts; leave both zero for the default, DefaultCheckpointBytes
+	// and DefaultCheckpointEvery, so that a run shorter than 10 s takes
+	// no checkpoint at all. After a SIGKILL, a resumed run redoes at
+	// most one interval (plus the blocks that were in flight).
+	//
+	// Outputs no larger than the byte interval, and every output when
+	// CheckpointBytes is negative or NoSync is set, keep no journal: a
+	// cancelled run removes them. A journal an interrupted run left is
+	// honoured whatever these settings: the cadence is no part of what
+	// is resumed.
 	CheckpointBytes int64
-	// CheckpointEvery also checkpoints after this much time (0 =
-	// DefaultCheckpointEvery).
 	CheckpointEvery time.Duration
+	// NoSync skips every fsync, at checkpoints and at commit, for
+	// scratch outputs: the rename still makes the output appear whole to
+	// readers, but after a power cut it may be lost. Such a run keeps no
+	// resume journal (a journal over data that was never synced could
+	// claim blocks a power cut lost), so it cannot be combined with
+	// Resume, and an interrupted run removes its partial output.
+	NoSync bool
 	// Resume continues an interrupted run of the same conversion from its
 	// journal. Without it, a journal left by an interrupted run makes Run
 	// fail with ErrPending rather than silently reuse or discard it.
@@ -205,6 +218,10 @@ type Result struct {
 	Stats     cast.Stats // what a lossy cast met
 	CRCVerify bool       // an input checksum was verified
 	Resumed   int64      // blocks an interrupted run had already written
+	// Checkpoints is how many resume checkpoints this run took (each an
+	// fsync and a journal update), the one before the final rename
+	// included.
+	Checkpoints int
 }
 
 // Convert writes tensor t to a .npy file at out.
@@ -264,14 +281,15 @@ type run struct {
 	inBytes int64
 	// journaling: keep a resume journal (outputs larger than a
 	// checkpoint, or one an interrupted run left a journal for).
-	journaling bool
-	verifyCRC  bool
-	old        *journal // the interrupted run's journal, if continued
-	sl         *slicer.Slicer
-	jr         *journal // this run's journal (nil without journaling)
-	w          *mmapnpy.Writer
-	ck         *checkpointer
-	res        Result
+	journaling  bool
+	leftJournal bool // a journal was found beside the output
+	verifyCRC   bool
+	old         *journal // the interrupted run's journal, if continued
+	sl          *slicer.Slicer
+	jr          *journal // this run's journal (nil without journaling)
+	w           *mmapnpy.Writer
+	ck          *checkpointer
+	res         Result
 }
 
 // plan sizes the run: workers, block size, whether to journal.
@@ -292,10 +310,16 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.NoSync && opt.Resume {
+		return nil, ErrNoSyncResume
+	}
 	// Outputs no larger than one checkpoint keep no journal (resuming
-	// them would save nothing), unless an interrupted run left one.
+	// them would save nothing), unless an interrupted run left one; nor
+	// do runs without fsync.
 	_, jerr := os.Stat(r.jpath)
-	r.journaling = opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || jerr == nil
+	r.leftJournal = jerr == nil
+	bytes, _ := opt.cadence()
+	r.journaling = !opt.NoSync && (opt.CheckpointBytes >= 0 && outBytes > bytes || r.leftJournal)
 	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
 	r.res = Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
 	return r, nil
@@ -315,8 +339,12 @@ func (r *run) resume() error {
 		if r.old != nil && r.opt.BlockSize <= 0 {
 			r.bs = r.old.BlockSize // resume with the interrupted run's blocks
 		}
-	} else {
-		os.Remove(r.jpath)
+	} else if r.leftJournal {
+		// A run without a journal of its own (NoSync) still reports
+		// the work an interrupted run left, or discards it on Restart.
+		if _, err := findJournal(r.out, r.jpath, r.opt); err != nil {
+			return err
+		}
 	}
 	src := *t
 	src.DType = p.From
@@ -346,7 +374,8 @@ func (r *run) resume() error {
 // being continued) and the checkpointer.
 func (r *run) openOutput() error {
 	var err error
-	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace})
+	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows,
+		Keep: r.old != nil, Replace: r.opt.Replace, NoSync: r.opt.NoSync})
 	if err != nil {
 		return err
 	}
@@ -399,7 +428,7 @@ func (r *run) streamBlocks(ctx context.Context) error {
 	}
 	wg.Wait()
 	r.ck.stop()
-	r.res.Stats = r.ck.stats
+	r.res.Stats, r.res.Checkpoints = r.ck.stats, r.ck.taken
 	if firstErr == nil {
 		firstErr = r.ck.err
 	}
@@ -465,10 +494,16 @@ func (r *run) verify() error {
 // place and drops the journal.
 func (r *run) commit() error {
 	if r.journaling {
-		if err := r.ck.checkpoint(); err != nil {
-			r.w.Abort()
-			os.Remove(r.jpath)
-			return err
+		// Only when a journal exists: a run that took no checkpoint has
+		// nothing to record (a crash now leaves a partial file without a
+		// journal, which the next run starts over).
+		if r.old != nil || r.ck.taken > 0 {
+			if err := r.ck.checkpoint(); err != nil {
+				r.w.Abort()
+				os.Remove(r.jpath)
+				return err
+			}
+			r.res.Checkpoints = r.ck.taken
 		}
 		if testhook.BeforeCommit != nil {
 			testhook.BeforeCommit()
