@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/tensor"
 )
 
 // countFsyncs counts the fsyncs bigconv issues (testhook.Fsync) while f
@@ -214,6 +220,76 @@ func TestNoSync(t *testing.T) {
 	for _, p := range []string{JournalPath(out), mmapnpy.PartialPath(out)} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Fatalf("%s left after a restarted NoSync run", p)
+		}
+	}
+}
+
+// TestCopyBlocks: a plain copy of a file range is cut into CopyBlockSize
+// blocks (one copy_file_range each), a cast or a checksummed copy into
+// the default blocks; where copy_file_range is refused, the large block
+// is copied through windows of the default size.
+func TestCopyBlocks(t *testing.T) {
+	const n = 3 << 20 // float64 elements: 24 MiB
+	tt, b := f64Tensor(n)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.bin")
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tt.Data, tt.Contiguous = io.NewSectionReader(f, 0, int64(len(b))), true
+	crc := crc32c.Checksum(b)
+	withCRC := *tt
+	withCRC.CRC32C = &crc
+	for _, c := range []struct {
+		name   string
+		t      *tensor.Tensor
+		opt    Options
+		refuse bool
+		blocks int64
+	}{
+		{"copy", tt, Options{}, false, 1},
+		{"copy without copy_file_range", tt, Options{}, true, 1},
+		{"copy with crc", &withCRC, Options{}, false, 3},
+		{"cast", tt, Options{DType: dtype.MustParse("<f4")}, false, 3},
+		{"copy, block size given", tt, Options{BlockSize: 4 << 20}, false, 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refuseCopyRange = c.refuse
+			defer func() { refuseCopyRange = false }()
+			opt := c.opt
+			opt.Workers = 2 // default blocks of 8 MiB
+			out := filepath.Join(dir, "o.npy")
+			res, err := Convert(context.Background(), c.t, out, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Blocks != c.blocks {
+				t.Errorf("%d blocks, want %d", res.Blocks, c.blocks)
+			}
+			if opt.DType.Type.Valid() {
+				checkF32(t, out, n)
+				return
+			}
+			got, _ := os.ReadFile(out)
+			if !bytes.Equal(got[len(got)-len(b):], b) {
+				t.Fatal("output data differs from input")
+			}
+		})
+	}
+}
+
+func checkF32(t *testing.T, out string, n int) {
+	t.Helper()
+	b, _ := os.ReadFile(out)
+	data := b[len(b)-4*n:]
+	for i := 0; i < n; i++ {
+		if v := math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])); v != float32(float64(i)+0.25) {
+			t.Fatalf("element %d = %v", i, v)
 		}
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bigconv/bigconv/cast"
@@ -146,6 +147,16 @@ func ParseWriteMode(s string) (WriteMode, error) {
 	}
 	return 0, fmt.Errorf("write mode %q: want auto, mmap or pwrite", s)
 }
+
+// CopyBlockSize is the block size of a plain copy the kernel makes
+// (copy_file_range: same dtype, a contiguous range of a file, nothing to
+// verify, input and output on one file system) when no block size is
+// given. Such a block costs no memory, so it can be larger than
+// DefaultBlockSize: one copy_file_range call per 64 MiB instead of per
+// 8 MiB, while progress still moves every 64 MiB, a cancellation waits
+// for at most one 64 MiB copy per worker, and a journal's granularity
+// stays far below a checkpoint interval.
+const CopyBlockSize = 64 << 20
 
 // MemoryBudget is the memory the default block size aims to stay within
 // with every worker busy (an input buffer and an output window each).
@@ -299,8 +310,12 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
+	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
 	if r.bs <= 0 {
 		r.bs = DefaultBlockSize(r.workers)
+		if f, _ := r.copyRange(); f != nil && sameFS(f, filepath.Dir(out)) {
+			r.bs = CopyBlockSize
+		}
 	}
 	var err error
 	if r.inBytes, err = t.Shape.NumBytes(p.From.Size()); err != nil {
@@ -320,7 +335,6 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 	r.leftJournal = jerr == nil
 	bytes, _ := opt.cadence()
 	r.journaling = !opt.NoSync && (opt.CheckpointBytes >= 0 && outBytes > bytes || r.leftJournal)
-	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
 	r.res = Result{From: p.From, To: p.To, Shape: t.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
 	return r, nil
 }
@@ -410,6 +424,7 @@ func (r *run) streamBlocks(ctx context.Context) error {
 		pool.done.Store(r.sl.Block(first-1).Off + r.sl.Block(first-1).Len)
 	}
 	pool.rangeSrc, pool.rangeOff = r.copyRange()
+	pool.noRange.Store(refuseCopyRange)
 	pool.mode = r.opt.Write
 	if pool.mode == WriteAuto {
 		// pwrite in 1 MiB pieces (mmapnpy.WriteAt) measured fastest for
@@ -453,6 +468,26 @@ func (r *run) copyRange() (*os.File, int64) {
 		}
 	}
 	return nil, 0
+}
+
+// refuseCopyRange makes every run behave as if copy_file_range were
+// refused (tests of the fallback).
+var refuseCopyRange bool
+
+// sameFS reports whether file f and directory dir are on one file system,
+// where copy_file_range never refuses (EXDEV).
+func sameFS(f *os.File, dir string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	sa, ok1 := a.Sys().(*syscall.Stat_t)
+	sb, ok2 := b.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && sa.Dev == sb.Dev
 }
 
 // interrupted keeps what is durable for a resumed run, or removes the
@@ -589,13 +624,15 @@ func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
 		err := bp.w.CopyFrom(bp.rangeSrc, bp.rangeOff+b.Off, off, n)
 		if errors.Is(err, mmapnpy.ErrNoCopyRange) {
 			bp.noRange.Store(true)
-			return bp.w.Write(off, n, func(dst []byte) error { return w.fill(b, dst, sum) })
+			return w.copyPieces(b, sum)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			t := bp.p.Tensor
 			return tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", i, err)
 		}
 		return err
+	case bp.rangeSrc != nil: // copy_file_range turned out unavailable
+		return w.copyPieces(b, sum)
 	case bp.mode == WritePwrite:
 		if w.obuf == nil {
 			w.obuf = make([]byte, bp.sl.MaxElems()*outItem)
@@ -606,6 +643,23 @@ func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
 		return bp.w.WriteAt(w.obuf[:n], off)
 	}
 	return bp.w.Write(off, n, func(dst []byte) error { return w.fill(b, dst, sum) })
+}
+
+// copyPieces copies block b of a plain copy through mapped windows of
+// at most DefaultBlockSize, so that a copy block (CopyBlockSize) whose
+// copy_file_range was refused does not map more than other blocks.
+func (w *worker) copyPieces(b slicer.Block, sum *blockSum) error {
+	bp := w.pool
+	item := int64(bp.p.To.Size())
+	piece := max(DefaultBlockSize(bp.workers)/item, 1) * item
+	for k := int64(0); k < b.Len; k += piece {
+		m := min(piece, b.Len-k)
+		sub := slicer.Block{Index: b.Index, Elem0: b.Elem0 + k/item, Elems: m / item, Off: b.Off + k, Len: m}
+		if err := bp.w.Write(sub.Elem0*item, m, func(dst []byte) error { return w.fill(sub, dst, sum) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fill converts block b into dst, summing the input for verification.
