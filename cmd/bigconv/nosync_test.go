@@ -51,6 +51,15 @@ func TestNoSyncCLI(t *testing.T) {
 	}
 	sameFile(t, got, want)
 	os.Remove(got)
+	// A time interval alone: this run is far shorter than an hour.
+	if n := fsyncs(t, append(conv, "--checkpoint", "1h", in, got)...); n != 2 {
+		t.Errorf("--checkpoint 1h: %d fsyncs, want 2", n)
+	}
+	sameFile(t, got, want)
+	os.Remove(got)
+	if code, _, stderr := bigconv(t, append(conv, "--checkpoint", "soon", in, got)...); code != 2 || !strings.Contains(stderr, "--checkpoint") {
+		t.Fatalf("--checkpoint soon: exit %d: %s", code, stderr)
+	}
 	if n := fsyncs(t, append(conv, "--no-sync", "--checkpoint", "1MiB", in, got)...); n != 0 {
 		t.Errorf("--no-sync: %d fsyncs, want 0", n)
 	}
