@@ -155,7 +155,12 @@ func ParseWriteMode(s string) (WriteMode, error) {
 // DefaultBlockSize: one copy_file_range call per 64 MiB instead of per
 // 8 MiB, while progress still moves every 64 MiB, a cancellation waits
 // for at most one 64 MiB copy per worker, and a journal's granularity
-// stays far below a checkpoint interval.
+// stays far below a checkpoint interval. Unless Options.Workers is set,
+// such a copy also runs as one stream (one worker): in the page cache a
+// second worker bought nothing (1 GiB: 1.06 s with two, 1.10 s with one,
+// medians of 9), and from disk two interleaved streams were slower than
+// one (28 GiB: 83.2 s with two, 58.7 s with one, `cp`+`sync` 65.7 s; one
+// round each, docs/benchmarks.md).
 const CopyBlockSize = 64 << 20
 
 // MemoryBudget is the memory the default block size aims to stay within
@@ -311,11 +316,18 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
 	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
-	if r.bs <= 0 {
-		r.bs = DefaultBlockSize(r.workers)
-		if f, _ := r.copyRange(); f != nil && sameFS(f, filepath.Dir(out)) {
+	if f, _ := r.copyRange(); f != nil && sameFS(f, filepath.Dir(out)) {
+		// A plain copy the kernel makes: large blocks, and one stream
+		// unless workers are asked for (CopyBlockSize).
+		if opt.Workers <= 0 {
+			r.workers = 1
+		}
+		if r.bs <= 0 {
 			r.bs = CopyBlockSize
 		}
+	}
+	if r.bs <= 0 {
+		r.bs = DefaultBlockSize(r.workers)
 	}
 	var err error
 	if r.inBytes, err = t.Shape.NumBytes(p.From.Size()); err != nil {
