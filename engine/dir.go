@@ -15,6 +15,7 @@ import (
 
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/internal/atomicfile"
+	"github.com/bigconv/bigconv/mmapnpy"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -263,6 +264,9 @@ type dirJob struct {
 }
 
 func convertDir(ctx context.Context, in *format.Input, sel []*tensor.Tensor, dir string, opt InputOptions) (Summary, error) {
+	if opt.NoSync && opt.Resume {
+		return Summary{}, ErrNoSyncResume
+	}
 	r := &dirRun{in: in, opt: opt, final: dir, work: PartialDir(dir), written: map[string]bool{}}
 	r.opt.Identity = opt.identity(in)
 	if err := r.checkOutput(len(sel)); err != nil {
@@ -275,7 +279,7 @@ func convertDir(ctx context.Context, in *format.Input, sel []*tensor.Tensor, dir
 		return Summary{}, err
 	}
 	if err := r.streamTensors(ctx); err != nil {
-		if !errors.Is(err, ErrInterrupted) {
+		if !errors.Is(err, ErrInterrupted) || r.opt.NoSync {
 			os.RemoveAll(r.work)
 		}
 		return Summary{}, err
@@ -382,6 +386,16 @@ func (r *dirRun) resume() error {
 			r.event(Event{Kind: Kept, Tensor: j.t, Output: r.finalPath(j.file)})
 		}
 	}
+	return r.writeJournal()
+}
+
+// writeJournal records the finished tensors, except in a run without
+// fsync (NoSync), which keeps nothing to resume: its tensors may not
+// survive a power cut, so no journal may claim them.
+func (r *dirRun) writeJournal() error {
+	if r.opt.NoSync {
+		return nil
+	}
 	return r.journal.write(r.work)
 }
 
@@ -401,6 +415,8 @@ func (r *dirRun) streamTensors(ctx context.Context) error {
 		start := time.Now()
 		res, err := j.plan.Run(ctx, dst, opt)
 		switch {
+		case err != nil && r.opt.NoSync && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			return fmt.Errorf("%w; a run without fsync (no-sync) keeps nothing of an interrupted conversion", err)
 		case errors.Is(err, ErrInterrupted):
 			return fmt.Errorf("%w; %d of %d tensors were finished before it", err, len(r.journal.Done), len(r.jobs))
 		case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -416,7 +432,7 @@ func (r *dirRun) streamTensors(ctx context.Context) error {
 		r.written[j.t.Name] = true
 		r.event(Event{Kind: Converted, Tensor: j.t, Output: r.finalPath(j.file), Result: res, Elapsed: time.Since(start)})
 		r.journal.Done = append(r.journal.Done, entry(j.t, j.file, res))
-		if err := r.journal.write(r.work); err != nil {
+		if err := r.writeJournal(); err != nil {
 			return err
 		}
 	}
@@ -452,7 +468,11 @@ func (r *dirRun) commit() (Summary, error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(m)
-	if err := atomicfile.Write(filepath.Join(r.work, ManifestName), buf.Bytes()); err != nil {
+	write := atomicfile.Write
+	if r.opt.NoSync {
+		write = atomicfile.WriteNoSync
+	}
+	if err := write(filepath.Join(r.work, ManifestName), buf.Bytes()); err != nil {
 		return Summary{}, err
 	}
 	if err := os.Remove(r.journal.path(r.work)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -460,6 +480,9 @@ func (r *dirRun) commit() (Summary, error) {
 	}
 	if err := r.place(entries); err != nil {
 		return Summary{}, err
+	}
+	if !r.opt.NoSync {
+		mmapnpy.SyncDir(filepath.Dir(filepath.Clean(r.final))) // the new name survives a power cut
 	}
 	return Summary{Output: r.final, Dir: true, Tensors: entries, Skipped: r.skips}, nil
 }

@@ -34,6 +34,9 @@ var (
 	// ErrResume: the journal does not match this conversion (the input
 	// or the settings changed), so it cannot be resumed.
 	ErrResume = errors.New("engine: cannot resume")
+	// ErrNoSyncResume: Options.NoSync and Options.Resume were both set;
+	// a run without fsync keeps no journal, and does not continue one.
+	ErrNoSyncResume = errors.New("engine: a run without fsync (no-sync) keeps no resume journal and cannot resume one; drop no-sync to resume")
 )
 
 // JournalSuffix is appended (with a leading dot on the name) to form the
@@ -45,12 +48,26 @@ func JournalPath(out string) string {
 	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+JournalSuffix)
 }
 
-// Default checkpoint policy: the journal records progress after this much
-// output or this much time, whichever comes first.
+// Default checkpoint cadence: the journal records progress once this much
+// output has been written and this much time has passed since the last
+// checkpoint, whichever comes later. A run shorter than 10 s takes none;
+// a slow one (less than 1 GiB in 10 s) takes one per GiB.
 const (
-	DefaultCheckpointBytes = 256 << 20
+	DefaultCheckpointBytes = 1 << 30
 	DefaultCheckpointEvery = 10 * time.Second
 )
+
+// cadence is the checkpoint interval in output bytes and in time; a zero
+// part does not hold a checkpoint back.
+func (o Options) cadence() (int64, time.Duration) {
+	if o.CheckpointBytes <= 0 && o.CheckpointEvery <= 0 {
+		return DefaultCheckpointBytes, DefaultCheckpointEvery
+	}
+	return max(o.CheckpointBytes, 0), max(o.CheckpointEvery, 0)
+}
+
+// clock is the time the checkpointer reads; tests replace it.
+var clock = time.Now
 
 const journalVersion = 1
 
@@ -200,15 +217,18 @@ func (j *journal) startBlock() int64 {
 }
 
 // checkpointer records progress in the journal: it tracks which blocks
-// are written, and now and then makes them durable (fsync) and then
-// records the prefix of blocks that are, with their input crc32c.
+// are written, and once an interval of output bytes and of time has
+// passed (Options.cadence) makes them durable (fsync) and then records
+// the prefix of blocks that are, with their input crc32c.
 type checkpointer struct {
 	w     *mmapnpy.Writer
 	j     *journal // nil: no journal
 	path  string
 	sl    *slicer.Slicer
-	bytes int64
-	every time.Duration
+	bytes int64         // output bytes between checkpoints
+	every time.Duration // work time between checkpoints
+	last  time.Time     // when the last checkpoint was asked for (or the run began)
+	taken int           // checkpoints recorded by this run
 
 	mu       sync.Mutex
 	ahead    map[int64]blockSum // blocks written past done, until folded in
@@ -226,15 +246,10 @@ type checkpointer struct {
 }
 
 func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slicer, opt Options) *checkpointer {
-	c := &checkpointer{w: w, j: j, path: path, sl: sl, bytes: opt.CheckpointBytes, every: opt.CheckpointEvery,
+	c := &checkpointer{w: w, j: j, path: path, sl: sl, last: clock(),
 		ahead: map[int64]blockSum{},
 		kick:  make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
-	if c.bytes <= 0 {
-		c.bytes = DefaultCheckpointBytes
-	}
-	if c.every <= 0 {
-		c.every = DefaultCheckpointEvery
-	}
+	c.bytes, c.every = opt.cadence()
 	if j != nil {
 		c.done, c.crc, c.stats, c.recorded = j.Done, j.CRC, j.Stats, j.Done
 	}
@@ -249,14 +264,11 @@ func (c *checkpointer) start(fail func(error)) {
 	}
 	go func() {
 		defer close(c.exit)
-		tick := time.NewTicker(c.every)
-		defer tick.Stop()
 		for {
 			select {
 			case <-c.quit:
 				return
 			case <-c.kick:
-			case <-tick.C:
 			}
 			if err := c.checkpoint(); err != nil {
 				c.err = err
@@ -300,8 +312,11 @@ func (c *checkpointer) blockDone(i int64, sum blockSum, outLen int64) {
 		c.done++
 	}
 	c.pending += outLen
-	if c.j != nil && c.pending >= c.bytes {
-		c.pending = 0
+	if c.j == nil || c.pending < c.bytes {
+		return
+	}
+	if now := clock(); now.Sub(c.last) >= c.every {
+		c.pending, c.last = 0, now
 		select {
 		case c.kick <- struct{}{}:
 		default:
@@ -329,12 +344,10 @@ func (c *checkpointer) checkpoint() error {
 	}
 	if !c.dirSync {
 		c.dirSync = true
-		if d, err := os.Open(filepath.Dir(c.path)); err == nil {
-			d.Sync()
-			d.Close()
-		}
+		mmapnpy.SyncDir(filepath.Dir(c.path))
 	}
 	c.recorded = done
+	c.taken++
 	if testhook.Checkpoint != nil {
 		testhook.Checkpoint(done, c.j.Blocks)
 	}

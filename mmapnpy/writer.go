@@ -8,7 +8,8 @@
 //	              never as SIGBUS mid-run); header written
 //	Write         map the window holding a range of the data, let the caller
 //	              fill it, optionally msync it, unmap it
-//	Commit        fsync, rename to NAME, fsync the directory
+//	Commit        fsync, rename to NAME, fsync the directory (with
+//	              Options.NoSync: rename only)
 //	Abort         remove the temporary file: nothing appears under NAME
 //
 // Slices into a mapping never escape: Write hands the window to a callback
@@ -37,6 +38,7 @@ import (
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format/npy/npyhdr"
+	"github.com/bigconv/bigconv/internal/testhook"
 )
 
 // Sentinel errors.
@@ -73,6 +75,12 @@ type Options struct {
 	// fails, the old output is gone. It lets a replacement through on a
 	// disk that holds only one copy. Replaced reports what was removed.
 	Replace bool
+	// NoSync makes Commit and Release skip every fsync (of the file and
+	// of its directory): for scratch outputs. The rename still makes the
+	// output appear whole to readers, but after a power cut (not after a
+	// killed process: the page cache survives that) it may be lost or
+	// hold zeros. Sync still syncs when called.
+	NoSync bool
 }
 
 // NoSpaceError is the error Create (and a growing stream Writer) returns
@@ -480,6 +488,7 @@ func (w *Writer) Sync() error {
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("mmapnpy: fsync %s: %w", w.tmp, err)
 	}
+	testhook.Fsynced(w.tmp)
 	return nil
 }
 
@@ -488,9 +497,11 @@ func (w *Writer) Commit() error {
 	if w.done {
 		return errors.New("mmapnpy: Commit after Commit or Abort")
 	}
-	if err := w.Sync(); err != nil {
-		w.Abort()
-		return err
+	if !w.opt.NoSync {
+		if err := w.Sync(); err != nil {
+			w.Abort()
+			return err
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		w.f = nil
@@ -503,11 +514,22 @@ func (w *Writer) Commit() error {
 		return fmt.Errorf("mmapnpy: rename to %s: %w", w.final, err)
 	}
 	w.done = true
-	if d, err := os.Open(filepath.Dir(w.final)); err == nil {
-		d.Sync()
-		d.Close()
+	if !w.opt.NoSync {
+		SyncDir(filepath.Dir(w.final))
 	}
 	return nil
+}
+
+// SyncDir fsyncs a directory so that names just created or renamed in it
+// survive a power cut. Errors are ignored: some file systems cannot sync
+// a directory, and the data itself is already durable.
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		if d.Sync() == nil {
+			testhook.Fsynced(dir)
+		}
+		d.Close()
+	}
 }
 
 // Abort removes the temporary file (a shared Writer only closes it: the
@@ -537,7 +559,10 @@ func (w *Writer) Release() error {
 	if w.f == nil {
 		return nil
 	}
-	err := w.f.Sync()
+	var err error
+	if !w.opt.NoSync {
+		err = w.Sync()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}

@@ -108,7 +108,8 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	resume := fs.Bool("resume", false, "continue an interrupted conversion of the same input to the same OUTPUT")
 	restart := fs.Bool("restart", false, "discard what an interrupted conversion to OUTPUT left and start over")
 	writeMode := fs.String("write", "auto", "how blocks reach the output: auto (copy_file_range for plain copies of a file range, pwrite in 1 MiB pieces for the rest), mmap (mapped windows for every block) or pwrite")
-	checkpoint := fs.String("checkpoint", "256MiB", "output written between resume checkpoints (each one an fsync), e.g. 1GiB")
+	checkpoint := fs.String("checkpoint", "", "resume checkpoint interval (each checkpoint an fsync and a journal update): a size of output (e.g. 256MiB) or a time (e.g. 30s); after a kill, --resume redoes at most one interval (default: 10s of work and 1GiB of output, whichever comes later, so a run under 10s takes none)")
+	noSync := fs.Bool("no-sync", false, "scratch output: no fsync at checkpoints or at the end; the output still appears whole under its name, but a power cut (not a kill) may lose it; keeps no resume journal, so an interrupted run keeps nothing and --resume is refused")
 	partFlag := fs.String("part", "", "run part I/N of the conversion (N processes run the same command, each with its I; the last to finish puts OUTPUT in place); 'auto' takes I and N from a Slurm job array or a Kubernetes Indexed Job (with --parts)")
 	partsFlag := fs.Int("parts", 0, "the number of parts, with --part auto under a Kubernetes Indexed Job (its completions); checked against Slurm's count")
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
@@ -167,12 +168,19 @@ Flags:`)
 	if *resume && *restart {
 		return usageError{errors.New("--resume and --restart exclude each other")}
 	}
-	eopt.Resume, eopt.Restart, eopt.Replace = *resume, *restart, *replace
+	if *resume && *noSync {
+		return usageError{errors.New("--resume and --no-sync exclude each other: a run without fsync keeps no journal and continues none (drop --no-sync to resume)")}
+	}
+	eopt.Resume, eopt.Restart, eopt.Replace, eopt.NoSync = *resume, *restart, *replace, *noSync
 	if eopt.Write, err = engine.ParseWriteMode(*writeMode); err != nil {
 		return usageError{fmt.Errorf("--write: %v", err)}
 	}
-	if eopt.CheckpointBytes, err = parseSize(*checkpoint); err != nil {
-		return usageError{fmt.Errorf("--checkpoint: %v", err)}
+	if *checkpoint != "" {
+		if d, derr := time.ParseDuration(*checkpoint); derr == nil && d > 0 {
+			eopt.CheckpointEvery = d
+		} else if eopt.CheckpointBytes, err = parseSize(*checkpoint); err != nil {
+			return usageError{fmt.Errorf("--checkpoint: %q is neither a size like 256MiB nor a time like 30s", *checkpoint)}
+		}
 	}
 	showBar := false
 	switch *progress {

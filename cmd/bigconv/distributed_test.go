@@ -94,7 +94,7 @@ func TestSlurmExample(t *testing.T) {
 			t.Fatalf("task %d:\n%s", i, l)
 		}
 	}
-	sameFile(t, out, want)
+	sameBytes(t, out, want)
 	leftovers(t, filepath.Dir(out), "emb.npy")
 }
 
@@ -176,6 +176,6 @@ func TestK8sExample(t *testing.T) {
 		}
 	}
 	out := strings.Replace(c.Command[len(c.Command)-1], mount, root, 1)
-	sameFile(t, out, want)
+	sameBytes(t, out, want)
 	leftovers(t, filepath.Dir(out), filepath.Base(out))
 }

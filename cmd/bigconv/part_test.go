@@ -65,7 +65,7 @@ func partsSetup(t *testing.T) (dir, in, want string, args func(out string) []str
 	return dir, in, want, args
 }
 
-func sameFile(t *testing.T, got, want string) {
+func sameBytes(t *testing.T, got, want string) {
 	t.Helper()
 	a, err := os.ReadFile(got)
 	if err != nil {
@@ -93,7 +93,7 @@ func TestPartsCLI(t *testing.T) {
 		if last != 1 {
 			t.Fatalf("%d parts: %d say they finished last:\n%s", n, last, strings.Join(logs, "\n"))
 		}
-		sameFile(t, out, want)
+		sameBytes(t, out, want)
 		leftovers(t, dir, "in.bin", filepath.Base(out), "want.npy")
 		os.Remove(out)
 	}
@@ -107,7 +107,7 @@ func TestPartsCLI(t *testing.T) {
 	}
 	cout := filepath.Join(dir, "copy.npy")
 	runParts(t, 5, []int{0, 1, 2, 3, 4}, append(cargs, cout)...)
-	sameFile(t, cout, cwant)
+	sameBytes(t, cout, cwant)
 	os.Remove(cout)
 	os.Remove(cwant)
 
@@ -125,7 +125,7 @@ func TestPartsCLI(t *testing.T) {
 	if !strings.Contains(logs[0], "finished last") {
 		t.Fatalf("last part: %s", logs[0])
 	}
-	sameFile(t, out, want)
+	sameBytes(t, out, want)
 	// a part rerun after the commit (a scheduler's retry) has nothing to do
 	logs = runParts(t, 4, []int{1}, args(out)...)
 	if !strings.Contains(logs[0], "nothing to do") {
@@ -181,7 +181,7 @@ func TestPartKilledAndRerun(t *testing.T) {
 	if code != 0 || !strings.Contains(msg, "finished last") || !strings.Contains(msg, "continued: ") {
 		t.Fatalf("rerun of part 1: exit %d: %s", code, msg)
 	}
-	sameFile(t, out, want)
+	sameBytes(t, out, want)
 	leftovers(t, dir, "in.bin", "o.npy", "want.npy")
 }
 
@@ -198,7 +198,7 @@ func TestPartAuto(t *testing.T) {
 			t.Fatalf("slurm task %d: %v\n%s", i, err, b)
 		}
 	}
-	sameFile(t, out, want)
+	sameBytes(t, out, want)
 	os.Remove(out)
 	for i := range 3 {
 		cmd := child([]string{"JOB_COMPLETION_INDEX=" + fmt.Sprint(i)}, append([]string{"convert", "--part", "auto", "--parts", "3"}, args(out)...)...)
@@ -207,7 +207,7 @@ func TestPartAuto(t *testing.T) {
 			t.Fatalf("k8s index %d: %v\n%s", i, err, b)
 		}
 	}
-	sameFile(t, out, want)
+	sameBytes(t, out, want)
 	cmd := child([]string{"JOB_COMPLETION_INDEX=0"}, append([]string{"convert", "--part", "auto"}, args(out)...)...)
 	if b, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(b), "--parts N") {
 		t.Fatalf("k8s without --parts: exit %d: %s", cmd.ProcessState.ExitCode(), b)
@@ -264,7 +264,7 @@ func TestPartsStackCLI(t *testing.T) {
 		if c := strings.Count(strings.Join(logs, ""), "finished last"); c != 1 {
 			t.Fatalf("%d parts: %d finished last:\n%s", n, c, strings.Join(logs, "\n"))
 		}
-		sameFile(t, out, want)
+		sameBytes(t, out, want)
 	}
 	leftovers(t, dir, "clips", "o2.npy", "o4.npy", "o7.npy", "want.npy")
 }

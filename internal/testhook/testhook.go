@@ -19,3 +19,15 @@ var AfterCommit func()
 // BeforeBlock, when set, is called by a worker before it reads block i
 // of total.
 var BeforeBlock func(i, total int64)
+
+// Fsync, when set, is called after each fsync bigconv issues for an
+// output (what names the file or directory synced), so tests can count
+// them: a short run takes no checkpoint fsyncs, and --no-sync none.
+var Fsync func(what string)
+
+// Fsynced calls Fsync if it is set.
+func Fsynced(what string) {
+	if Fsync != nil {
+		Fsync(what)
+	}
+}
