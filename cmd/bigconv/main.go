@@ -72,14 +72,17 @@ func versionOf(bi *debug.BuildInfo) string {
 }
 
 const usageText = `bigconv converts tensors (TensorFlow checkpoints and SavedModels, TFRecords,
-serialized TensorProtos, .npy, .npz, .safetensors, raw dumps) into NumPy .npy
-files, streaming.
+serialized TensorProtos, ONNX tensors and models, PyTorch torch.save files, .npy,
+.npz, .safetensors and sharded Hugging Face models, raw dumps) into NumPy .npy
+files or one .npz, streaming.
 
 Usage:
-  bigconv convert [flags] INPUT OUTPUT   convert (OUTPUT: a .npy file, or a directory
-                                         for inputs with several tensors)
+  bigconv convert [flags] INPUT OUTPUT   convert (OUTPUT: a .npy file, a .npz archive, or
+                                         a directory for inputs with several tensors)
   bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
                                          several inputs (or a quoted glob) → one array
+  bigconv convert --part I/N|auto [flags] INPUT... OUTPUT
+                                         one of N processes of one conversion (Slurm, Kubernetes)
   bigconv inspect [--json] INPUT         list tensors: format, dtype, shape, bytes
   bigconv status [--clean] OUTPUT        the parts of a conversion run with --part I/N
   bigconv --version                      print the version
