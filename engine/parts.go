@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -367,8 +366,8 @@ func (pr *partRun) identityOf() string {
 			fmt.Fprintf(h, "%q %q %s %s %v %v\n", sg.t.Name, f.npz[k].Name, sg.p.From, sg.p.To, sg.t.Shape, sg.t.Fortran)
 		}
 		fields = append(fields, fmt.Sprintf("members=%d:%x", len(f.segs), h.Sum(nil)[:8]))
-		if !pr.opt.ModTime.IsZero() {
-			fields = append(fields, "mtime="+pr.opt.ModTime.UTC().Format(time.RFC3339))
+		if !pr.opt.ModTime.IsZero() { // its wall clock, as the zip headers hold it
+			fields = append(fields, "mtime="+pr.opt.ModTime.Format("2006-01-02T15:04:05"))
 		}
 	case pr.dir == nil:
 		f := pr.files[0]
