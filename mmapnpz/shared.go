@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -114,7 +115,9 @@ func (w *Writer) WriteLayoutRange(start, end int64) error {
 // .npy headers, CRCs and time aside) — refusing, with the file left as
 // it is, when not — records the CRC-32s every process gave (sums: each
 // one's Sums), and commits as Writer.Commit does (what no sum covers is
-// read back). On failure after the check the partial file is removed.
+// read back). On failure the partial file is left in place (its
+// members' CRCs perhaps patched, which the check ignores), so that the
+// commit can be tried again.
 func CommitShared(path string, members []Member, opt Options, sums []Sums) error {
 	if opt.ModTime.IsZero() {
 		opt.ModTime = PartsModTime
@@ -142,11 +145,30 @@ func CommitShared(path string, members []Member, opt Options, sums []Sums) error
 		return fmt.Errorf("mmapnpz: %s does not hold the layout of the archive %s (its size or a member's headers differ)", w.tmp, w.final)
 	}
 	w.reused = true
+	defer func() {
+		if w.f != nil {
+			w.f.Close()
+		}
+	}()
 	for _, s := range sums {
 		if err := w.Restore(s); err != nil {
-			f.Close()
 			return err
 		}
 	}
-	return w.Commit()
+	if err := w.finish(); err != nil {
+		return err
+	}
+	if err := w.Sync(); err != nil {
+		return err
+	}
+	err = w.f.Close()
+	w.f = nil
+	if err != nil {
+		return fmt.Errorf("mmapnpz: close %s: %w", w.tmp, err)
+	}
+	if err := os.Rename(w.tmp, w.final); err != nil {
+		return fmt.Errorf("mmapnpz: rename to %s: %w", w.final, err)
+	}
+	mmapnpy.SyncDir(filepath.Dir(w.final))
+	return nil
 }

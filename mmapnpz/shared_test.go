@@ -132,3 +132,51 @@ func TestSharedRefusals(t *testing.T) {
 		t.Fatalf("output appeared: %v", err)
 	}
 }
+
+// TestCommitSharedRetry: a commit that fails (here the rename, OUTPUT
+// being a directory) leaves the parts' partial file, and a second
+// CommitShared finishes the archive.
+func TestCommitSharedRetry(t *testing.T) {
+	members := everyDType()
+	dir := t.TempDir()
+	mod := time.Date(2022, 2, 2, 2, 2, 2, 0, time.UTC)
+	want := filepath.Join(dir, "want.npz")
+	w, err := Create(want, members, Options{ModTime: mod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, w, members, 2, 3)
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wantB, _ := os.ReadFile(want)
+	out := filepath.Join(dir, "out.npz")
+	sw, err := OpenShared(out, members, Options{ModTime: mod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.WriteLayoutRange(0, sw.Size()); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range members {
+		if err := sw.Entry(i).WriteAt(memberBytes(i, m), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sums := []Sums{sw.Sums()}
+	sw.Abort()
+	os.MkdirAll(filepath.Join(out, "x"), 0o755)
+	if err := CommitShared(out, members, Options{ModTime: mod}, sums); err == nil {
+		t.Fatal("CommitShared over a directory worked")
+	}
+	if _, err := os.Stat(mmapnpy.PartialPath(out)); err != nil {
+		t.Fatalf("a failed CommitShared removed the partial file: %v", err)
+	}
+	os.RemoveAll(out)
+	if err := CommitShared(out, members, Options{ModTime: mod}, sums); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, wantB) {
+		t.Fatal("the retried commit differs from Create's archive")
+	}
+}
