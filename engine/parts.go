@@ -527,8 +527,7 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				}
 				jr.Chunks[key] = cxs
 				if s := w.sums(); s != nil {
-					all := mergeSums(oldSums, *s)
-					jr.Sums = &all
+					jr.Sums = mergeSums(oldSums, *s)
 				}
 				if err := jr.write(jpath); err != nil {
 					w.Abort()
@@ -543,8 +542,7 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 			}
 		}
 		if s := w.sums(); s != nil {
-			all := mergeSums(oldSums, *s)
-			extra.Sums = &all
+			extra.Sums = mergeSums(oldSums, *s)
 		}
 		w.Abort()
 		for _, fx := range fxs {
@@ -1061,9 +1059,15 @@ func (o npzOut) copyFrom(k int, src *os.File, srcOff, off, n int64) error {
 func (o npzOut) writeHeaders(start, end int64) error { return o.WriteLayoutRange(start, end) }
 func (o npzOut) sums() *mmapnpz.Sums                 { s := o.Sums(); return &s }
 
+// maxSumRanges caps the CRC-32 ranges a part hands on (about 50 bytes
+// each in its marker and journal, which are read back whole): past it
+// they are dropped, and the committer reads the data back instead.
+var maxSumRanges = 16384
+
 // mergeSums joins two snapshots of CRC-32 ranges of disjoint data (the
-// chunks a killed run kept and those of this run), per member, in order.
-func mergeSums(a, b mmapnpz.Sums) mmapnpz.Sums {
+// chunks a killed run kept and those of this run), per member, in order;
+// nil when there are more than maxSumRanges.
+func mergeSums(a, b mmapnpz.Sums) *mmapnpz.Sums {
 	by := map[int][]mmapnpz.Range{}
 	for _, s := range []mmapnpz.Sums{a, b} {
 		for _, ms := range s.Members {
@@ -1071,10 +1075,14 @@ func mergeSums(a, b mmapnpz.Sums) mmapnpz.Sums {
 		}
 	}
 	var out mmapnpz.Sums
+	n := 0
 	for _, m := range slices.Sorted(maps.Keys(by)) {
 		rs := by[m]
+		if n += len(rs); n > maxSumRanges {
+			return nil
+		}
 		slices.SortFunc(rs, func(x, y mmapnpz.Range) int { return cmp.Compare(x.Off, y.Off) })
 		out.Members = append(out.Members, mmapnpz.MemberSums{Member: m, Ranges: rs})
 	}
-	return out
+	return &out
 }
