@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/mmapnpz"
 	"github.com/bigconv/bigconv/slicer"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -69,6 +71,10 @@ type PartResult struct {
 // output file it wrote to, what it owns of it.
 type partExtra struct {
 	Files []fileExtra
+	// Sums are the CRC-32 ranges of the archive data this part wrote (an
+	// .npz output), for the committer to record instead of reading the
+	// data back.
+	Sums *mmapnpz.Sums `json:",omitempty"`
 }
 
 // fileExtra is one part's share of one output file.
@@ -85,8 +91,11 @@ type fileExtra struct {
 }
 
 // RunPart converts part sp of the conversion of in to out, as
-// ConvertInput would in one process: one tensor to the .npy file out, or
-// several to the directory out with manifest.json. N processes run the
+// ConvertInput would in one process: one tensor to the .npy file out,
+// several to the directory out with manifest.json, or to the .npz
+// archive out (one member per tensor, as ConvertArchive; its members'
+// time is opt.ModTime, or mmapnpz.PartsModTime when unset, since every
+// part must write the same headers). N processes run the
 // same call, each with its index, at once or one after another, on one
 // host or on many sharing a file system; none coordinates the others.
 //
@@ -111,9 +120,6 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 	if len(sel) == 0 {
 		return res, fmt.Errorf("%s: no tensors to convert", in.Path)
 	}
-	if IsArchivePath(out) {
-		return res, fmt.Errorf("%s: an .npz output cannot be written in parts yet; convert it in one run, or to a directory", out)
-	}
 	opt.Identity = opt.identity(in)
 	if opt.BlockSize <= 0 {
 		opt.BlockSize = PartBlockSize
@@ -121,6 +127,8 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 	pr := &partRun{opt: opt, out: out, sp: sp, res: res}
 	npyOut := strings.HasSuffix(strings.ToLower(out), ".npy")
 	switch {
+	case IsArchivePath(out):
+		err = pr.planArchive(sel)
 	case len(sel) == 1 && (!in.Collection || npyOut):
 		err = pr.planFile(sel[0], out, "")
 	case npyOut:
@@ -175,31 +183,36 @@ type partRun struct {
 	sp       part.Spec
 	identity string
 	files    []*partFile
-	dir      *dirRun    // a directory output
-	stack    *StackPlan // a stack or concatenation of several inputs
+	dir      *dirRun     // a directory output
+	archive  *archiveRun // an .npz output (its plan: members, skipped tensors)
+	stack    *StackPlan  // a stack or concatenation of several inputs
 	ranges   []part.Range
 	res      PartResult
 }
 
-// partFile is one output file of a part run: one tensor, or the inputs
-// of a stack laid one after another (segments).
+// partFile is one output file of a part run: one tensor, the inputs of
+// a stack laid one after another, or the members of an .npz archive
+// (segments).
 type partFile struct {
 	segs    []*partSeg
 	to      dtype.DType
 	shape   dtype.Shape
-	path    string // where it is built (its partial file is beside it)
-	file    string // its name in the manifest (directory outputs)
-	header  []byte // its .npy header
-	fileLen int64  // header and data
+	path    string           // where it is built (its partial file is beside it)
+	file    string           // its name in the manifest (directory outputs)
+	header  []byte           // its .npy header (an archive: its first bytes, a local header's signature)
+	fileLen int64            // header and data (an archive: all of it)
+	npz     []mmapnpz.Member // an .npz archive: its members, one per segment
 }
 
 // partSeg is one input of an output file and the output elements it
-// fills, from elem0 on.
+// fills, from elem0 on; its element 0 is at file offset base (after the
+// .npy header, or at its member's data in an archive).
 type partSeg struct {
 	t            *tensor.Tensor
 	p            *Plan
 	sl           *slicer.Slicer
 	elem0, elems int64
+	base, item   int64 // file offset of its element 0; output item size
 }
 
 // the one tensor of a one-tensor file
@@ -221,7 +234,7 @@ func newSeg(t *tensor.Tensor, p *Plan, blockSize, elem0 int64) (*partSeg, error)
 	if err != nil {
 		return nil, err
 	}
-	return &partSeg{t: t, p: p, sl: sl, elem0: elem0, elems: n}, nil
+	return &partSeg{t: t, p: p, sl: sl, elem0: elem0, elems: n, item: int64(p.To.Size())}, nil
 }
 
 // addFile adds an output file of dtype to and shape, filled by segs.
@@ -236,6 +249,9 @@ func (pr *partRun) addFile(segs []*partSeg, to dtype.DType, shape dtype.Shape, p
 		return err
 	}
 	f.fileLen = int64(len(f.header)) + dataLen
+	for _, sg := range segs {
+		sg.base = int64(len(f.header)) + sg.elem0*sg.item
+	}
 	pr.files = append(pr.files, f)
 	if len(pr.files) == 1 {
 		var blocks int64
@@ -298,6 +314,37 @@ func (pr *partRun) planDir(in *format.Input, sel []*tensor.Tensor) error {
 	return nil
 }
 
+// planArchive plans an .npz output as ConvertArchive does — members
+// named as np.savez names them, tensors that cannot be converted skipped
+// — as one output file whose segments are the members, each at its
+// data offset in the archive.
+func (pr *partRun) planArchive(sel []*tensor.Tensor) error {
+	r := &archiveRun{opt: pr.opt, out: pr.out}
+	if err := r.plan(sel); err != nil {
+		return err
+	}
+	pr.archive = r
+	f := &partFile{path: pr.out, header: []byte("PK\x03\x04")}
+	for _, j := range r.jobs {
+		sg, err := newSeg(j.t, j.plan, pr.opt.BlockSize, 0)
+		if err != nil {
+			return err
+		}
+		f.segs = append(f.segs, sg)
+		f.npz = append(f.npz, mmapnpz.Member{Name: j.name, DType: j.plan.To, Shape: j.t.Shape})
+	}
+	total, offs, err := mmapnpz.Layout(f.npz)
+	if err != nil {
+		return err
+	}
+	for k, sg := range f.segs {
+		sg.base = offs[k]
+	}
+	f.fileLen = total
+	pr.files = append(pr.files, f)
+	return nil
+}
+
 // identityOf names everything every part must agree on, as "key=value"
 // fields, so that a mismatch can say which differ.
 func (pr *partRun) identityOf() string {
@@ -312,6 +359,16 @@ func (pr *partRun) identityOf() string {
 		}
 		fields = append(fields, "join="+pr.stack.Join.String(), fmt.Sprintf("inputs=%d:%x", len(pr.files[0].segs), h.Sum(nil)[:8]),
 			"to="+pr.stack.To.String(), "shape="+shape(pr.stack.Shape))
+	case pr.archive != nil:
+		h := sha256.New()
+		f := pr.files[0]
+		for k, sg := range f.segs {
+			fmt.Fprintf(h, "%q %q %s %s %v %v\n", sg.t.Name, f.npz[k].Name, sg.p.From, sg.p.To, sg.t.Shape, sg.t.Fortran)
+		}
+		fields = append(fields, fmt.Sprintf("members=%d:%x", len(f.segs), h.Sum(nil)[:8]))
+		if !pr.opt.ModTime.IsZero() { // its wall clock, as the zip headers hold it
+			fields = append(fields, "mtime="+pr.opt.ModTime.Format("2006-01-02T15:04:05"))
+		}
 	case pr.dir == nil:
 		f := pr.files[0]
 		fields = append(fields, "tensor="+f.t().Name, "from="+f.p().From.String(), "to="+f.to.String(),
@@ -342,7 +399,7 @@ func (pr *partRun) building() string {
 // committedHere reports whether OUTPUT is the one these parts committed:
 // its identity attribute matches or, where the file system keeps no
 // extended attributes, it looks like it (a .npy of the planned size and
-// header; a directory bigconv made).
+// header, an archive of the planned size; a directory bigconv made).
 func (pr *partRun) committedHere() bool {
 	buf := make([]byte, len(pr.identity)+1)
 	n, err := unix.Getxattr(pr.out, identityXattr, buf)
@@ -430,6 +487,10 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	// the chunks are numbered, so their size is part of what a journal
 	// must match
 	jr := readPartJournal(jpath, fmt.Sprintf("%s chunk=%d", pr.identity, chunk))
+	var oldSums mmapnpz.Sums // an archive's CRC-32 ranges of the chunks kept
+	if jr.Sums != nil {
+		oldSums = *jr.Sums
+	}
 	for k := 0; k < len(pr.ranges); {
 		fi := pr.ranges[k].File
 		var rs []part.Range
@@ -440,7 +501,7 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 			return extra, err
 		}
-		w, err := mmapnpy.OpenShared(f.path, f.to, f.shape)
+		w, err := f.open(pr.opt)
 		if err != nil {
 			return extra, err
 		}
@@ -465,6 +526,9 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 					return extra, err
 				}
 				jr.Chunks[key] = cxs
+				if s := w.sums(); s != nil {
+					jr.Sums = mergeSums(oldSums, *s)
+				}
 				if err := jr.write(jpath); err != nil {
 					w.Abort()
 					return extra, err
@@ -476,6 +540,9 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				}
 				fxs[cx.Seg].join(cx)
 			}
+		}
+		if s := w.sums(); s != nil {
+			extra.Sums = mergeSums(oldSums, *s)
 		}
 		w.Abort()
 		for _, fx := range fxs {
@@ -537,6 +604,8 @@ func chunks(rs []part.Range, size int64) [][]part.Range {
 type partJournal struct {
 	Identity string                 `json:"identity"`
 	Chunks   map[string][]fileExtra `json:"chunks"` // "file/chunk" → what it owns, per segment
+	// Sums are the CRC-32 ranges of an archive's data in those chunks.
+	Sums *mmapnpz.Sums `json:"sums,omitempty"`
 }
 
 // readPartJournal reads the journal at path if it is this conversion's;
@@ -576,36 +645,31 @@ type blockRef struct {
 // returns what this part owns of each segment of f (the blocks whose
 // first byte falls in rs: their input CRC and loss counts) and how many
 // bytes it wrote.
-func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range, opt Options) ([]fileExtra, int64, error) {
-	hdr := w.HeaderLen()
-	outItem := int64(f.to.Size())
+func (f *partFile) write(ctx context.Context, w partOut, rs []part.Range, opt Options) ([]fileExtra, int64, error) {
 	owned := make([]fileExtra, len(f.segs))
 	for k := range owned {
 		owned[k] = fileExtra{Seg: k, First: -1}
 	}
 	var blocks []blockRef // blocks to convert, in order
 	for _, r := range rs {
-		if err := w.WriteHeaderRange(r.Start, r.End); err != nil {
+		if err := w.writeHeaders(r.Start, r.End); err != nil {
 			return nil, 0, err
 		}
-		d0, d1 := max(r.Start-hdr, 0), r.End-hdr
-		if d1 <= d0 {
-			continue
-		}
-		e0, e1 := d0/outItem, (d1+outItem-1)/outItem
 		for k, sg := range f.segs {
-			if sg.elem0 >= e1 || sg.elem0+sg.elems <= e0 {
+			lo, hi := max(r.Start, sg.base), min(r.End, sg.base+sg.elems*sg.item)
+			if lo >= hi {
 				continue
 			}
-			for i := sg.blockAt(max(e0-sg.elem0, 0)); i < sg.sl.Len(); i++ {
+			e0, e1 := (lo-sg.base)/sg.item, (hi-sg.base+sg.item-1)/sg.item
+			for i := sg.blockAt(e0); i < sg.sl.Len(); i++ {
 				b := sg.sl.Block(i)
-				if sg.elem0+b.Elem0 >= e1 {
+				if b.Elem0 >= e1 {
 					break
 				}
 				if len(blocks) == 0 || blocks[len(blocks)-1] != (blockRef{k, i}) {
 					blocks = append(blocks, blockRef{k, i})
 				}
-				if (sg.elem0+b.Elem0)*outItem >= d0 { // its first byte is ours: we own it
+				if sg.base+b.Elem0*sg.item >= r.Start { // its first byte is ours: we own it
 					if owned[k].First < 0 {
 						owned[k].First = i
 					}
@@ -664,10 +728,10 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 					ibuf = make([]byte, need) // one input buffer for all segments
 				}
 				wks[ref.seg].buf = ibuf
-				if need := sg.sl.MaxElems() * outItem; int64(len(obuf)) < need {
+				if need := sg.sl.MaxElems() * sg.item; int64(len(obuf)) < need {
 					obuf = make([]byte, need)
 				}
-				sum, n, err := sg.block(w, wks[ref.seg], obuf, ref.i, rs, outItem)
+				sum, n, err := sg.block(w, ref.seg, wks[ref.seg], obuf, ref.i, rs)
 				mu.Lock()
 				written += n
 				if k := ref.i - owned[ref.seg].First; err == nil && k >= 0 && k < int64(len(sums[ref.seg])) {
@@ -708,14 +772,14 @@ func (f *partFile) write(ctx context.Context, w *mmapnpy.Writer, rs []part.Range
 
 // block converts block i of the segment and writes the part of it inside
 // the ranges rs.
-func (sg *partSeg) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs []part.Range, outItem int64) (blockSum, int64, error) {
+func (sg *partSeg) block(w partOut, seg int, wk *worker, obuf []byte, i int64, rs []part.Range) (blockSum, int64, error) {
 	b := sg.sl.Block(i)
-	n := b.Elems * outItem
+	n := b.Elems * sg.item
 	sum := blockSum{len: b.Len}
 	if src, srcOff := wk.pool.copyRange(); src != nil {
 		// a plain copy of a file range with nothing to verify: the kernel
 		// copies the pieces inside rs (copy_file_range), as Plan.Run does
-		if n, err := sg.copyBlock(w, src, srcOff, b, rs, outItem); !errors.Is(err, mmapnpy.ErrNoCopyRange) {
+		if n, err := sg.copyBlock(w, seg, src, srcOff, b, rs); !errors.Is(err, mmapnpy.ErrNoCopyRange) {
 			return sum, n, err
 		}
 	}
@@ -727,14 +791,13 @@ func (sg *partSeg) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs
 		return sum, 0, err
 	}
 	var written int64
-	hdr := w.HeaderLen()
-	boff := hdr + (sg.elem0+b.Elem0)*outItem // the block's place in the file
+	boff := sg.base + b.Elem0*sg.item // the block's place in the file
 	for _, r := range rs {
 		lo, hi := max(r.Start, boff), min(r.End, boff+n)
 		if lo >= hi {
 			continue
 		}
-		if err := w.WriteAt(obuf[lo-boff:hi-boff], lo-hdr); err != nil {
+		if err := w.writeAt(seg, obuf[lo-boff:hi-boff], lo); err != nil {
 			return sum, written, err
 		}
 		written += hi - lo
@@ -744,16 +807,15 @@ func (sg *partSeg) block(w *mmapnpy.Writer, wk *worker, obuf []byte, i int64, rs
 
 // copyBlock copies the bytes of block b inside the ranges rs from the
 // input file src (the tensor's data at srcOff) with copy_file_range.
-func (sg *partSeg) copyBlock(w *mmapnpy.Writer, src *os.File, srcOff int64, b slicer.Block, rs []part.Range, outItem int64) (int64, error) {
+func (sg *partSeg) copyBlock(w partOut, seg int, src *os.File, srcOff int64, b slicer.Block, rs []part.Range) (int64, error) {
 	var written int64
-	hdr := w.HeaderLen()
-	boff := hdr + (sg.elem0+b.Elem0)*outItem
+	boff := sg.base + b.Elem0*sg.item
 	for _, r := range rs {
-		lo, hi := max(r.Start, boff), min(r.End, boff+b.Elems*outItem)
+		lo, hi := max(r.Start, boff), min(r.End, boff+b.Elems*sg.item)
 		if lo >= hi {
 			continue
 		}
-		if err := w.CopyFrom(src, srcOff+b.Off+(lo-boff), lo-hdr, hi-lo); err != nil {
+		if err := w.copyFrom(seg, src, srcOff+b.Off+(lo-boff), lo, hi-lo); err != nil {
 			return written, err
 		}
 		written += hi - lo
@@ -802,14 +864,21 @@ func (pr *partRun) commit(ms []part.Marker) error {
 			}
 		}
 	}
-	if pr.dir == nil {
+	switch {
+	case pr.archive != nil:
+		if err := pr.commitArchive(ms, results[0]); err != nil {
+			return err
+		}
+	case pr.dir == nil:
 		pr.res.Result.Stats, pr.res.Result.CRCVerify = results[0].res.Stats, results[0].res.CRCVerify
 		unix.Setxattr(mmapnpy.PartialPath(pr.out), identityXattr, []byte(pr.identity), 0) // best effort: see committedHere
 		if err := mmapnpy.CommitPartial(pr.out); err != nil {
 			return err
 		}
-	} else if err := pr.commitDir(results); err != nil {
-		return err
+	default:
+		if err := pr.commitDir(results); err != nil {
+			return err
+		}
 	}
 	pr.res.Committed = true
 	if testhook.AfterCommit != nil {
@@ -819,8 +888,9 @@ func (pr *partRun) commit(ms []part.Marker) error {
 }
 
 type fileResult struct {
-	crc []uint32 // per segment
-	res Result
+	crc      []uint32 // per segment
+	segStats []cast.Stats
+	res      Result
 }
 
 // gather joins the parts' shares of every file: owned blocks must tile
@@ -830,6 +900,7 @@ func (pr *partRun) gather(ms []part.Marker) ([]fileResult, error) {
 	next := make([][]int64, len(pr.files))
 	for i, f := range pr.files {
 		out[i].crc = make([]uint32, len(f.segs))
+		out[i].segStats = make([]cast.Stats, len(f.segs))
 		next[i] = make([]int64, len(f.segs))
 	}
 	for _, m := range ms {
@@ -855,6 +926,7 @@ func (pr *partRun) gather(ms []part.Marker) ([]fileResult, error) {
 				*nx = fx.End
 			}
 			r.res.Stats.Add(fx.Stats)
+			r.segStats[fx.Seg].Add(fx.Stats)
 		}
 	}
 	for i, f := range pr.files {
@@ -896,4 +968,121 @@ func (pr *partRun) commitDir(results []fileResult) error {
 	}
 	pr.res.Summary = &sum
 	return nil
+}
+
+// commitArchive finishes the .npz archive the parts wrote: the layout
+// checked, every part's CRC-32 ranges recorded (what none covers is read
+// back), central directory written, renamed into place
+// (mmapnpz.CommitShared).
+func (pr *partRun) commitArchive(ms []part.Marker, fr fileResult) error {
+	f := pr.files[0]
+	var sums []mmapnpz.Sums
+	for _, m := range ms {
+		var x partExtra
+		if err := json.Unmarshal(m.Extra, &x); err != nil {
+			return fmt.Errorf("part: marker of part %d/%d: %v", m.Index, m.Count, err)
+		}
+		if x.Sums != nil {
+			sums = append(sums, *x.Sums)
+		}
+	}
+	unix.Setxattr(mmapnpy.PartialPath(pr.out), identityXattr, []byte(pr.identity), 0) // best effort: see committedHere
+	if err := mmapnpz.CommitShared(pr.out, f.npz, mmapnpz.Options{ModTime: pr.opt.ModTime}, sums); err != nil {
+		return err
+	}
+	sum := Summary{Output: pr.out, Archive: true, Skipped: pr.archive.skips}
+	var st cast.Stats
+	for k, sg := range f.segs {
+		inBytes, _ := sg.t.Shape.NumBytes(sg.p.From.Size())
+		res := Result{From: sg.p.From, To: sg.p.To, Shape: sg.t.Shape.Clone(), InBytes: inBytes, OutBytes: sg.elems * sg.item,
+			Blocks: sg.sl.Len(), Stats: fr.segStats[k], CRCVerify: sg.t.CRC32C != nil && !pr.opt.NoVerify}
+		sum.Tensors = append(sum.Tensors, entry(sg.t, f.npz[k].Name+".npy", res))
+		st.Add(fr.segStats[k])
+	}
+	pr.res.Result.Stats = st
+	pr.res.Summary = &sum
+	return nil
+}
+
+// partOut is the shared partial file of one output file, written at
+// file offsets: a .npy (mmapnpy) or an .npz archive (mmapnpz, whose
+// segments are its members).
+type partOut interface {
+	writeAt(seg int, p []byte, off int64) error
+	copyFrom(seg int, src *os.File, srcOff, off, n int64) error
+	writeHeaders(start, end int64) error // the header bytes in [start, end)
+	sums() *mmapnpz.Sums                 // an archive's CRC-32 ranges written (nil: none kept)
+	Sync() error
+	Abort()
+}
+
+// open opens f's shared partial file.
+func (f *partFile) open(opt InputOptions) (partOut, error) {
+	if f.npz == nil {
+		w, err := mmapnpy.OpenShared(f.path, f.to, f.shape)
+		if err != nil {
+			return nil, err
+		}
+		return npyOut{w}, nil
+	}
+	w, err := mmapnpz.OpenShared(f.path, f.npz, mmapnpz.Options{ModTime: opt.ModTime})
+	if err != nil {
+		return nil, err
+	}
+	o := npzOut{Writer: w}
+	for _, sg := range f.segs {
+		o.base = append(o.base, sg.base)
+	}
+	return o, nil
+}
+
+type npyOut struct{ *mmapnpy.Writer }
+
+func (o npyOut) writeAt(_ int, p []byte, off int64) error { return o.WriteAt(p, off-o.HeaderLen()) }
+func (o npyOut) copyFrom(_ int, src *os.File, srcOff, off, n int64) error {
+	return o.CopyFrom(src, srcOff, off-o.HeaderLen(), n)
+}
+func (o npyOut) writeHeaders(start, end int64) error { return o.WriteHeaderRange(start, end) }
+func (o npyOut) sums() *mmapnpz.Sums                 { return nil }
+
+type npzOut struct {
+	*mmapnpz.Writer
+	base []int64 // each member's data offset
+}
+
+func (o npzOut) writeAt(k int, p []byte, off int64) error {
+	return o.Entry(k).WriteAt(p, off-o.base[k])
+}
+func (o npzOut) copyFrom(k int, src *os.File, srcOff, off, n int64) error {
+	return o.Entry(k).CopyFrom(src, srcOff, off-o.base[k], n)
+}
+func (o npzOut) writeHeaders(start, end int64) error { return o.WriteLayoutRange(start, end) }
+func (o npzOut) sums() *mmapnpz.Sums                 { s := o.Sums(); return &s }
+
+// maxSumRanges caps the CRC-32 ranges a part hands on (about 50 bytes
+// each in its marker and journal, which are read back whole): past it
+// they are dropped, and the committer reads the data back instead.
+var maxSumRanges = 16384
+
+// mergeSums joins two snapshots of CRC-32 ranges of disjoint data (the
+// chunks a killed run kept and those of this run), per member, in order;
+// nil when there are more than maxSumRanges.
+func mergeSums(a, b mmapnpz.Sums) *mmapnpz.Sums {
+	by := map[int][]mmapnpz.Range{}
+	for _, s := range []mmapnpz.Sums{a, b} {
+		for _, ms := range s.Members {
+			by[ms.Member] = append(by[ms.Member], ms.Ranges...)
+		}
+	}
+	var out mmapnpz.Sums
+	n := 0
+	for _, m := range slices.Sorted(maps.Keys(by)) {
+		rs := by[m]
+		if n += len(rs); n > maxSumRanges {
+			return nil
+		}
+		slices.SortFunc(rs, func(x, y mmapnpz.Range) int { return cmp.Compare(x.Off, y.Off) })
+		out.Members = append(out.Members, mmapnpz.MemberSums{Member: m, Ranges: rs})
+	}
+	return &out
 }

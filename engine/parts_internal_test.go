@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bigconv/bigconv/engine/part"
+	"github.com/bigconv/bigconv/mmapnpz"
 )
 
 // chunks cuts a part's ranges of one file into page-aligned pieces of the
@@ -44,5 +45,23 @@ func TestChunks(t *testing.T) {
 				t.Fatalf("size %d: chunks %v join to %v, want %v", size, cs, joined, rs)
 			}
 		}
+	}
+}
+
+// mergeSums joins a kept run's CRC-32 ranges and this run's per member,
+// sorted by offset, and gives up (nil: the committer reads back) past
+// maxSumRanges.
+func TestMergeSums(t *testing.T) {
+	r := func(off int64) mmapnpz.Range { return mmapnpz.Range{Off: off, Len: 10, CRC: uint32(off)} }
+	a := mmapnpz.Sums{Members: []mmapnpz.MemberSums{{Member: 3, Ranges: []mmapnpz.Range{r(40)}}, {Member: 1, Ranges: []mmapnpz.Range{r(0)}}}}
+	b := mmapnpz.Sums{Members: []mmapnpz.MemberSums{{Member: 3, Ranges: []mmapnpz.Range{r(0), r(80)}}}}
+	got := mergeSums(a, b)
+	if want := "&{[{1 [{0 10 0}]} {3 [{0 10 0} {40 10 40} {80 10 80}]}]}"; fmt.Sprint(got) != want {
+		t.Fatalf("mergeSums: %v, want %s", got, want)
+	}
+	defer func(v int) { maxSumRanges = v }(maxSumRanges)
+	maxSumRanges = 3
+	if got := mergeSums(a, b); got != nil {
+		t.Fatalf("4 ranges with a cap of 3: %v", got)
 	}
 }

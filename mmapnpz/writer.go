@@ -96,6 +96,7 @@ type Writer struct {
 	done     bool
 	reused   bool
 	replaced int64
+	shared   bool // OpenShared: Abort only closes, Commit is refused
 }
 
 // Create starts writing an .npz archive of members at path. Nothing
@@ -461,6 +462,9 @@ func (w *Writer) Commit() error {
 	if w.done {
 		return errors.New("mmapnpz: Commit after Commit, Abort or Release")
 	}
+	if w.shared {
+		return errors.New("mmapnpz: Commit of a shared Writer (the parts' archive is committed by CommitShared)")
+	}
 	if err := w.finish(); err != nil {
 		w.Abort()
 		return err
@@ -523,7 +527,9 @@ func (w *Writer) Abort() {
 		w.f.Close()
 		w.f = nil
 	}
-	os.Remove(w.tmp)
+	if !w.shared { // the other parts' work stays
+		os.Remove(w.tmp)
+	}
 }
 
 // Release closes the temporary file and keeps it (an interrupted run that

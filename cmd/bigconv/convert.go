@@ -233,7 +233,7 @@ Flags:`)
 		fmt.Fprintln(stderr, "bigconv: warning:", w)
 	}
 	if sp != nil {
-		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows}, *sp, stderr)
+		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows, ModTime: modTime}, *sp, stderr)
 	}
 	desc := filepath.Base(in.Path)
 	if len(in.Tensors) == 1 {

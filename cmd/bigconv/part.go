@@ -65,7 +65,11 @@ func reportPart(res engine.PartResult, out string, sp part.Spec, stderr io.Write
 	}
 	switch {
 	case res.Committed && res.Summary != nil:
-		fmt.Fprintf(stderr, "bigconv: every part of %s is done: wrote %d tensor(s), manifest.json lists them (this part finished last)\n", out, len(res.Summary.Tensors))
+		if res.Summary.Archive {
+			fmt.Fprintf(stderr, "bigconv: every part of %s is done: wrote %d tensor(s) to the archive (this part finished last)\n", out, len(res.Summary.Tensors))
+		} else {
+			fmt.Fprintf(stderr, "bigconv: every part of %s is done: wrote %d tensor(s), manifest.json lists them (this part finished last)\n", out, len(res.Summary.Tensors))
+		}
 		for _, sk := range res.Summary.Skipped {
 			fmt.Fprintf(stderr, "bigconv: skipped %q: %s\n", sk.Name, sk.Reason)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format/npy/npyhdr"
+	"github.com/bigconv/bigconv/internal/numpytest"
 )
 
 // child is a bigconv process (this test binary in child mode).
@@ -267,4 +268,95 @@ func TestPartsStackCLI(t *testing.T) {
 		sameBytes(t, out, want)
 	}
 	leftovers(t, dir, "clips", "o2.npy", "o4.npy", "o7.npy", "want.npy")
+}
+
+// TestPartsArchiveCLI (issue 13): a checkpoint to an .npz by 2, 4, 7 and
+// 16 processes at once: with SOURCE_DATE_EPOCH, byte for byte the
+// one-process archive; without (4 processes), members dated 1980-01-01 (every part writes the same
+// headers); NumPy's np.load and zipfile's testzip judge it; one commit,
+// nothing left beside it.
+func TestPartsArchiveCLI(t *testing.T) {
+	numpytest.Require(t)
+	root := t.TempDir()
+	prefix, _ := embeddingCheckpoint(t, root)
+	outDir := filepath.Join(root, "out")
+	args := func(out string) []string {
+		return []string{"--progress", "never", "--block-size", "64KiB", "--workers", "1", prefix, out}
+	}
+	for _, c := range []struct {
+		epoch string
+		n     int
+	}{{"1700000000", 2}, {"1700000000", 4}, {"1700000000", 7}, {"1700000000", 16}, {"", 4}} {
+		epoch := c.epoch
+		t.Setenv("SOURCE_DATE_EPOCH", epoch)
+		out := filepath.Join(outDir, "vars.npz")
+		idx := make([]int, c.n)
+		for i := range idx {
+			idx[i] = i
+		}
+		logs := runParts(t, c.n, idx, args(out)...)
+		if n := strings.Count(strings.Join(logs, ""), "to the archive (this part finished last)"); n != 1 {
+			t.Fatalf("%d parts say they finished last:\n%s", n, strings.Join(logs, "\n"))
+		}
+		leftovers(t, outDir, "vars.npz")
+		date := "(1980, 1, 1, 0, 0, 0)"
+		if epoch != "" {
+			want := filepath.Join(root, "want.npz")
+			if code, _, stderr := bigconv(t, append([]string{"convert"}, args(want)...)...); code != 0 {
+				t.Fatal(stderr)
+			}
+			sameBytes(t, out, want)
+			os.Remove(want)
+			date = "(2023, 11, 14, 22, 13, 20)"
+		}
+		// embeddingCheckpoint's fill: byte k of a tensor's data is k*7 % 251
+		res := numpytest.Run(t, `
+import sys, zipfile, numpy as np
+out, date = sys.argv[1], sys.argv[2]
+zf = zipfile.ZipFile(out)
+assert zf.testzip() is None, "testzip: bad CRC in " + str(zf.testzip())
+infos = zf.infolist()
+assert [i.filename for i in infos] == ["dense/bias.npy", "embedding/weights.npy"], [i.filename for i in infos]
+assert all(i.compress_type == zipfile.ZIP_STORED and str(i.date_time) == date for i in infos), [(i.compress_type, i.date_time) for i in infos]
+z = np.load(out)
+for name, shape in [("dense/bias", (96,)), ("embedding/weights", (3000, 96))]:
+    n = int(np.prod(shape)) * 4
+    want = (np.arange(n, dtype=np.int64) * 7 % 251).astype(np.uint8).view("<f4").reshape(shape)
+    got = z[name]
+    assert got.dtype == want.dtype and got.shape == want.shape, (name, got.dtype, got.shape)
+    assert got.tobytes() == want.tobytes(), name
+print("ok", len(infos))
+`, out, date)
+		t.Logf("%d parts, SOURCE_DATE_EPOCH=%q: %s", c.n, epoch, res)
+		os.Remove(out)
+	}
+}
+
+// TestPartKilledAndRerunArchive: a part of an .npz output killed halfway
+// through its range is rerun with the same command and continues from
+// its journal (chunks and their CRC-32 ranges); the archive is the
+// one-process archive (same SOURCE_DATE_EPOCH), OUTPUT absent until then.
+func TestPartKilledAndRerunArchive(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1650000000")
+	dir, _, _, args := partsSetup(t)
+	want := filepath.Join(dir, "want.npz")
+	if code, _, stderr := bigconv(t, append([]string{"convert"}, args(want)...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	out := filepath.Join(dir, "o.npz")
+	part1 := append([]string{"convert", "--part", "1/3", "--checkpoint", "256KiB"}, args(out)...)
+	code, log := stopChild(t, "block:50", syscall.SIGKILL, part1...)
+	if code == 0 {
+		t.Fatalf("part 1 was not killed:\n%s", log)
+	}
+	runParts(t, 3, []int{0, 2}, args(out)...)
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("OUTPUT exists with part 1 killed")
+	}
+	code, _, msg := bigconv(t, part1...)
+	if code != 0 || !strings.Contains(msg, "finished last") || !strings.Contains(msg, "continued: ") {
+		t.Fatalf("rerun of part 1: exit %d: %s", code, msg)
+	}
+	sameBytes(t, out, want)
+	leftovers(t, dir, "in.bin", "o.npz", "want.npy", "want.npz")
 }
