@@ -610,6 +610,11 @@ func (bp *blockPool) work() {
 			return
 		}
 		outItem := int64(bp.p.To.Size())
+		if !bp.opt.NoSync {
+			// Start the disk on this block now rather than all at
+			// the final fsync.
+			bp.w.WriteBack(b.Elem0*outItem, b.Elems*outItem)
+		}
 		bp.ck.blockDone(i, sum, b.Elems*outItem)
 		d := bp.done.Add(b.Len)
 		if bp.opt.Progress != nil {
