@@ -157,10 +157,10 @@ func ParseWriteMode(s string) (WriteMode, error) {
 // for at most one 64 MiB copy per worker, and a journal's granularity
 // stays far below a checkpoint interval. Unless Options.Workers is set,
 // such a copy also runs as one stream (one worker): in the page cache a
-// second worker bought nothing (1 GiB: 1.06 s with two, 1.10 s with one,
-// medians of 9), and from disk two interleaved streams were slower than
-// one (28 GiB: 83.2 s with two, 58.7 s with one, `cp`+`sync` 65.7 s; one
-// round each, docs/benchmarks.md).
+// second worker bought nothing but CPU (1 GiB: 1.06 s with two, 1.10 s
+// with one, 0.69 against 0.54 CPU seconds, medians of 9); from disk
+// single rounds disagreed (28 GiB: 83.2 s with two against 58.7 s with
+// one, later 46.3 s against 51.2 s; docs/benchmarks.md).
 const CopyBlockSize = 64 << 20
 
 // MemoryBudget is the memory the default block size aims to stay within
