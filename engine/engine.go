@@ -409,7 +409,11 @@ func (r *run) openOutput() error {
 		r.jr.Done, r.jr.CRC, r.jr.Stats = r.old.Done, r.old.CRC, r.old.Stats
 		r.res.Resumed = r.old.Done
 	} else {
-		r.old = nil // the partial file was not this output's: start over
+		// The partial file was not this output's: start over, and drop
+		// the journal that described it, which this run may not
+		// overwrite before it ends (a short run takes no checkpoint).
+		r.old = nil
+		os.Remove(r.jpath)
 	}
 	r.ck = newCheckpointer(r.w, r.jr, r.jpath, r.sl, r.opt)
 	return nil
