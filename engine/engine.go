@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bigconv/bigconv/cast"
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/crc32c"
@@ -440,6 +442,12 @@ func (r *run) streamBlocks(ctx context.Context) error {
 		pool.done.Store(r.sl.Block(first-1).Off + r.sl.Block(first-1).Len)
 	}
 	pool.rangeSrc, pool.rangeOff = r.copyRange()
+	if pool.rangeSrc != nil {
+		// Tell the kernel the input is read once, front to back, as cp
+		// does: a larger readahead. From disk (28 GiB copy, one round)
+		// 52.95 s with it, 76.24 s without, cp+sync 41.02 s.
+		unix.Fadvise(int(pool.rangeSrc.Fd()), pool.rangeOff, r.inBytes, unix.FADV_SEQUENTIAL)
+	}
 	pool.noRange.Store(refuseCopyRange)
 	pool.mode = r.opt.Write
 	if pool.mode == WriteAuto {
