@@ -482,6 +482,18 @@ func (w *Writer) SetRows(rows int64) error {
 // Shape is the array shape written to the header.
 func (w *Writer) Shape() dtype.Shape { return w.shape.Clone() }
 
+// WriteBack starts writing data bytes [off, off+n) to disk without
+// waiting for it (sync_file_range SYNC_FILE_RANGE_WRITE), so that the
+// disk works while later blocks are converted and the fsync at a
+// checkpoint or Commit finds little left. It promises nothing about
+// durability (only Sync and Commit do) and is a no-op where the system
+// lacks it.
+func (w *Writer) WriteBack(off, n int64) {
+	if n > 0 {
+		unix.SyncFileRange(int(w.f.Fd()), w.hdrLen+off, n, unix.SYNC_FILE_RANGE_WRITE)
+	}
+}
+
 // Sync makes everything written so far durable (fsync), without
 // committing. Resume journals call it before recording progress.
 func (w *Writer) Sync() error {

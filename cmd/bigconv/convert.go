@@ -102,7 +102,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	castingName := fs.String("casting", "same_kind", "casting policy: no, equiv, safe, same_kind or unsafe (as NumPy's)")
 	rawBits := fs.Bool("raw-bits", false, "write bfloat16/float8 inputs as their raw bits (<u2, |u1) instead of widening to float32")
 	blockSize := fs.String("block-size", "", "bytes per block, e.g. 4MiB (default: a memory budget of 32 MiB shared by the workers)")
-	workers := fs.Int("workers", 0, "blocks converted at once (default: number of CPUs)")
+	workers := fs.Int("workers", 0, "blocks converted at once (default: number of CPUs; one stream of 64 MiB blocks for a plain copy the kernel makes with copy_file_range)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (only on a terminal), always or never")
 	noVerify := fs.Bool("no-verify", false, "skip verifying checksums the input carries (TF bundle crc32c)")
 	resume := fs.Bool("resume", false, "continue an interrupted conversion of the same input to the same OUTPUT")
