@@ -216,6 +216,9 @@ Flags:`)
 		if *resume || *restart || *replace {
 			return usageError{errors.New("--part: a rerun of a part continues by itself; --resume, --restart and --replace do not apply (see 'bigconv status --clean')")}
 		}
+		if *noSync {
+			return usageError{errors.New("--part: parts record themselves done only once their bytes are durable; --no-sync does not apply")}
+		}
 	}
 
 	fopt.Stdin = stdin

@@ -154,6 +154,9 @@ func TestPartKilledAndRerun(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatal("OUTPUT exists with part 1 killed")
 	}
+	if code, _, stderr := bigconv(t, append([]string{"convert", "--part", "0/3", "--no-sync"}, args(out)...)...); code != 2 || !strings.Contains(stderr, "--no-sync does not apply") {
+		t.Fatalf("--part with --no-sync: exit %d: %s", code, stderr)
+	}
 	if code, _, stderr := bigconv(t, append([]string{"convert", "--part", "0/4"}, args(out)...)...); code != 1 || !strings.Contains(stderr, "was run with 3 parts, this run has 4") {
 		t.Fatalf("another count: exit %d: %s", code, stderr)
 	}
