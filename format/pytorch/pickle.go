@@ -242,6 +242,35 @@ func (m *machine) run() (any, error) {
 	}
 }
 
+// memoArg reads the memo index of PUT/GET (a text line), BINPUT/BINGET
+// (one byte) or LONG_BINPUT/LONG_BINGET (four bytes, little-endian).
+func (m *machine) memoArg(op byte, at int64) (int64, error) {
+	switch op {
+	case 'p', 'g':
+		s, err := m.line(at)
+		if err != nil {
+			return 0, err
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			name := map[byte]string{'p': "PUT", 'g': "GET"}[op]
+			return 0, m.errorf(tensor.ErrCorrupt, at, "%s %q", name, clip(s))
+		}
+		return i, nil
+	case 'q', 'h':
+		b, err := m.fixed(1, at)
+		if err != nil {
+			return 0, err
+		}
+		return int64(b[0]), nil
+	}
+	b, err := m.fixed(4, at)
+	if err != nil {
+		return 0, err
+	}
+	return int64(binary.LittleEndian.Uint32(b)), nil
+}
+
 func (m *machine) step(op byte, at int64) error {
 	switch op {
 	case '.': // STOP
@@ -505,52 +534,20 @@ func (m *machine) step(op byte, at int64) error {
 			return err
 		}
 		return m.setItemsTop(items, at)
-	case 'p': // PUT (text)
-		s, err := m.line(at)
+	case 'p', 'q', 'r': // PUT (text), BINPUT, LONG_BINPUT
+		i, err := m.memoArg(op, at)
 		if err != nil {
 			return err
-		}
-		i, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return m.errorf(tensor.ErrCorrupt, at, "PUT %q", clip(s))
 		}
 		return m.put(i, at)
-	case 'q':
-		b, err := m.fixed(1, at)
-		if err != nil {
-			return err
-		}
-		return m.put(int64(b[0]), at)
-	case 'r':
-		b, err := m.fixed(4, at)
-		if err != nil {
-			return err
-		}
-		return m.put(int64(binary.LittleEndian.Uint32(b)), at)
 	case 0x94: // MEMOIZE
 		return m.put(int64(len(m.memo)), at)
-	case 'g': // GET (text)
-		s, err := m.line(at)
+	case 'g', 'h', 'j': // GET (text), BINGET, LONG_BINGET
+		i, err := m.memoArg(op, at)
 		if err != nil {
 			return err
-		}
-		i, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return m.errorf(tensor.ErrCorrupt, at, "GET %q", clip(s))
 		}
 		return m.get(i, at)
-	case 'h':
-		b, err := m.fixed(1, at)
-		if err != nil {
-			return err
-		}
-		return m.get(int64(b[0]), at)
-	case 'j':
-		b, err := m.fixed(4, at)
-		if err != nil {
-			return err
-		}
-		return m.get(int64(binary.LittleEndian.Uint32(b)), at)
 	case 'c': // GLOBAL
 		mod, err := m.line(at)
 		if err != nil {
