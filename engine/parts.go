@@ -121,10 +121,11 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 		return res, fmt.Errorf("%s: no tensors to convert", in.Path)
 	}
 	opt.Identity = opt.identity(in)
-	if opt.BlockSize <= 0 {
+	defaultBS := opt.BlockSize <= 0
+	if defaultBS {
 		opt.BlockSize = PartBlockSize
 	}
-	pr := &partRun{opt: opt, out: out, sp: sp, res: res}
+	pr := &partRun{opt: opt, out: out, sp: sp, res: res, copyBlocks: defaultBS}
 	npyOut := strings.HasSuffix(strings.ToLower(out), ".npy")
 	switch {
 	case IsArchivePath(out):
@@ -165,10 +166,11 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	if iopt.Identity == "" {
 		iopt.Identity = InputsIdentity(ins)
 	}
-	if iopt.BlockSize <= 0 {
+	defaultBS := iopt.BlockSize <= 0
+	if defaultBS {
 		iopt.BlockSize = PartBlockSize
 	}
-	pr := &partRun{opt: iopt, out: out, sp: sp, res: res}
+	pr := &partRun{opt: iopt, out: out, sp: sp, res: res, copyBlocks: defaultBS}
 	if err := pr.planStack(plan); err != nil {
 		return pr.res, err
 	}
@@ -182,12 +184,15 @@ type partRun struct {
 	out      string
 	sp       part.Spec
 	identity string
-	files    []*partFile
-	dir      *dirRun     // a directory output
-	archive  *archiveRun // an .npz output (its plan: members, skipped tensors)
-	stack    *StackPlan  // a stack or concatenation of several inputs
-	ranges   []part.Range
-	res      PartResult
+	// copyBlocks: no block size was given, so plain copies the kernel
+	// makes take CopyBlockSize blocks (as Plan.Run's do)
+	copyBlocks bool
+	files      []*partFile
+	dir        *dirRun     // a directory output
+	archive    *archiveRun // an .npz output (its plan: members, skipped tensors)
+	stack      *StackPlan  // a stack or concatenation of several inputs
+	ranges     []part.Range
+	res        PartResult
 }
 
 // partFile is one output file of a part run: one tensor, the inputs of
@@ -218,6 +223,20 @@ type partSeg struct {
 // the one tensor of a one-tensor file
 func (f *partFile) t() *tensor.Tensor { return f.segs[0].t }
 func (f *partFile) p() *Plan          { return f.segs[0].p }
+
+// blockSize is the block size of an input: CopyBlockSize for a plain
+// copy of a file range with nothing to verify when no block size was
+// given (every part decides alike: it depends on the input alone),
+// else the run's.
+func (pr *partRun) blockSize(p *Plan) int64 {
+	if pr.copyBlocks {
+		r := &run{p: p, opt: pr.opt.Options, verifyCRC: p.Tensor.CRC32C != nil && !pr.opt.NoVerify}
+		if f, _ := r.copyRange(); f != nil {
+			return CopyBlockSize
+		}
+	}
+	return pr.opt.BlockSize
+}
 
 func newSeg(t *tensor.Tensor, p *Plan, blockSize, elem0 int64) (*partSeg, error) {
 	if t.Stream != nil || t.Data == nil {
@@ -272,7 +291,7 @@ func (pr *partRun) planFile(t *tensor.Tensor, path, file string) error {
 	if err != nil {
 		return err
 	}
-	sg, err := newSeg(t, p, pr.opt.BlockSize, 0)
+	sg, err := newSeg(t, p, pr.blockSize(p), 0)
 	if err != nil {
 		return err
 	}
@@ -284,7 +303,7 @@ func (pr *partRun) planFile(t *tensor.Tensor, path, file string) error {
 func (pr *partRun) planStack(sp *StackPlan) error {
 	var segs []*partSeg
 	for _, s := range sp.Segments {
-		sg, err := newSeg(s.Plan.Tensor, s.Plan, pr.opt.BlockSize, s.Elem0)
+		sg, err := newSeg(s.Plan.Tensor, s.Plan, pr.blockSize(s.Plan), s.Elem0)
 		if err != nil {
 			return err
 		}
@@ -326,7 +345,7 @@ func (pr *partRun) planArchive(sel []*tensor.Tensor) error {
 	pr.archive = r
 	f := &partFile{path: pr.out, header: []byte("PK\x03\x04")}
 	for _, j := range r.jobs {
-		sg, err := newSeg(j.t, j.plan, pr.opt.BlockSize, 0)
+		sg, err := newSeg(j.t, j.plan, pr.blockSize(j.plan), 0)
 		if err != nil {
 			return err
 		}
@@ -728,10 +747,13 @@ func (f *partFile) write(ctx context.Context, w partOut, rs []part.Range, opt Op
 					ibuf = make([]byte, need) // one input buffer for all segments
 				}
 				wks[ref.seg].buf = ibuf
-				if need := sg.sl.MaxElems() * sg.item; int64(len(obuf)) < need {
-					obuf = make([]byte, need)
+				getObuf := func(need int64) []byte { // only when the block is converted, not copied by the kernel
+					if int64(len(obuf)) < need {
+						obuf = make([]byte, need)
+					}
+					return obuf
 				}
-				sum, n, err := sg.block(w, ref.seg, wks[ref.seg], obuf, ref.i, rs)
+				sum, n, err := sg.block(w, ref.seg, wks[ref.seg], getObuf, ref.i, rs)
 				mu.Lock()
 				written += n
 				if k := ref.i - owned[ref.seg].First; err == nil && k >= 0 && k < int64(len(sums[ref.seg])) {
@@ -772,7 +794,7 @@ func (f *partFile) write(ctx context.Context, w partOut, rs []part.Range, opt Op
 
 // block converts block i of the segment and writes the part of it inside
 // the ranges rs.
-func (sg *partSeg) block(w partOut, seg int, wk *worker, obuf []byte, i int64, rs []part.Range) (blockSum, int64, error) {
+func (sg *partSeg) block(w partOut, seg int, wk *worker, getObuf func(int64) []byte, i int64, rs []part.Range) (blockSum, int64, error) {
 	b := sg.sl.Block(i)
 	n := b.Elems * sg.item
 	sum := blockSum{len: b.Len}
@@ -783,6 +805,7 @@ func (sg *partSeg) block(w partOut, seg int, wk *worker, obuf []byte, i int64, r
 			return sum, n, err
 		}
 	}
+	obuf := getObuf(sg.sl.MaxElems() * sg.item)
 	if err := wk.fill(b, obuf[:n], &sum); err != nil {
 		var te *tensor.Error
 		if !errors.As(err, &te) {
@@ -800,6 +823,7 @@ func (sg *partSeg) block(w partOut, seg int, wk *worker, obuf []byte, i int64, r
 		if err := w.writeAt(seg, obuf[lo-boff:hi-boff], lo); err != nil {
 			return sum, written, err
 		}
+		w.writeBack(lo, hi-lo)
 		written += hi - lo
 	}
 	return sum, written, nil
@@ -818,6 +842,7 @@ func (sg *partSeg) copyBlock(w partOut, seg int, src *os.File, srcOff int64, b s
 		if err := w.copyFrom(seg, src, srcOff+b.Off+(lo-boff), lo, hi-lo); err != nil {
 			return written, err
 		}
+		w.writeBack(lo, hi-lo)
 		written += hi - lo
 	}
 	return written, nil
@@ -1011,6 +1036,7 @@ type partOut interface {
 	writeAt(seg int, p []byte, off int64) error
 	copyFrom(seg int, src *os.File, srcOff, off, n int64) error
 	writeHeaders(start, end int64) error // the header bytes in [start, end)
+	writeBack(off, n int64)              // start the disk on file bytes [off, off+n)
 	sums() *mmapnpz.Sums                 // an archive's CRC-32 ranges written (nil: none kept)
 	Sync() error
 	Abort()
@@ -1043,6 +1069,7 @@ func (o npyOut) copyFrom(_ int, src *os.File, srcOff, off, n int64) error {
 	return o.CopyFrom(src, srcOff, off-o.HeaderLen(), n)
 }
 func (o npyOut) writeHeaders(start, end int64) error { return o.WriteHeaderRange(start, end) }
+func (o npyOut) writeBack(off, n int64)              { o.WriteBack(off-o.HeaderLen(), n) }
 func (o npyOut) sums() *mmapnpz.Sums                 { return nil }
 
 type npzOut struct {
@@ -1057,6 +1084,7 @@ func (o npzOut) copyFrom(k int, src *os.File, srcOff, off, n int64) error {
 	return o.Entry(k).CopyFrom(src, srcOff, off-o.base[k], n)
 }
 func (o npzOut) writeHeaders(start, end int64) error { return o.WriteLayoutRange(start, end) }
+func (o npzOut) writeBack(off, n int64)              {} // mmapnpz has no early writeback yet
 func (o npzOut) sums() *mmapnpz.Sums                 { s := o.Sums(); return &s }
 
 // maxSumRanges caps the CRC-32 ranges a part hands on (about 50 bytes
