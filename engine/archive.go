@@ -214,6 +214,20 @@ func (r *archiveRun) resume() error {
 	}
 	_, jerr := os.Stat(r.jpath)
 	r.journaling = r.opt.CheckpointBytes >= 0 && outTotal > cmp.Or(r.opt.CheckpointBytes, DefaultCheckpointBytes) || jerr == nil
+	if r.opt.NoSync {
+		// no fsync, so no journal of its own (it could outlive data a
+		// power cut loses); a journal an earlier run left is still
+		// reported, or discarded with Restart
+		if r.opt.Resume {
+			return ErrNoSyncResume
+		}
+		if jerr == nil {
+			if _, err := findArchiveJournal(r.out, r.jpath, r.opt.Options); err != nil {
+				return err
+			}
+		}
+		r.journaling = false
+	}
 	if r.journaling {
 		var err error
 		if r.old, err = findArchiveJournal(r.out, r.jpath, r.opt.Options); err != nil {
@@ -293,7 +307,7 @@ func (r *archiveRun) openOutput() error {
 	}
 	var err error
 	r.w, err = mmapnpz.Create(r.out, members, mmapnpz.Options{FlushWindows: r.opt.FlushWindows,
-		Keep: r.old != nil, Replace: r.opt.Replace, ModTime: r.opt.ModTime})
+		Keep: r.old != nil, Replace: r.opt.Replace, ModTime: r.opt.ModTime, NoSync: r.opt.NoSync})
 	if err != nil {
 		return err
 	}

@@ -275,3 +275,32 @@ func TestConvertArchiveFlatMemory(t *testing.T) {
 		t.Errorf("peak heap %d / %d bytes above baseline, want under %d", few, many, limit)
 	}
 }
+
+// TestConvertArchiveNoSync: an .npz written with NoSync is the archive a
+// durable run writes, keeps no journal, and refuses to resume.
+func TestConvertArchiveNoSync(t *testing.T) {
+	dir := t.TempDir()
+	when := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	opt := engine.InputOptions{Options: engine.Options{BlockSize: 8 << 10, CheckpointBytes: 1}, ModTime: when}
+	want := filepath.Join(dir, "want.npz")
+	if _, err := engine.ConvertArchive(context.Background(), multiInput(), want, opt); err != nil {
+		t.Fatal(err)
+	}
+	opt.NoSync = true
+	out := filepath.Join(dir, "out.npz")
+	if _, err := engine.ConvertArchive(context.Background(), multiInput(), out, opt); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the no-sync archive differs from the durable one")
+	}
+	if got := names(t, dir); got != "out.npz,want.npz" {
+		t.Fatalf("left behind: %s", got)
+	}
+	opt.Resume = true
+	if _, err := engine.ConvertArchive(context.Background(), multiInput(), filepath.Join(dir, "r.npz"), opt); !errors.Is(err, engine.ErrNoSyncResume) {
+		t.Fatalf("resume with no-sync: %v", err)
+	}
+}

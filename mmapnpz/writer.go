@@ -69,10 +69,13 @@ import (
 	"github.com/bigconv/bigconv/mmapnpy"
 )
 
-// Options tune a Writer; see mmapnpy.Options for FlushWindows, Keep and
-// Replace, which mean the same here.
+// Options tune a Writer; see mmapnpy.Options for FlushWindows, Keep,
+// Replace and NoSync, which mean the same here.
 type Options struct {
 	FlushWindows bool
+	// NoSync: Commit neither fsyncs the archive nor its directory (a
+	// scratch output: whole under its name, lost to a power cut).
+	NoSync bool
 	// Keep reuses a partial file of an interrupted run when its size, its
 	// local headers and its .npy headers are those of this member list
 	// (CRCs and timestamps aside); Reused reports whether it did. The
@@ -469,9 +472,11 @@ func (w *Writer) Commit() error {
 		w.Abort()
 		return err
 	}
-	if err := w.Sync(); err != nil {
-		w.Abort()
-		return err
+	if !w.opt.NoSync {
+		if err := w.Sync(); err != nil {
+			w.Abort()
+			return err
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		w.f = nil
@@ -484,9 +489,8 @@ func (w *Writer) Commit() error {
 		return fmt.Errorf("mmapnpz: rename to %s: %w", w.final, err)
 	}
 	w.done = true
-	if d, err := os.Open(filepath.Dir(w.final)); err == nil {
-		d.Sync()
-		d.Close()
+	if !w.opt.NoSync {
+		mmapnpy.SyncDir(filepath.Dir(w.final))
 	}
 	return nil
 }
