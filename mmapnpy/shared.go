@@ -38,7 +38,7 @@ func OpenShared(path string, dt dtype.DType, shape dtype.Shape) (*Writer, error)
 	}
 	w := &Writer{final: path, tmp: PartialPath(path), dt: dt, shape: shape.Clone(),
 		hdrLen: int64(len(hdr)), dataLen: dataLen, replaced: -1, shared: true, hdr: hdr}
-	f, err := openLocked(w.tmp, unix.LOCK_SH, "a bigconv run that is not one of the parts writing "+w.final)
+	f, err := OpenLocked(w.tmp, unix.LOCK_SH, "a bigconv run that is not one of the parts writing "+w.final)
 	if err != nil {
 		return nil, err
 	}

@@ -172,7 +172,7 @@ func CreateStream(path string, dt dtype.DType, rowShape dtype.Shape, opt Options
 }
 
 func (w *Writer) open(hdr []byte, total int64) error {
-	f, err := openLocked(w.tmp, unix.LOCK_EX, "another bigconv run writing "+w.final)
+	f, err := OpenLocked(w.tmp, unix.LOCK_EX, "another bigconv run writing "+w.final)
 	if err != nil {
 		return err
 	}
@@ -201,10 +201,10 @@ func (w *Writer) open(hdr []byte, total int64) error {
 	return nil
 }
 
-// openLocked opens (creating it if needed) the partial file tmp and
+// OpenLocked opens (creating it if needed) the partial file tmp and
 // locks it with how (LOCK_EX: one writer; LOCK_SH: the parts of one
 // conversion), refusing with ErrBusy, naming holder, when it cannot.
-func openLocked(tmp string, how int, holder string) (*os.File, error) {
+func OpenLocked(tmp string, how int, holder string) (*os.File, error) {
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("mmapnpy: create %s: %w", tmp, err)
@@ -245,40 +245,66 @@ func (w *Writer) Replaced() (int64, bool) { return w.replaced, w.replaced >= 0 }
 // It runs with the partial file locked, so a concurrent run of the same
 // output cannot be the one whose file is removed.
 func (w *Writer) removeOld() error {
-	st, err := os.Lstat(w.final)
+	n, err := RemoveOld(w.final)
+	if err == nil && n >= 0 {
+		w.replaced = n
+	}
+	return err
+}
+
+// RemoveOld removes a regular file at final, an output about to be
+// replaced (Options.Replace), and returns its size, or -1 when there was
+// none. Callers hold the lock of final's partial file.
+func RemoveOld(final string) (int64, error) {
+	st, err := os.Lstat(final)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return -1, nil
 	}
 	if err != nil {
-		return fmt.Errorf("mmapnpy: replace %s: %w", w.final, err)
+		return -1, fmt.Errorf("mmapnpy: replace %s: %w", final, err)
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("mmapnpy: replace %s: not a regular file (%s)", w.final, st.Mode().Type())
+		return -1, fmt.Errorf("mmapnpy: replace %s: not a regular file (%s)", final, st.Mode().Type())
 	}
-	if err := os.Remove(w.final); err != nil {
-		return fmt.Errorf("mmapnpy: replace %s: %w", w.final, err)
+	if err := os.Remove(final); err != nil {
+		return -1, fmt.Errorf("mmapnpy: replace %s: %w", final, err)
 	}
-	w.replaced = st.Size()
-	return nil
+	return st.Size(), nil
 }
 
 // reserve makes the file total bytes long with its blocks allocated.
-// Free space is measured before trying, so that a refusal reports what
-// the file system had, not what a failed attempt left.
 func (w *Writer) reserve(total int64) error {
-	nsErr := &NoSpaceError{Path: w.final, Need: total, Free: -1}
+	if err := Reserve(w.f, w.final, total, false); err != nil {
+		return err
+	}
+	w.size = total
+	return nil
+}
+
+// Reserve makes f, the partial file of the output final, total bytes
+// long with its blocks allocated (fallocate), so that a full disk fails
+// here rather than mid-run; a file system without fallocate, or sparse,
+// gets a sparse file. Free space is measured before trying, so that a
+// refusal (a *NoSpaceError) reports what the file system had, not what a
+// failed attempt left, with what f already holds and the size of an
+// existing final.
+func Reserve(f *os.File, final string, total int64, sparse bool) error {
+	nsErr := &NoSpaceError{Path: final, Need: total, Free: -1}
 	var fs unix.Statfs_t
-	if unix.Fstatfs(int(w.f.Fd()), &fs) == nil {
+	if unix.Fstatfs(int(f.Fd()), &fs) == nil {
 		nsErr.Free = int64(fs.Bavail) * fs.Bsize
 	}
 	var st unix.Stat_t
-	if unix.Fstat(int(w.f.Fd()), &st) == nil {
+	if unix.Fstat(int(f.Fd()), &st) == nil {
 		nsErr.Held = min(st.Blocks*512, total)
 	}
-	if fi, err := os.Stat(w.final); err == nil && fi.Mode().IsRegular() {
+	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
 		nsErr.Existing = fi.Size()
 	}
-	err := unix.Fallocate(int(w.f.Fd()), 0, 0, total)
+	var err error = unix.EOPNOTSUPP
+	if !sparse {
+		err = unix.Fallocate(int(f.Fd()), 0, 0, total)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EFBIG) || errors.Is(err, unix.EDQUOT):
@@ -286,12 +312,11 @@ func (w *Writer) reserve(total int64) error {
 	case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
 		// file system without fallocate: fall back to a sparse file
 	default:
-		return fmt.Errorf("mmapnpy: reserve %d bytes for %s: %w", total, w.tmp, err)
+		return fmt.Errorf("mmapnpy: reserve %d bytes for %s: %w", total, f.Name(), err)
 	}
-	if err := w.f.Truncate(total); err != nil {
-		return fmt.Errorf("mmapnpy: size %s to %d bytes: %w", w.tmp, total, err)
+	if err := f.Truncate(total); err != nil {
+		return fmt.Errorf("mmapnpy: size %s to %d bytes: %w", f.Name(), total, err)
 	}
-	w.size = total
 	return nil
 }
 

@@ -58,16 +58,9 @@ func OpenShared(path string, members []Member, opt Options) (*Writer, error) {
 	}
 	w := &Writer{final: path, tmp: mmapnpy.PartialPath(path), lay: lay,
 		crcs: make([]crcState, len(members)), opt: opt, replaced: -1, shared: true}
-	f, err := os.OpenFile(w.tmp, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := mmapnpy.OpenLocked(w.tmp, unix.LOCK_SH, "a bigconv run that is not one of the parts writing "+w.final)
 	if err != nil {
-		return nil, fmt.Errorf("mmapnpz: create %s: %w", w.tmp, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is locked by a bigconv run that is not one of the parts writing %s", mmapnpy.ErrBusy, w.tmp, w.final)
-		}
-		return nil, fmt.Errorf("mmapnpz: lock %s: %w", w.tmp, err)
+		return nil, err
 	}
 	w.f = f
 	if st, err := f.Stat(); err == nil && st.Size() > lay.total {

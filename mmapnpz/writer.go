@@ -122,16 +122,9 @@ func Create(path string, members []Member, opt Options) (*Writer, error) {
 }
 
 func (w *Writer) open() error {
-	f, err := os.OpenFile(w.tmp, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := mmapnpy.OpenLocked(w.tmp, unix.LOCK_EX, "another bigconv run writing "+w.final)
 	if err != nil {
-		return fmt.Errorf("mmapnpz: create %s: %w", w.tmp, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("%w: %s is locked by another bigconv run writing %s", mmapnpy.ErrBusy, w.tmp, w.final)
-		}
-		return fmt.Errorf("mmapnpz: lock %s: %w", w.tmp, err)
+		return err
 	}
 	w.f = f
 	w.reused = w.opt.Keep && w.sameFile()
@@ -226,54 +219,17 @@ func (w *Writer) Reused() bool { return w.reused }
 func (w *Writer) Replaced() (int64, bool) { return w.replaced, w.replaced >= 0 }
 
 func (w *Writer) removeOld() error {
-	st, err := os.Lstat(w.final)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	n, err := mmapnpy.RemoveOld(w.final)
+	if err == nil && n >= 0 {
+		w.replaced = n
 	}
-	if err != nil {
-		return fmt.Errorf("mmapnpz: replace %s: %w", w.final, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("mmapnpz: replace %s: not a regular file (%s)", w.final, st.Mode().Type())
-	}
-	if err := os.Remove(w.final); err != nil {
-		return fmt.Errorf("mmapnpz: replace %s: %w", w.final, err)
-	}
-	w.replaced = st.Size()
-	return nil
+	return err
 }
 
 // reserve makes the file total bytes long with its blocks allocated, as
 // mmapnpy does, failing with a *mmapnpy.NoSpaceError on a full disk.
 func (w *Writer) reserve(total int64) error {
-	nsErr := &mmapnpy.NoSpaceError{Path: w.final, Need: total, Free: -1}
-	var fs unix.Statfs_t
-	if unix.Fstatfs(int(w.f.Fd()), &fs) == nil {
-		nsErr.Free = int64(fs.Bavail) * fs.Bsize
-	}
-	var st unix.Stat_t
-	if unix.Fstat(int(w.f.Fd()), &st) == nil {
-		nsErr.Held = min(st.Blocks*512, total)
-	}
-	if fi, err := os.Stat(w.final); err == nil && fi.Mode().IsRegular() {
-		nsErr.Existing = fi.Size()
-	}
-	err := unix.Fallocate(int(w.f.Fd()), 0, 0, total)
-	if sparseForTest {
-		err = unix.EOPNOTSUPP
-	}
-	switch {
-	case err == nil:
-	case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EFBIG) || errors.Is(err, unix.EDQUOT):
-		return nsErr
-	case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
-	default:
-		return fmt.Errorf("mmapnpz: reserve %d bytes for %s: %w", total, w.tmp, err)
-	}
-	if err := w.f.Truncate(total); err != nil {
-		return fmt.Errorf("mmapnpz: size %s to %d bytes: %w", w.tmp, total, err)
-	}
-	return nil
+	return mmapnpy.Reserve(w.f, w.final, total, sparseForTest)
 }
 
 // Len is the number of members.
