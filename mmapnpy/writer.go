@@ -534,25 +534,36 @@ func (w *Writer) Commit() error {
 	if w.done {
 		return errors.New("mmapnpy: Commit after Commit or Abort")
 	}
-	if !w.opt.NoSync {
-		if err := w.Sync(); err != nil {
-			w.Abort()
-			return err
-		}
-	}
-	if err := w.f.Close(); err != nil {
-		w.f = nil
-		w.Abort()
-		return fmt.Errorf("mmapnpy: close %s: %w", w.tmp, err)
-	}
+	err := Finish(w.f, w.tmp, w.final, w.opt.NoSync)
 	w.f = nil
-	if err := os.Rename(w.tmp, w.final); err != nil {
+	if err != nil {
 		w.Abort()
-		return fmt.Errorf("mmapnpy: rename to %s: %w", w.final, err)
+		return err
 	}
 	w.done = true
-	if !w.opt.NoSync {
-		SyncDir(filepath.Dir(w.final))
+	return nil
+}
+
+// Finish puts a complete partial file in place: it fsyncs f (unless
+// noSync), closes it, renames tmp to final and fsyncs the directory
+// (unless noSync). f is closed whatever happens; on failure tmp is left
+// for the caller to remove.
+func Finish(f *os.File, tmp, final string, noSync bool) error {
+	if !noSync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("mmapnpy: fsync %s: %w", tmp, err)
+		}
+		testhook.Fsynced(tmp)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("mmapnpy: close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("mmapnpy: rename to %s: %w", final, err)
+	}
+	if !noSync {
+		SyncDir(filepath.Dir(final))
 	}
 	return nil
 }

@@ -57,7 +57,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -428,26 +427,13 @@ func (w *Writer) Commit() error {
 		w.Abort()
 		return err
 	}
-	if !w.opt.NoSync {
-		if err := w.Sync(); err != nil {
-			w.Abort()
-			return err
-		}
-	}
-	if err := w.f.Close(); err != nil {
-		w.f = nil
-		w.Abort()
-		return fmt.Errorf("mmapnpz: close %s: %w", w.tmp, err)
-	}
+	err := mmapnpy.Finish(w.f, w.tmp, w.final, w.opt.NoSync)
 	w.f = nil
-	if err := os.Rename(w.tmp, w.final); err != nil {
+	if err != nil {
 		w.Abort()
-		return fmt.Errorf("mmapnpz: rename to %s: %w", w.final, err)
+		return err
 	}
 	w.done = true
-	if !w.opt.NoSync {
-		mmapnpy.SyncDir(filepath.Dir(w.final))
-	}
 	return nil
 }
 
