@@ -552,31 +552,40 @@ func (r *run) verify() error {
 // costs a resumed run nothing but the rename), renames the output into
 // place and drops the journal.
 func (r *run) commit() error {
-	if r.journaling {
-		// Only when a journal exists: a run that took no checkpoint has
-		// nothing to record (a crash now leaves a partial file without a
-		// journal, which the next run starts over).
-		if r.old != nil || r.ck.taken > 0 {
-			if err := r.ck.checkpoint(); err != nil {
-				r.w.Abort()
-				os.Remove(r.jpath)
+	err := commitJournaled(r.w, r.ck, r.jpath, r.journaling, r.old != nil)
+	r.res.Checkpoints = r.ck.taken
+	return err
+}
+
+// commitJournaled commits the output w of a run with a resume journal at
+// jpath (when journaling): first the finished state is recorded — only
+// when a journal exists, the run continued one (resumed) or took a
+// checkpoint; a run that took none has nothing to record, and a crash
+// then leaves a partial file without a journal, which the next run starts
+// over — so that a crash during the rename costs a resumed run nothing
+// but the rename; then the rename, then the journal is dropped.
+func commitJournaled(w *mmapnpy.Writer, ck *checkpointer, jpath string, journaling, resumed bool) error {
+	if journaling {
+		if resumed || ck.taken > 0 {
+			if err := ck.checkpoint(); err != nil {
+				w.Abort()
+				os.Remove(jpath)
 				return err
 			}
-			r.res.Checkpoints = r.ck.taken
 		}
 		if testhook.BeforeCommit != nil {
 			testhook.BeforeCommit()
 		}
 	}
-	if err := r.w.Commit(); err != nil {
-		os.Remove(r.jpath)
+	if err := w.Commit(); err != nil {
+		os.Remove(jpath)
 		return err
 	}
-	if r.journaling {
+	if journaling {
 		if testhook.AfterCommit != nil {
 			testhook.AfterCommit()
 		}
-		os.Remove(r.jpath)
+		os.Remove(jpath)
 	}
 	return nil
 }

@@ -658,25 +658,6 @@ func (r *stackRun) interrupted(cause error) error {
 // commit records the finished state, renames the output into place and
 // drops the journal (as run.commit).
 func (r *stackRun) commit() error {
-	if r.journaling {
-		if err := r.ck.checkpoint(); err != nil {
-			r.w.Abort()
-			os.Remove(r.jpath)
-			return err
-		}
-		if testhook.BeforeCommit != nil {
-			testhook.BeforeCommit()
-		}
-	}
-	if err := r.w.Commit(); err != nil {
-		os.Remove(r.jpath)
-		return err
-	}
-	if r.journaling {
-		if testhook.AfterCommit != nil {
-			testhook.AfterCommit()
-		}
-		os.Remove(r.jpath)
-	}
-	return nil
+	// a stack records its finished state whenever it journals
+	return commitJournaled(r.w, r.ck, r.jpath, r.journaling, true)
 }
