@@ -2,17 +2,14 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"time"
 
 	"github.com/bigconv/bigconv/cast"
 	"github.com/bigconv/bigconv/internal/atomicfile"
-	"github.com/bigconv/bigconv/mmapnpy"
 	"github.com/bigconv/bigconv/mmapnpz"
 )
 
@@ -102,27 +99,16 @@ func (j *archiveJournal) write(path string) error {
 // archive out and returns it when this run should continue it.
 func findArchiveJournal(out, jpath string, opt Options) (*archiveJournal, error) {
 	j, err := readArchiveJournal(jpath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	partial := mmapnpy.PartialPath(out)
-	if _, serr := os.Stat(partial); opt.Restart || errors.Is(serr, fs.ErrNotExist) {
-		// Discarded, or stale: the partial file is gone (a run that
-		// finished but died before removing its journal).
-		os.Remove(jpath)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w; restart to discard it", err)
-	}
-	if !opt.Resume {
+	cont, err := leftJournal(out, jpath, opt, err, func() (string, time.Time) {
 		var done, blocks int64
 		for _, t := range j.Tensors {
 			done += t.Done
 			blocks += t.Blocks
 		}
-		return nil, fmt.Errorf("%w: %s has %d of %d blocks of %d tensors written (journal %s, updated %s); resume to continue it, or restart to discard it",
-			ErrPending, partial, done, blocks, len(j.Tensors), jpath, j.Updated.Format(time.RFC3339))
+		return fmt.Sprintf("%d of %d blocks of %d tensors", done, blocks, len(j.Tensors)), j.Updated
+	})
+	if !cont {
+		return nil, err
 	}
 	return j, nil
 }

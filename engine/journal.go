@@ -188,24 +188,39 @@ func sampleHash(t *tensor.Tensor, n int64) (string, error) {
 // returns it when this run should continue it.
 func findJournal(out, jpath string, opt Options) (*journal, error) {
 	j, err := readJournal(jpath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	cont, err := leftJournal(out, jpath, opt, err, func() (string, time.Time) {
+		return fmt.Sprintf("%d of %d blocks of tensor %q", j.Done, j.Blocks, j.Tensor), j.Updated
+	})
+	if !cont {
+		return nil, err
+	}
+	return j, nil
+}
+
+// leftJournal decides about the journal an interrupted run left at jpath
+// (read with readErr): none, discarded (Restart) or stale (the partial
+// file it described is gone: a run that finished but died before
+// removing its journal) is not continued; an unreadable one is an error;
+// without Resume it is ErrPending, saying what describe says was written;
+// with Resume it is continued.
+func leftJournal(out, jpath string, opt Options, readErr error, describe func() (string, time.Time)) (bool, error) {
+	if errors.Is(readErr, fs.ErrNotExist) {
+		return false, nil
 	}
 	partial := mmapnpy.PartialPath(out)
 	if _, serr := os.Stat(partial); opt.Restart || errors.Is(serr, fs.ErrNotExist) {
-		// Discarded, or stale: the partial file it described is gone (a
-		// run that finished but died before removing its journal).
 		os.Remove(jpath)
-		return nil, nil
+		return false, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w; restart to discard it", err)
+	if readErr != nil {
+		return false, fmt.Errorf("%w; restart to discard it", readErr)
 	}
 	if !opt.Resume {
-		return nil, fmt.Errorf("%w: %s has %d of %d blocks of tensor %q written (journal %s, updated %s); resume to continue it, or restart to discard it",
-			ErrPending, partial, j.Done, j.Blocks, j.Tensor, jpath, j.Updated.Format(time.RFC3339))
+		what, updated := describe()
+		return false, fmt.Errorf("%w: %s has %s written (journal %s, updated %s); resume to continue it, or restart to discard it",
+			ErrPending, partial, what, jpath, updated.Format(time.RFC3339))
 	}
-	return j, nil
+	return true, nil
 }
 
 // startBlock is the first block a run must write.
