@@ -526,21 +526,10 @@ func (r *archiveRun) writeBlock(wk *archiveWorker, j *archiveJob, b slicer.Block
 // fill converts block b of job j into dst, summing the input for
 // verification.
 func (wk *archiveWorker) fill(j *archiveJob, b slicer.Block, dst []byte, sum *blockSum) error {
-	in := dst
 	if !j.plan.copyOK {
 		wk.buf = grow(wk.buf, b.Len)
-		in = wk.buf
 	}
-	if err := j.sl.ReadBlock(b, in); err != nil {
-		return err
-	}
-	if j.verify {
-		sum.crc = crc32c.Checksum(in)
-	}
-	if !j.plan.copyOK {
-		j.plan.kernel(dst, in, &sum.stats)
-	}
-	return nil
+	return convertBlock(j.plan, j.sl, b, wk.buf, dst, j.verify, sum)
 }
 
 // blockDone marks block i of job j written and folds the blocks now

@@ -703,18 +703,25 @@ func (w *worker) copyPieces(b slicer.Block, sum *blockSum) error {
 // fill converts block b into dst, summing the input for verification.
 func (w *worker) fill(b slicer.Block, dst []byte, sum *blockSum) error {
 	bp := w.pool
+	return convertBlock(bp.p, bp.sl, b, w.buf, dst, bp.verifyCRC, sum)
+}
+
+// convertBlock reads block b of sl into buf (a plain copy: straight into
+// dst), takes its crc32c when verify, and converts it into dst with p's
+// kernel, counting what the cast met into sum.
+func convertBlock(p *Plan, sl *slicer.Slicer, b slicer.Block, buf, dst []byte, verify bool, sum *blockSum) error {
 	in := dst
-	if !bp.p.copyOK {
-		in = w.buf[:b.Len]
+	if !p.copyOK {
+		in = buf[:b.Len]
 	}
-	if err := bp.sl.ReadBlock(b, in); err != nil {
+	if err := sl.ReadBlock(b, in); err != nil {
 		return err
 	}
-	if bp.verifyCRC {
+	if verify {
 		sum.crc = crc32c.Checksum(in)
 	}
-	if !bp.p.copyOK {
-		bp.p.kernel(dst, in, &sum.stats)
+	if !p.copyOK {
+		p.kernel(dst, in, &sum.stats)
 	}
 	return nil
 }

@@ -594,20 +594,7 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	outItem := int64(w.r.sp.To.Size())
 	off, n := (s.Elem0+b.Elem0)*outItem, b.Elems*outItem
 	fill := func(dst []byte) error {
-		in := w.buf[:b.Len]
-		if s.Plan.copyOK {
-			in = dst
-		}
-		if err := s.sl.ReadBlock(b, in); err != nil {
-			return err
-		}
-		if s.verify {
-			sum.crc = crc32c.Checksum(in)
-		}
-		if !s.Plan.copyOK {
-			s.Plan.kernel(dst, in, &sum.stats)
-		}
-		return nil
+		return convertBlock(s.Plan, s.sl, b, w.buf, dst, s.verify, &sum)
 	}
 	var err error
 	if s.rangeSrc != nil && !w.r.noRange.Load() {
