@@ -113,10 +113,7 @@ type archiveJob struct {
 	started  atomic.Int64 // when its first block was taken (UnixNano)
 
 	// under archiveRun.mu
-	ahead    map[int64]blockSum
-	done     int64 // blocks [0, done) written
-	crc      uint32
-	stats    cast.Stats
+	prefix   // blocks [0, done) written, their crc32c and cast counts
 	finished bool
 }
 
@@ -176,7 +173,7 @@ func (r *archiveRun) plan(sel []*tensor.Tensor) error {
 			return fmt.Errorf("tensors %q and %q would both be member %s.npy of %s", other, t.Name, name, r.out)
 		}
 		names[name] = t.Name
-		j := &archiveJob{member: len(r.jobs), name: name, t: t, plan: plan, ahead: map[int64]blockSum{},
+		j := &archiveJob{member: len(r.jobs), name: name, t: t, plan: plan,
 			verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
 		if j.inBytes, err = t.Shape.NumBytes(plan.From.Size()); err != nil {
 			return err
@@ -538,21 +535,7 @@ func (wk *archiveWorker) fill(j *archiveJob, b slicer.Block, dst []byte, sum *bl
 func (r *archiveRun) blockDone(j *archiveJob, i int64, sum blockSum, outLen int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	j.ahead[i] = sum
-	for {
-		b, ok := j.ahead[j.done]
-		if !ok {
-			break
-		}
-		delete(j.ahead, j.done)
-		if j.done == 0 {
-			j.crc = b.crc
-		} else {
-			j.crc = crc32c.Combine(j.crc, b.crc, b.len)
-		}
-		j.stats.Add(b.stats)
-		j.done++
-	}
+	j.add(i, sum)
 	r.pending += outLen
 	if r.jr != nil && r.pending >= cmp.Or(r.opt.CheckpointBytes, DefaultCheckpointBytes) {
 		r.pending = 0

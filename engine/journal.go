@@ -246,12 +246,9 @@ type checkpointer struct {
 	taken int           // checkpoints recorded by this run
 
 	mu       sync.Mutex
-	ahead    map[int64]blockSum // blocks written past done, until folded in
-	done     int64              // blocks [0, done) written
-	crc      uint32             // crc32c of the input bytes of blocks [0, done)
-	stats    cast.Stats         // what the cast met in blocks [0, done)
-	pending  int64              // output bytes since the last checkpoint
-	recorded int64              // done as last recorded
+	prefix         // the blocks written, folded in order (under mu)
+	pending  int64 // output bytes since the last checkpoint
+	recorded int64 // done as last recorded
 	dirSync  bool
 
 	kick chan struct{}
@@ -262,8 +259,7 @@ type checkpointer struct {
 
 func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slicer, opt Options) *checkpointer {
 	c := &checkpointer{w: w, j: j, path: path, sl: sl, last: clock(),
-		ahead: map[int64]blockSum{},
-		kick:  make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
 	c.bytes, c.every = opt.cadence()
 	if j != nil {
 		c.done, c.crc, c.stats, c.recorded = j.Done, j.CRC, j.Stats, j.Done
@@ -300,6 +296,39 @@ func (c *checkpointer) stop() {
 }
 
 // blockSum is what a written block contributes to the journal.
+// prefix is what is known of blocks [0, done) of a tensor, whose blocks
+// finish in any order: ahead holds those past done until they can be
+// folded in. Its users hold their own lock.
+type prefix struct {
+	ahead map[int64]blockSum
+	done  int64      // blocks [0, done) written
+	crc   uint32     // crc32c of their input bytes
+	stats cast.Stats // what the cast met in them
+}
+
+// add records block i and folds in every block now contiguous with the
+// prefix.
+func (p *prefix) add(i int64, s blockSum) {
+	if p.ahead == nil {
+		p.ahead = map[int64]blockSum{}
+	}
+	p.ahead[i] = s
+	for {
+		b, ok := p.ahead[p.done]
+		if !ok {
+			return
+		}
+		delete(p.ahead, p.done)
+		if p.done == 0 {
+			p.crc = b.crc
+		} else {
+			p.crc = crc32c.Combine(p.crc, b.crc, b.len)
+		}
+		p.stats.Add(b.stats)
+		p.done++
+	}
+}
+
 type blockSum struct {
 	crc   uint32 // crc32c of its input bytes
 	len   int64  // its input bytes
@@ -311,21 +340,7 @@ type blockSum struct {
 func (c *checkpointer) blockDone(i int64, sum blockSum, outLen int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ahead[i] = sum
-	for {
-		b, ok := c.ahead[c.done]
-		if !ok {
-			break
-		}
-		delete(c.ahead, c.done)
-		if c.done == 0 {
-			c.crc = b.crc
-		} else {
-			c.crc = crc32c.Combine(c.crc, b.crc, b.len)
-		}
-		c.stats.Add(b.stats)
-		c.done++
-	}
+	c.add(i, sum)
 	c.pending += outLen
 	if c.j == nil || c.pending < c.bytes {
 		return

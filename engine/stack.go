@@ -280,10 +280,8 @@ func (s *stackSeg) fileRange(mode WriteMode) (*os.File, int64) {
 // crcFold folds the crc32c of a segment's blocks, which finish in any
 // order, into the crc of its prefix.
 type crcFold struct {
-	mu    sync.Mutex
-	ahead map[int64]blockSum
-	next  int64
-	crc   uint32
+	mu sync.Mutex
+	prefix
 }
 
 // add records local block i and reports whether the segment's blocks
@@ -291,24 +289,8 @@ type crcFold struct {
 func (f *crcFold) add(i, n int64, s blockSum) (bool, uint32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.ahead == nil {
-		f.ahead = map[int64]blockSum{}
-	}
-	f.ahead[i] = s
-	for {
-		b, ok := f.ahead[f.next]
-		if !ok {
-			break
-		}
-		delete(f.ahead, f.next)
-		if f.next == 0 {
-			f.crc = b.crc
-		} else {
-			f.crc = crc32c.Combine(f.crc, b.crc, b.len)
-		}
-		f.next++
-	}
-	return f.next == n, f.crc
+	f.prefix.add(i, s)
+	return f.done == n, f.crc
 }
 
 // plan sizes the run.
