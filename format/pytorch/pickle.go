@@ -179,6 +179,17 @@ func (m *machine) push(v any, at int64) error {
 	return nil
 }
 
+// pop2 pops the top two values: below is the one under top.
+func (m *machine) pop2(at int64) (below, top any, err error) {
+	if top, err = m.pop(at); err != nil {
+		return nil, nil, err
+	}
+	if below, err = m.pop(at); err != nil {
+		return nil, nil, err
+	}
+	return below, top, nil
+}
+
 func (m *machine) pop(at int64) (any, error) {
 	lo := 0
 	if len(m.marks) > 0 {
@@ -519,11 +530,7 @@ func (m *machine) step(op byte, at int64) error {
 		s.items = append(s.items, items...)
 		return nil
 	case 's': // SETITEM
-		v, err := m.pop(at)
-		if err != nil {
-			return err
-		}
-		k, err := m.pop(at)
+		k, v, err := m.pop2(at)
 		if err != nil {
 			return err
 		}
@@ -559,11 +566,7 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.pushGlobal(mod, name, at)
 	case 0x93: // STACK_GLOBAL
-		name, err := m.pop(at)
-		if err != nil {
-			return err
-		}
-		mod, err := m.pop(at)
+		mod, name, err := m.pop2(at)
 		if err != nil {
 			return err
 		}
@@ -574,31 +577,19 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.pushGlobal(ms, ns, at)
 	case 'R': // REDUCE
-		args, err := m.pop(at)
-		if err != nil {
-			return err
-		}
-		fn, err := m.pop(at)
+		fn, args, err := m.pop2(at)
 		if err != nil {
 			return err
 		}
 		return m.apply(fn, args, at)
 	case 0x81: // NEWOBJ: cls.__new__(cls, *args)
-		args, err := m.pop(at)
-		if err != nil {
-			return err
-		}
-		cls, err := m.pop(at)
+		cls, args, err := m.pop2(at)
 		if err != nil {
 			return err
 		}
 		return m.apply(cls, args, at)
 	case 0x92: // NEWOBJ_EX
-		kw, err := m.pop(at)
-		if err != nil {
-			return err
-		}
-		args, err := m.pop(at)
+		args, kw, err := m.pop2(at)
 		if err != nil {
 			return err
 		}
@@ -637,11 +628,7 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.apply(fn, pyTuple(items), at)
 	case 'b': // BUILD
-		state, err := m.pop(at)
-		if err != nil {
-			return err
-		}
-		obj, err := m.pop(at)
+		obj, state, err := m.pop2(at)
 		if err != nil {
 			return err
 		}
