@@ -588,6 +588,9 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 				t := s.Plan.Tensor
 				err = tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", b.Index, err)
 			}
+			if err == nil {
+				w.r.w.WriteBack(off, n)
+			}
 			return sum, err
 		}
 	}
@@ -602,8 +605,10 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 		if !errors.As(err, &te) {
 			err = tensor.Errorf(err, t.File, t.Name, t.Offset+b.Off, "block %d", b.Index)
 		}
+		return sum, err
 	}
-	return sum, err
+	w.r.w.WriteBack(off, n) // start the disk now (and flush in the background)
+	return sum, nil
 }
 
 // interrupted keeps what is durable for a resumed run (as run.interrupted).
