@@ -58,6 +58,12 @@ var allTools = []string{"bigconv", "bigconv parts=4", "numpy", "dask", "torch", 
 // peak RSS that of the largest part. Only run when --tools names it.
 const partsTool = "bigconv parts=4"
 
+// partsScript starts "$@" --part I/4 for I in 0..3 at once and waits for
+// each; GNU time's %M is then the largest part's peak RSS. A --variant
+// whose name begins with "parts" (e.g. parts-w1='--workers 1') runs its
+// flags this way too.
+const partsScript = `ps=; for i in 0 1 2 3; do "$@" --part $i/4 & ps="$ps $!"; done; s=0; for p in $ps; do wait $p || s=1; done; exit $s`
+
 // variants are extra bigconv runs with more flags (--variant NAME=FLAGS),
 // measured in the same rounds as tools named "bigconv NAME".
 var variants = map[string][]string{}
@@ -80,6 +86,15 @@ type caseDef struct {
 	Peer       map[string]any
 	Files      []string // to remove afterwards
 	OutSized   string   // output-sized scratch file for cp-out and the limit, cp-out+fsync
+	OutDir     bool     // several tensors: OUTPUT is a directory, not a .npy
+}
+
+// outPath is where a tool writes the case's output in dir.
+func (c *caseDef) outPath(dir string) string {
+	if c.OutDir {
+		return filepath.Join(dir, "out")
+	}
+	return filepath.Join(dir, "out.npy")
 }
 
 type caseSpec struct {
@@ -236,7 +251,7 @@ func onnxCase(dir string, size int64) (*caseDef, error) {
 	n, _ := shape.NumBytes(4)
 	return &caseDef{Input: in, InBytes: k * n, OutBytes: k * n, Args: []string{in},
 		Peer:  map[string]any{"in": in, "kind": "onnx"},
-		Files: []string{in}}, nil
+		Files: []string{in}, OutDir: true}, nil
 }
 
 // Result is one tool on one case.
@@ -382,7 +397,7 @@ func genInputs(size int64, caseList, dir string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %v", cs.name, err)
 		}
-		fmt.Printf("%s\tbigconv convert --progress never %s %s\n", cs.name, strings.Join(c.Args, " "), filepath.Join(d, "out.npy"))
+		fmt.Printf("%s\tbigconv convert --progress never %s %s\n", cs.name, strings.Join(c.Args, " "), c.outPath(d))
 	}
 	return nil
 }
@@ -524,7 +539,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		}
 	}
 	syscall.Sync()
-	out := filepath.Join(dir, "out.npy")
+	out := c.outPath(dir)
 	ms := map[string][]measure{}
 	for r := range runs {
 		// A new random order each round (seeded: the same for every
@@ -581,6 +596,9 @@ func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error
 			bin = b
 		}
 		argv := append(append([]string{bin, "convert", "--progress", "never"}, c.Args...), extra...)
+		if strings.HasPrefix(tool, "bigconv parts") { // a variant of the 4 parts
+			argv = append([]string{"bash", "-c", partsScript, "parts"}, argv...)
+		}
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
 	}
@@ -592,8 +610,7 @@ func runTool(tool string, c *caseDef, bin, peerPath, out string) (measure, error
 	case partsTool:
 		// one shell starts the 4 parts and waits for each; GNU time's %M
 		// is then the largest part's peak RSS
-		script := `ps=; for i in 0 1 2 3; do "$@" --part $i/4 & ps="$ps $!"; done; s=0; for p in $ps; do wait $p || s=1; done; exit $s`
-		argv := append([]string{"bash", "-c", script, "parts", bin, "convert", "--progress", "never"}, c.Args...)
+		argv := append([]string{"bash", "-c", partsScript, "parts", bin, "convert", "--progress", "never"}, c.Args...)
 		m, _, err := runCmd(append(argv, out), false)
 		return m, err
 	case "numpy", "dask", "torch":
