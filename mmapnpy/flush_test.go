@@ -113,3 +113,51 @@ func TestFlusherKeepsError(t *testing.T) {
 		t.Fatal("second stop forgot the error")
 	}
 }
+
+// BenchmarkFlush writes 512 MiB through WriteAt and WriteBack in 1 MiB
+// pieces, spending spin of CPU per piece as a conversion would, and
+// commits, with the background flusher ("every-128MiB") and without it
+// ("none": all of the disk's cache flushed by the final fsync). The
+// ratio of the two in one run is what docs/benchmarks.md reports
+// ("Flushing while converting"). On a tmpfs both are the same.
+//
+//	go test -run '^$' -bench Flush -benchtime 5x ./mmapnpy/
+func BenchmarkFlush(b *testing.B) {
+	const total, piece = 512 << 20, 1 << 20
+	buf := make([]byte, piece)
+	fillF32(buf, 0)
+	dir := b.TempDir()
+	if d := os.Getenv("BIGCONV_BENCH_DIR"); d != "" {
+		dir = d // a directory on the disk to measure (TempDir may be a tmpfs)
+	}
+	for _, c := range []struct {
+		name  string
+		every int64
+	}{{"none", 1 << 62}, {"every-128MiB", 128 << 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			defer func(n int64) { flushBytes = n }(flushBytes)
+			flushBytes = c.every
+			b.SetBytes(total)
+			for range b.N {
+				out := filepath.Join(dir, "flush.npy")
+				os.Remove(out)
+				w, err := Create(out, dtype.MustParse("<f4"), dtype.Shape{total / 4}, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for off := int64(0); off < total; off += piece {
+					for s := time.Now(); time.Since(s) < 500*time.Microsecond; {
+					} // the conversion of a piece
+					if err := w.WriteAt(buf, off); err != nil {
+						b.Fatal(err)
+					}
+					w.WriteBack(off, piece)
+				}
+				if err := w.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			os.Remove(filepath.Join(dir, "flush.npy"))
+		})
+	}
+}
