@@ -228,20 +228,21 @@ func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, 
 
 // stackRun is one StackPlan.Run in progress.
 type stackRun struct {
-	sp         *StackPlan
-	opt        Options
-	out, jpath string
-	workers    int
-	bs         int64
-	journaling bool
-	segs       []*stackSeg
-	blocks     int64 // blocks of all segments
-	inBytes    int64
-	old, jr    *journal
-	w          *mmapnpy.Writer
-	ck         *checkpointer
-	res        Result
-	noRange    atomic.Bool // copy_file_range turned out unavailable
+	sp          *StackPlan
+	opt         Options
+	out, jpath  string
+	workers     int
+	bs          int64
+	journaling  bool
+	leftJournal bool // a journal was found beside the output
+	segs        []*stackSeg
+	blocks      int64 // blocks of all segments
+	inBytes     int64
+	old, jr     *journal
+	w           *mmapnpy.Writer
+	ck          *checkpointer
+	res         Result
+	noRange     atomic.Bool // copy_file_range turned out unavailable
 }
 
 // stackSeg is a segment being written: its blocks are the global blocks
@@ -316,8 +317,14 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 		seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
 		r.segs = append(r.segs, seg)
 	}
+	if opt.NoSync && opt.Resume {
+		return nil, ErrNoSyncResume
+	}
 	_, jerr := os.Stat(r.jpath)
-	r.journaling = opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || jerr == nil
+	r.leftJournal = jerr == nil
+	// as run: no journal without fsync (it could outlive data a power
+	// cut loses)
+	r.journaling = !opt.NoSync && (opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || r.leftJournal)
 	r.res = Result{From: sp.Segments[0].Plan.From, To: sp.To, Shape: sp.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
 	return r, nil
 }
@@ -333,8 +340,12 @@ func (r *stackRun) resume() error {
 		if r.old != nil && r.opt.BlockSize <= 0 {
 			r.bs = r.old.BlockSize
 		}
-	} else {
-		os.Remove(r.jpath)
+	} else if r.leftJournal {
+		// A run without a journal of its own (NoSync) still reports
+		// the work an interrupted run left, or discards it on Restart.
+		if _, err := findJournal(r.out, r.jpath, r.opt); err != nil {
+			return err
+		}
 	}
 	for _, s := range r.segs {
 		src := *s.Plan.Tensor
@@ -410,7 +421,8 @@ func summarizeFiles(files []string) string {
 // is read again (not written) so that the checksum covers all of it.
 func (r *stackRun) openOutput() error {
 	var err error
-	r.w, err = mmapnpy.Create(r.out, r.sp.To, r.sp.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace})
+	r.w, err = mmapnpy.Create(r.out, r.sp.To, r.sp.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace,
+		NoSync: r.opt.NoSync})
 	if err != nil {
 		return err
 	}

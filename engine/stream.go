@@ -36,7 +36,7 @@ func (p *Plan) runStream(ctx context.Context, out string, opt Options) (Result, 
 	}
 	per := max(inItem, outItem)
 	rowsPerBlock := max(bs/(per*max(rowElems, 1)), 1)
-	w, err := mmapnpy.CreateStream(out, p.To, rowShape, mmapnpy.Options{FlushWindows: opt.FlushWindows, Replace: opt.Replace})
+	w, err := mmapnpy.CreateStream(out, p.To, rowShape, mmapnpy.Options{FlushWindows: opt.FlushWindows, Replace: opt.Replace, NoSync: opt.NoSync})
 	if err != nil {
 		return Result{}, err
 	}

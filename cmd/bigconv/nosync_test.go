@@ -101,4 +101,20 @@ func TestNoSyncCLI(t *testing.T) {
 	}
 	sameTree(t, filepath.Join(dir, "got_dir"), filepath.Join(dir, "want_dir"))
 	leftovers(t, filepath.Join(dir, "got_dir"), "a", "b", "manifest.json")
+
+	// A --stack of three raw files: the same promise (the stack once
+	// fsynced and journaled regardless; so did a stream from stdin, whose
+	// writer now gets NoSync the same way).
+	sconv := []string{"convert", "--progress", "never", "--in-dtype", "<i8", "--shape", "-1,1024", "--dtype", "float32",
+		"--block-size", "128KiB", "--checkpoint", "256KiB", "--stack", in, in, in}
+	if n := fsyncs(t, append(sconv, filepath.Join(dir, "want_stack.npy"))...); n < 3 {
+		t.Errorf("--stack with --checkpoint 256KiB: %d fsyncs, want checkpoints and the commit's", n)
+	}
+	if n := fsyncs(t, append(sconv, "--no-sync", filepath.Join(dir, "got_stack.npy"))...); n != 0 {
+		t.Errorf("--stack --no-sync: %d fsyncs, want 0", n)
+	}
+	sameBytes(t, filepath.Join(dir, "got_stack.npy"), filepath.Join(dir, "want_stack.npy"))
+	if code, _, stderr := bigconv(t, append(sconv, "--no-sync", "--resume", filepath.Join(dir, "x.npy"))...); code != 2 || !strings.Contains(stderr, "--no-sync") {
+		t.Errorf("--stack --no-sync --resume: exit %d: %s", code, stderr)
+	}
 }
