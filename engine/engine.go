@@ -631,9 +631,13 @@ func (bp *blockPool) work() {
 			return
 		}
 		outItem := int64(bp.p.To.Size())
-		if !bp.opt.NoSync {
-			// Start the disk on this block now rather than all at
-			// the final fsync.
+		// Start the disk on this block now rather than all at the
+		// final fsync (a kernel copy: without background flushes).
+		switch {
+		case bp.opt.NoSync:
+		case bp.rangeSrc != nil && !bp.noRange.Load():
+			bp.w.StartWriteBack(b.Elem0*outItem, b.Elems*outItem)
+		default:
 			bp.w.WriteBack(b.Elem0*outItem, b.Elems*outItem)
 		}
 		bp.ck.blockDone(i, sum, b.Elems*outItem)

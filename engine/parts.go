@@ -829,7 +829,7 @@ func (sg *partSeg) block(w partOut, seg int, wk *worker, getObuf func(int64) []b
 		if err := w.writeAt(seg, obuf[lo-boff:hi-boff], lo); err != nil {
 			return sum, written, err
 		}
-		w.writeBack(lo, hi-lo)
+		w.writeBack(lo, hi-lo, false)
 		written += hi - lo
 	}
 	return sum, written, nil
@@ -848,7 +848,7 @@ func (sg *partSeg) copyBlock(w partOut, seg int, src *os.File, srcOff int64, b s
 		if err := w.copyFrom(seg, src, srcOff+b.Off+(lo-boff), lo, hi-lo); err != nil {
 			return written, err
 		}
-		w.writeBack(lo, hi-lo)
+		w.writeBack(lo, hi-lo, true)
 		written += hi - lo
 	}
 	return written, nil
@@ -1042,7 +1042,7 @@ type partOut interface {
 	writeAt(seg int, p []byte, off int64) error
 	copyFrom(seg int, src *os.File, srcOff, off, n int64) error
 	writeHeaders(start, end int64) error // the header bytes in [start, end)
-	writeBack(off, n int64)              // start the disk on file bytes [off, off+n)
+	writeBack(off, n int64, copied bool) // start the disk on file bytes [off, off+n) (copied: by CopyFrom)
 	sums() *mmapnpz.Sums                 // an archive's CRC-32 ranges written (nil: none kept)
 	Sync() error
 	Abort()
@@ -1075,8 +1075,14 @@ func (o npyOut) copyFrom(_ int, src *os.File, srcOff, off, n int64) error {
 	return o.CopyFrom(src, srcOff, off-o.HeaderLen(), n)
 }
 func (o npyOut) writeHeaders(start, end int64) error { return o.WriteHeaderRange(start, end) }
-func (o npyOut) writeBack(off, n int64)              { o.WriteBack(off-o.HeaderLen(), n) }
-func (o npyOut) sums() *mmapnpz.Sums                 { return nil }
+func (o npyOut) writeBack(off, n int64, copied bool) {
+	if copied {
+		o.StartWriteBack(off-o.HeaderLen(), n)
+	} else {
+		o.WriteBack(off-o.HeaderLen(), n)
+	}
+}
+func (o npyOut) sums() *mmapnpz.Sums { return nil }
 
 type npzOut struct {
 	*mmapnpz.Writer
@@ -1090,7 +1096,7 @@ func (o npzOut) copyFrom(k int, src *os.File, srcOff, off, n int64) error {
 	return o.Entry(k).CopyFrom(src, srcOff, off-o.base[k], n)
 }
 func (o npzOut) writeHeaders(start, end int64) error { return o.WriteLayoutRange(start, end) }
-func (o npzOut) writeBack(off, n int64)              {} // mmapnpz has no early writeback yet
+func (o npzOut) writeBack(off, n int64, copied bool) {} // mmapnpz has no early writeback yet
 func (o npzOut) sums() *mmapnpz.Sums                 { s := o.Sums(); return &s }
 
 // maxSumRanges caps the CRC-32 ranges a part hands on (about 50 bytes

@@ -601,7 +601,7 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 				err = tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+b.Off, "block %d: %v (truncated file?)", b.Index, err)
 			}
 			if err == nil {
-				w.r.w.WriteBack(off, n)
+				w.r.w.StartWriteBack(off, n) // a kernel copy: no background flushes
 			}
 			return sum, err
 		}

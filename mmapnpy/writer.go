@@ -523,9 +523,19 @@ func (w *Writer) WriteBack(off, n int64) {
 	if n <= 0 || w.opt.NoSync {
 		return
 	}
-	unix.SyncFileRange(int(w.f.Fd()), w.hdrLen+off, n, unix.SYNC_FILE_RANGE_WRITE)
+	w.StartWriteBack(off, n)
 	w.flOnce.Do(func() { w.fl = startFlusher(w.f) })
 	w.fl.add(n)
+}
+
+// StartWriteBack is WriteBack without the background flushes: for bytes
+// copied inside the kernel (CopyFrom), where the flushes measured slower
+// (an 8 GiB copy: 7.9–10.0 s with them, 5.3–6.2 s without, 3 rounds).
+func (w *Writer) StartWriteBack(off, n int64) {
+	if n <= 0 || w.opt.NoSync {
+		return
+	}
+	unix.SyncFileRange(int(w.f.Fd()), w.hdrLen+off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
 // Flushes is how many background fdatasyncs WriteBack has led to.
