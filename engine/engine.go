@@ -632,12 +632,11 @@ func (bp *blockPool) work() {
 		}
 		outItem := int64(bp.p.To.Size())
 		// Start the disk on this block now rather than all at the
-		// final fsync (a kernel copy: without background flushes).
-		switch {
-		case bp.opt.NoSync:
-		case bp.rangeSrc != nil && !bp.noRange.Load():
+		// final fsync (a kernel copy: without background flushes; with
+		// NoSync both do nothing).
+		if bp.rangeSrc != nil && !bp.noRange.Load() {
 			bp.w.StartWriteBack(b.Elem0*outItem, b.Elems*outItem)
-		default:
+		} else {
 			bp.w.WriteBack(b.Elem0*outItem, b.Elems*outItem)
 		}
 		bp.ck.blockDone(i, sum, b.Elems*outItem)

@@ -523,7 +523,7 @@ func (w *Writer) WriteBack(off, n int64) {
 	if n <= 0 || w.opt.NoSync {
 		return
 	}
-	w.StartWriteBack(off, n)
+	unix.SyncFileRange(int(w.f.Fd()), w.hdrLen+off, n, unix.SYNC_FILE_RANGE_WRITE)
 	w.flOnce.Do(func() { w.fl = startFlusher(w.f) })
 	w.fl.add(n)
 }
