@@ -523,7 +523,7 @@ func (r *archiveRun) writeBlock(wk *archiveWorker, j *archiveJob, b slicer.Block
 // fill converts block b of job j into dst, summing the input for
 // verification.
 func (wk *archiveWorker) fill(j *archiveJob, b slicer.Block, dst []byte, sum *blockSum) error {
-	if !j.plan.copyOK {
+	if !j.plan.noCast {
 		wk.buf = grow(wk.buf, b.Len)
 	}
 	return convertBlock(j.plan, j.sl, b, wk.buf, dst, j.verify, sum)

@@ -184,7 +184,8 @@ type Plan struct {
 	Casting dtype.Casting
 	Lossy   bool // the cast is not safe: values may change
 	kernel  cast.Kernel
-	copyOK  bool // bytes can be copied unchanged
+	noCast  bool // the bytes are the output's: blocks are read straight into it (a Fortran gather too)
+	copyOK  bool // noCast, and stored in C order: the kernel may copy file ranges
 }
 
 // NewPlan resolves the target type of t under opt and checks the cast.
@@ -223,7 +224,7 @@ func NewPlan(t *tensor.Tensor, opt Options) (*Plan, error) {
 	}
 	return &Plan{Tensor: t, From: from, To: to, Casting: opt.Casting,
 		Lossy: !dtype.IsSafe(from.Type, to.Type), kernel: k,
-		copyOK: from.Equal(to) && !t.Fortran}, nil
+		noCast: from.Equal(to), copyOK: from.Equal(to) && !t.Fortran}, nil
 }
 
 // Result describes a finished conversion.
@@ -608,7 +609,7 @@ type blockPool struct {
 // cancelled or a block fails.
 func (bp *blockPool) work() {
 	w := &worker{pool: bp}
-	if !bp.p.copyOK {
+	if !bp.p.noCast {
 		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size()))
 	}
 	for {
@@ -709,12 +710,12 @@ func (w *worker) fill(b slicer.Block, dst []byte, sum *blockSum) error {
 	return convertBlock(bp.p, bp.sl, b, w.buf, dst, bp.verifyCRC, sum)
 }
 
-// convertBlock reads block b of sl into buf (a plain copy: straight into
-// dst), takes its crc32c when verify, and converts it into dst with p's
-// kernel, counting what the cast met into sum.
+// convertBlock reads block b of sl into buf (no cast: straight into
+// dst, a Fortran gather too), takes its crc32c when verify, and converts
+// it into dst with p's kernel, counting what the cast met into sum.
 func convertBlock(p *Plan, sl *slicer.Slicer, b slicer.Block, buf, dst []byte, verify bool, sum *blockSum) error {
 	in := dst
-	if !p.copyOK {
+	if !p.noCast {
 		in = buf[:b.Len]
 	}
 	if err := sl.ReadBlock(b, in); err != nil {
@@ -723,7 +724,7 @@ func convertBlock(p *Plan, sl *slicer.Slicer, b slicer.Block, buf, dst []byte, v
 	if verify {
 		sum.crc = crc32c.Checksum(in)
 	}
-	if !p.copyOK {
+	if !p.noCast {
 		p.kernel(dst, in, &sum.stats)
 	}
 	return nil

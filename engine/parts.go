@@ -749,7 +749,7 @@ func (f *partFile) write(ctx context.Context, w partOut, rs []part.Range, opt Op
 					r := &run{p: sg.p, opt: opt, sl: sg.sl, verifyCRC: sg.t.CRC32C != nil && !opt.NoVerify}
 					wks[ref.seg] = &worker{pool: &blockPool{run: r}}
 				}
-				if need := sg.sl.MaxElems() * int64(sg.p.From.Size()); !sg.p.copyOK && int64(len(ibuf)) < need {
+				if need := sg.sl.MaxElems() * int64(sg.p.From.Size()); !sg.p.noCast && int64(len(ibuf)) < need {
 					ibuf = make([]byte, need) // one input buffer for all segments
 				}
 				wks[ref.seg].buf = ibuf
