@@ -244,33 +244,39 @@ func TestProgressBarInterrupted(t *testing.T) {
 // A run interrupted with --checkpoint 256KiB resumes without the flag
 // (the checkpoint interval is no part of the resume identity).
 func TestResumeOtherCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.bin")
-	writeRamp(t, in, 4<<20)
-	out := filepath.Join(dir, "out.npy")
-	conv := []string{"convert", "--progress", "never", "--in-dtype", "<i8", "--block-size", "64KiB", in, out}
-	if code, log := stopChild(t, "checkpoint:25", syscall.SIGKILL, append(conv, "--checkpoint", "256KiB")...); code != -int(syscall.SIGKILL) {
-		t.Fatalf("exit %d:\n%s", code, log)
+	// The run is interrupted with --checkpoint 256KiB, then resumed with
+	// no --checkpoint at all (the default cadence) or with another one.
+	for _, resume := range [][]string{{"--resume"}, {"--resume", "--checkpoint", "1GiB"}} {
+		t.Run(strings.Join(resume, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.bin")
+			writeRamp(t, in, 4<<20)
+			out := filepath.Join(dir, "out.npy")
+			conv := []string{"convert", "--progress", "never", "--in-dtype", "<i8", "--block-size", "64KiB", in, out}
+			if code, log := stopChild(t, "checkpoint:25", syscall.SIGKILL, append(conv, "--checkpoint", "256KiB")...); code != -int(syscall.SIGKILL) {
+				t.Fatalf("exit %d:\n%s", code, log)
+			}
+			// Without --resume the interrupted run is reported, not discarded.
+			code, _, stderr := bigconv(t, conv...)
+			if code != 1 || !strings.Contains(stderr, "--resume") {
+				t.Fatalf("rerun without --resume or --checkpoint: exit %d: %s", code, stderr)
+			}
+			code, _, stderr = bigconv(t, append(conv, resume...)...)
+			if code != 0 || !strings.Contains(stderr, "resumed after") {
+				t.Fatalf("%v: exit %d: %s", resume, code, stderr)
+			}
+			want := filepath.Join(dir, "want.npy")
+			if code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", in, want); code != 0 {
+				t.Fatal(stderr)
+			}
+			a, _ := os.ReadFile(out)
+			b, _ := os.ReadFile(want)
+			if !bytes.Equal(a, b) {
+				t.Fatal("resumed output differs from an uninterrupted run")
+			}
+			leftovers(t, dir, "in.bin", "out.npy", "want.npy")
+		})
 	}
-	// Without --resume the interrupted run is reported, not discarded.
-	code, _, stderr := bigconv(t, conv...)
-	if code != 1 || !strings.Contains(stderr, "--resume") {
-		t.Fatalf("rerun without --resume or --checkpoint: exit %d: %s", code, stderr)
-	}
-	code, _, stderr = bigconv(t, append(conv, "--resume", "--checkpoint", "1GiB")...)
-	if code != 0 || !strings.Contains(stderr, "resumed after") {
-		t.Fatalf("resume with another --checkpoint: exit %d: %s", code, stderr)
-	}
-	want := filepath.Join(dir, "want.npy")
-	if code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", in, want); code != 0 {
-		t.Fatal(stderr)
-	}
-	a, _ := os.ReadFile(out)
-	b, _ := os.ReadFile(want)
-	if !bytes.Equal(a, b) {
-		t.Fatal("resumed output differs from an uninterrupted run")
-	}
-	leftovers(t, dir, "in.bin", "out.npy", "want.npy")
 }
 
 // Detection names V1 checkpoints and sharded models' index.json files.
