@@ -175,7 +175,7 @@ func median(d []time.Duration) time.Duration {
 // benchClasses, as sub-benchmarks data=normal, data=specials, ...: each
 // should be within 1.5× of its data=normal time (compare x-copy).
 func BenchmarkKernel(b *testing.B) {
-	froms := append(append([]dtype.Type{}, numpyTypes...), dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2)
+	froms := append(append([]dtype.Type{}, numpyTypes...), dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2, dtype.Float8E4M3FNUZ, dtype.Float8E5M2FNUZ)
 	for _, from := range froms {
 		for _, to := range numpyTypes {
 			if !from.NumPy() && to != dtype.Float32 && to != dtype.Float16 {

@@ -61,7 +61,7 @@ func consistencyData(rng *rand.Rand, t dtype.Type, kind string, n int) []byte {
 			put(i, 2, uint64(f64ToHalf(math.Float64bits(v))))
 		case dtype.BFloat16:
 			put(i, 2, uint64(math.Float32bits(float32(v))>>16))
-		case dtype.Float8E4M3FN, dtype.Float8E5M2:
+		case dtype.Float8E4M3FN, dtype.Float8E5M2, dtype.Float8E4M3FNUZ, dtype.Float8E5M2FNUZ:
 			b[i] = byte(rng.Uint32())
 		case dtype.Float32, dtype.Complex64:
 			put(i, 4, uint64(math.Float32bits(float32(v))))
@@ -86,7 +86,7 @@ func consistencyData(rng *rand.Rand, t dtype.Type, kind string, n int) []byte {
 // chosen to take each path.
 func TestBlockConsistency(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	froms := append(append([]dtype.Type{}, numpyTypes...), dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2)
+	froms := append(append([]dtype.Type{}, numpyTypes...), dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2, dtype.Float8E4M3FNUZ, dtype.Float8E5M2FNUZ)
 	kinds := []string{"random", "small", "nonneg", "sparse", "zeros"}
 	const n = 3001
 	for _, from := range froms {

@@ -147,6 +147,37 @@ var e5m2Table = func() (t [256]uint32) {
 	return
 }()
 
+// e4m3fnuzTable and e5m2fnuzTable decode every float8_e4m3fnuz and
+// float8_e5m2fnuz byte (ONNX's float8 spec: exponent bias 8 / 16, no
+// infinities, no negative zero, 0x80 the only NaN, read as float32's quiet
+// NaN 0x7fc00000 as onnx's reference decoder gives it).
+var e4m3fnuzTable, e5m2fnuzTable = func() (a, b [256]uint32) {
+	for i := range a {
+		a[i] = fnuzToF32(uint8(i), 3, 8)
+		b[i] = fnuzToF32(uint8(i), 2, 16)
+	}
+	return
+}()
+
+// fnuzToF32 decodes an FNUZ float8 byte with mbits mantissa bits.
+func fnuzToF32(p uint8, mbits uint, bias int) uint32 {
+	if p == 0x80 {
+		return 0x7fc00000
+	}
+	e := int(p&0x7f) >> mbits
+	m := float64(p & (1<<mbits - 1))
+	var v float64
+	if e == 0 {
+		v = math.Ldexp(m, 1-bias-int(mbits))
+	} else {
+		v = math.Ldexp(1+m/float64(int(1)<<mbits), e-bias)
+	}
+	if p&0x80 != 0 {
+		v = -v
+	}
+	return math.Float32bits(float32(v))
+}
+
 // halfTable maps every float16 bit pattern to its float32 bits (256 KiB,
 // built on first use): a lookup beats the branchy bit manipulation on
 // data with mixed exponents (BenchmarkKernel from=float16/to=float32:
@@ -212,9 +243,11 @@ func bf16ToF32Slice(d []uint32, s []uint16) {
 	}
 }
 
-func e4m3ToF32Slice(d []uint32, s []uint8)  { byteLookup(d, s, &e4m3Table) }
-func e4m3ToHalfSlice(d []uint16, s []uint8) { byteLookup(d, s, &e4m3HalfTable) }
-func e5m2ToF32Slice(d []uint32, s []uint8)  { byteLookup(d, s, &e5m2Table) }
+func e4m3ToF32Slice(d []uint32, s []uint8)     { byteLookup(d, s, &e4m3Table) }
+func e4m3ToHalfSlice(d []uint16, s []uint8)    { byteLookup(d, s, &e4m3HalfTable) }
+func e5m2ToF32Slice(d []uint32, s []uint8)     { byteLookup(d, s, &e5m2Table) }
+func e4m3fnuzToF32Slice(d []uint32, s []uint8) { byteLookup(d, s, &e4m3fnuzTable) }
+func e5m2fnuzToF32Slice(d []uint32, s []uint8) { byteLookup(d, s, &e5m2fnuzTable) }
 
 func e5m2ToHalfSlice(d []uint16, s []uint8) {
 	d = d[:len(s)]

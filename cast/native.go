@@ -77,6 +77,14 @@ func native(from, to dtype.Type) rawKernel {
 		case dtype.Float16:
 			return func(dst, src []byte, _ *Stats) { e5m2ToHalfSlice(view[uint16](dst), src) }
 		}
+	case dtype.Float8E4M3FNUZ:
+		if to == dtype.Float32 {
+			return func(dst, src []byte, _ *Stats) { e4m3fnuzToF32Slice(view[uint32](dst), src) }
+		}
+	case dtype.Float8E5M2FNUZ:
+		if to == dtype.Float32 {
+			return func(dst, src []byte, _ *Stats) { e5m2fnuzToF32Slice(view[uint32](dst), src) }
+		}
 	case dtype.Complex64:
 		if to == dtype.Bool {
 			return func(dst, src []byte, st *Stats) { complexToBool(dst, view[float32](src), st) }
@@ -220,6 +228,10 @@ func via32(from, to dtype.Type) rawKernel {
 				e4m3ToF32Slice(bits, s)
 			case dtype.Float8E5M2:
 				e5m2ToF32Slice(bits, s)
+			case dtype.Float8E4M3FNUZ:
+				e4m3fnuzToF32Slice(bits, s)
+			case dtype.Float8E5M2FNUZ:
+				e5m2fnuzToF32Slice(bits, s)
 			case dtype.Complex64:
 				realParts(b, view[float32](s), st)
 			default:

@@ -8,8 +8,8 @@ import (
 	"github.com/bigconv/bigconv/internal/numpytest"
 )
 
-// sourcesScript decodes every bfloat16, float8_e4m3fn and float8_e5m2
-// bit pattern from the formats' definitions (sign, exponent, mantissa;
+// sourcesScript decodes every bfloat16, float8_e4m3fn, float8_e5m2,
+// float8_e4m3fnuz and float8_e5m2fnuz bit pattern from the formats' definitions (sign, exponent, mantissa;
 // ml_dtypes is not needed) and writes, into argv[1]: src_X.bin (the
 // patterns), dec_X.bin (the float32 decoding), real64_X.bin (as float64)
 // and out_X_U.bin = decoded.astype(U) for each NumPy type U, since every
@@ -49,6 +49,12 @@ kinds = {
     # float8_e5m2: 1/5/2, bias 15, IEEE-like; a NaN is read as the float16 p<<8
     'float8_e5m2': (8, lambda p: decode(p, 5, 2, 15, lambda e, m: e == 31 and m != 0, lambda e, m: e == 31 and m == 0),
                     lambda p: int(np.array([p << 8], dtype=np.uint16).view(np.float16).astype(np.float32).view(np.uint32)[0])),
+    # float8_e4m3fnuz / float8_e5m2fnuz (ONNX float8 spec): bias 8 / 16, no inf, no -0,
+    # 0x80 the only NaN -> 0x7fc00000 (onnx's reference decoder gives np.nan)
+    'float8_e4m3fnuz': (8, lambda p: None if p == 0x80 else decode(p, 4, 3, 8, lambda e, m: False, lambda e, m: False),
+                        lambda p: 0x7fc00000),
+    'float8_e5m2fnuz': (8, lambda p: None if p == 0x80 else decode(p, 5, 2, 16, lambda e, m: False, lambda e, m: False),
+                        lambda p: 0x7fc00000),
 }
 for name, (bits, dec, nanbits) in kinds.items():
     pats = np.arange(1 << bits, dtype=np.uint16 if bits == 16 else np.uint8)
@@ -70,7 +76,7 @@ for name, (bits, dec, nanbits) in kinds.items():
 func TestSourceOnlyTypes(t *testing.T) {
 	dir := t.TempDir()
 	numpytest.Run(t, sourcesScript, dir)
-	for _, from := range []dtype.Type{dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2} {
+	for _, from := range []dtype.Type{dtype.BFloat16, dtype.Float8E4M3FN, dtype.Float8E5M2, dtype.Float8E4M3FNUZ, dtype.Float8E5M2FNUZ} {
 		src := fixture(t, dir, "src_"+from.String()+".bin")
 		if want := 1 << (8 * from.Size()); len(src)/from.Size() != want {
 			t.Fatalf("%s: %d patterns, want %d", from, len(src)/from.Size(), want)

@@ -64,6 +64,11 @@ var safeTo = map[Type][]Type{
 	BFloat16:     {BFloat16, Float32, Float64, Complex64, Complex128},
 	Float8E4M3FN: {Float8E4M3FN, Float16, BFloat16, Float32, Float64, Complex64, Complex128},
 	Float8E5M2:   {Float8E5M2, Float16, BFloat16, Float32, Float64, Complex64, Complex128},
+	// The FNUZ kinds: no -0 and no inf, so every value is exact in float16
+	// (e4m3fnuz: 2^-10 … 240; e5m2fnuz: 2^-17 … 57344, subnormal in
+	// float16 where float16 is) and bfloat16.
+	Float8E4M3FNUZ: {Float8E4M3FNUZ, Float16, BFloat16, Float32, Float64, Complex64, Complex128},
+	Float8E5M2FNUZ: {Float8E5M2FNUZ, Float16, BFloat16, Float32, Float64, Complex64, Complex128},
 }
 
 // IsSafe reports whether every value of from is exactly representable in to.

@@ -29,8 +29,9 @@ var (
 type Type uint8
 
 // The element types. NumPy has a type for each up to Complex128; BFloat16,
-// Float8E4M3FN and Float8E5M2 are TensorFlow/ml_dtypes types that NumPy
-// lacks and that bigconv reads as sources only.
+// Float8E4M3FN, Float8E5M2, Float8E4M3FNUZ and Float8E5M2FNUZ are
+// TensorFlow/ONNX/ml_dtypes types that NumPy lacks and that bigconv reads
+// as sources only.
 const (
 	Invalid Type = iota
 	Bool
@@ -50,6 +51,11 @@ const (
 	BFloat16
 	Float8E4M3FN
 	Float8E5M2
+	// Float8E4M3FNUZ and Float8E5M2FNUZ are ONNX's (and ml_dtypes')
+	// float8 kinds with exponent bias 8 and 16, no infinities, no negative
+	// zero and 0x80 as the only NaN.
+	Float8E4M3FNUZ
+	Float8E5M2FNUZ
 	// Bytes is NumPy's fixed-width byte string "|S<n>"; its width is in
 	// DType.Width. bigconv writes TensorFlow string tensors as Bytes.
 	Bytes
@@ -88,24 +94,26 @@ type typeInfo struct {
 }
 
 var infos = [numTypes]typeInfo{
-	Bool:         {"bool", 'b', 1, KindBool, true},
-	Int8:         {"int8", 'i', 1, KindInt, true},
-	Int16:        {"int16", 'i', 2, KindInt, true},
-	Int32:        {"int32", 'i', 4, KindInt, true},
-	Int64:        {"int64", 'i', 8, KindInt, true},
-	Uint8:        {"uint8", 'u', 1, KindUint, true},
-	Uint16:       {"uint16", 'u', 2, KindUint, true},
-	Uint32:       {"uint32", 'u', 4, KindUint, true},
-	Uint64:       {"uint64", 'u', 8, KindUint, true},
-	Float16:      {"float16", 'f', 2, KindFloat, true},
-	Float32:      {"float32", 'f', 4, KindFloat, true},
-	Float64:      {"float64", 'f', 8, KindFloat, true},
-	Complex64:    {"complex64", 'c', 8, KindComplex, true},
-	Complex128:   {"complex128", 'c', 16, KindComplex, true},
-	BFloat16:     {"bfloat16", 0, 2, KindFloat, false},
-	Float8E4M3FN: {"float8_e4m3fn", 0, 1, KindFloat, false},
-	Float8E5M2:   {"float8_e5m2", 0, 1, KindFloat, false},
-	Bytes:        {"bytes", 'S', 0, kindBytes, true},
+	Bool:           {"bool", 'b', 1, KindBool, true},
+	Int8:           {"int8", 'i', 1, KindInt, true},
+	Int16:          {"int16", 'i', 2, KindInt, true},
+	Int32:          {"int32", 'i', 4, KindInt, true},
+	Int64:          {"int64", 'i', 8, KindInt, true},
+	Uint8:          {"uint8", 'u', 1, KindUint, true},
+	Uint16:         {"uint16", 'u', 2, KindUint, true},
+	Uint32:         {"uint32", 'u', 4, KindUint, true},
+	Uint64:         {"uint64", 'u', 8, KindUint, true},
+	Float16:        {"float16", 'f', 2, KindFloat, true},
+	Float32:        {"float32", 'f', 4, KindFloat, true},
+	Float64:        {"float64", 'f', 8, KindFloat, true},
+	Complex64:      {"complex64", 'c', 8, KindComplex, true},
+	Complex128:     {"complex128", 'c', 16, KindComplex, true},
+	BFloat16:       {"bfloat16", 0, 2, KindFloat, false},
+	Float8E4M3FN:   {"float8_e4m3fn", 0, 1, KindFloat, false},
+	Float8E5M2:     {"float8_e5m2", 0, 1, KindFloat, false},
+	Float8E4M3FNUZ: {"float8_e4m3fnuz", 0, 1, KindFloat, false},
+	Float8E5M2FNUZ: {"float8_e5m2fnuz", 0, 1, KindFloat, false},
+	Bytes:          {"bytes", 'S', 0, kindBytes, true},
 }
 
 // Valid reports whether t is one of the defined types.
@@ -214,6 +222,7 @@ var aliases = map[string]Type{
 	"byte": Int8, "ubyte": Uint8, "short": Int16, "ushort": Uint16,
 	"intc": Int32, "uintc": Uint32, "longlong": Int64, "ulonglong": Uint64,
 	"float8_e4m3": Float8E4M3FN, "f8e4m3fn": Float8E4M3FN, "f8e5m2": Float8E5M2,
+	"f8e4m3fnuz": Float8E4M3FNUZ, "f8e5m2fnuz": Float8E5M2FNUZ,
 	"bf16": BFloat16,
 }
 

@@ -201,7 +201,7 @@ func NewPlan(t *tensor.Tensor, opt Options) (*Plan, error) {
 		switch from.Type {
 		case dtype.BFloat16:
 			from = dtype.DType{Type: dtype.Uint16, BigEndian: from.BigEndian}
-		case dtype.Float8E4M3FN, dtype.Float8E5M2:
+		case dtype.Float8E4M3FN, dtype.Float8E5M2, dtype.Float8E4M3FNUZ, dtype.Float8E5M2FNUZ:
 			from = dtype.Of(dtype.Uint8)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"sync"
 
 	"github.com/bigconv/bigconv/dtype"
@@ -171,90 +170,4 @@ func (u *nibbles) ReadAt(p []byte, off int64) (int, error) {
 		done += k
 	}
 	return done, eof
-}
-
-// widen maps each stored byte through a table to a little-endian float32.
-type widen struct {
-	src io.ReaderAt
-	n   int64 // elements
-	lut *[256]uint32
-}
-
-func (w *widen) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("onnx: negative offset %d", off)
-	}
-	size := w.n * 4
-	if off >= size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > size-off {
-		p, eof = p[:size-off], io.EOF
-	}
-	bp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bp)
-	buf := *bp
-	done := 0
-	var tmp [4]byte
-	for done < len(p) {
-		pos := off + int64(done)
-		e := pos / 4
-		k := min(int64(len(buf)), (pos+int64(len(p)-done)+3)/4-e) // elements touched
-		src := buf[:k]
-		if m, err := w.src.ReadAt(src, e); m < len(src) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return done, err
-		}
-		for i := int64(0); i < k && done < len(p); i++ {
-			binary.LittleEndian.PutUint32(tmp[:], w.lut[src[i]])
-			skip := 0
-			if i == 0 {
-				skip = int(pos % 4)
-			}
-			done += copy(p[done:], tmp[skip:])
-		}
-	}
-	return done, eof
-}
-
-var (
-	lutOnce            sync.Once
-	lutE4M3, lutE5M2UZ [256]uint32
-)
-
-// fnuzTable is the float32 bits of each FLOAT8E4M3FNUZ or
-// FLOAT8E5M2FNUZ byte (ONNX Float8 spec: exponent bias 8 / 16, no
-// infinities, no negative zero, 0x80 the only NaN).
-func fnuzTable(dt onnxproto.DataType) *[256]uint32 {
-	lutOnce.Do(func() {
-		for i := 0; i < 256; i++ {
-			lutE4M3[i] = fnuz(byte(i), 3, 8)
-			lutE5M2UZ[i] = fnuz(byte(i), 2, 16)
-		}
-	})
-	if dt == onnxproto.Float8E4M3FNUZ {
-		return &lutE4M3
-	}
-	return &lutE5M2UZ
-}
-
-func fnuz(b byte, mbits uint, bias int) uint32 {
-	if b == 0x80 {
-		return 0x7fc00000
-	}
-	e := int(b&0x7f) >> mbits
-	m := float64(b & (1<<mbits - 1))
-	var v float64
-	if e == 0 {
-		v = math.Ldexp(m, 1-bias-int(mbits))
-	} else {
-		v = math.Ldexp(1+m/float64(int(1)<<mbits), e-bias)
-	}
-	if b&0x80 != 0 {
-		v = -v
-	}
-	return math.Float32bits(float32(v))
 }

@@ -24,11 +24,10 @@
 //     (larger ones are refused when opened) and dropped once every byte
 //     has been read, so a model's typed tensors are not all held at once.
 //
-// bfloat16, FLOAT8E4M3FN and FLOAT8E5M2 are presented as the dtype
-// package's types (the engine widens them to float32, or keeps raw bits
-// with --raw-bits); FLOAT8E4M3FNUZ and FLOAT8E5M2FNUZ, which the dtype
-// package lacks, are widened to float32 by this reader through a 256-entry
-// table (exact); INT4/UINT4 are unpacked to int8/uint8 (int4 sign-extended)
+// bfloat16 and the four float8 kinds (FLOAT8E4M3FN, FLOAT8E5M2,
+// FLOAT8E4M3FNUZ, FLOAT8E5M2FNUZ) are presented as the dtype package's
+// types (the engine widens them to float32, or keeps raw bits with
+// --raw-bits); INT4/UINT4 are unpacked to int8/uint8 (int4 sign-extended)
 // as onnx.numpy_helper does; STRING tensors become |S<longest>.
 //
 //	in, err := onnx.Open(format.Source{R: f, Size: size, Name: "model.onnx", Sibling: sib})

@@ -90,9 +90,6 @@ func (o *opener) tensor(off, n int64, where string) (*tensor.Tensor, error) {
 	case info.Nibbles:
 		t.Data = &nibbles{src: stored, n: elems, signed: h.dt == onnxproto.Int4}
 		t.Extra["unpacked"] = "two 4-bit values per byte, low nibble first"
-	case h.dt == onnxproto.Float8E4M3FNUZ || h.dt == onnxproto.Float8E5M2FNUZ:
-		t.Data = &widen{src: stored, n: elems, lut: fnuzTable(h.dt)}
-		t.Extra["widened"] = "to float32 by the reader (exact); --raw-bits does not apply"
 	default:
 		t.Data = stored
 		t.Contiguous = contiguous

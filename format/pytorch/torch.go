@@ -60,11 +60,13 @@ var torchDTypes = map[string]dtype.DType{
 	"bool":      dtype.Of(dtype.Bool),
 	"complex64": dtype.Of(dtype.Complex64), "cfloat": dtype.Of(dtype.Complex64),
 	"complex128": dtype.Of(dtype.Complex128), "cdouble": dtype.Of(dtype.Complex128),
-	"float8_e5m2":   dtype.Of(dtype.Float8E5M2),
-	"float8_e4m3fn": dtype.Of(dtype.Float8E4M3FN),
+	"float8_e5m2":     dtype.Of(dtype.Float8E5M2),
+	"float8_e4m3fn":   dtype.Of(dtype.Float8E4M3FN),
+	"float8_e4m3fnuz": dtype.Of(dtype.Float8E4M3FNUZ),
+	"float8_e5m2fnuz": dtype.Of(dtype.Float8E5M2FNUZ),
 	// known, not convertible
 	"complex32": {}, "chalf": {}, "qint8": {}, "quint8": {}, "qint32": {}, "quint4x2": {}, "quint2x4": {},
-	"float8_e5m2fnuz": {}, "float8_e4m3fnuz": {}, "float8_e8m0fnu": {},
+	"float8_e8m0fnu": {},
 }
 
 // Tensor rebuild functions in torch._utils whose result bigconv does not

@@ -160,8 +160,8 @@ var stTypes = map[string]stType{
 	"F8_E5M2":     {8, dtype.Of(dtype.Float8E5M2)},
 	"F8_E4M3":     {8, dtype.Of(dtype.Float8E4M3FN)}, // torch.float8_e4m3fn
 	"F8_E8M0":     {8, dtype.DType{}},
-	"F8_E4M3FNUZ": {8, dtype.DType{}},
-	"F8_E5M2FNUZ": {8, dtype.DType{}},
+	"F8_E4M3FNUZ": {8, dtype.Of(dtype.Float8E4M3FNUZ)},
+	"F8_E5M2FNUZ": {8, dtype.Of(dtype.Float8E5M2FNUZ)},
 	"F6_E2M3":     {6, dtype.DType{}},
 	"F6_E3M2":     {6, dtype.DType{}},
 	"F4":          {4, dtype.DType{}},

@@ -134,7 +134,7 @@ func valField(dt tfproto.DataType) int {
 		return fieldUint32Val
 	case tfproto.DTUint64:
 		return fieldUint64Val
-	case tfproto.DTFloat8E5M2, tfproto.DTFloat8E4M3:
+	case tfproto.DTFloat8E5M2, tfproto.DTFloat8E4M3, tfproto.DTFloat8E4M3FNUZ, tfproto.DTFloat8E5M2FNUZ:
 		return fieldFloat8Val
 	}
 	return 0

@@ -137,8 +137,10 @@ func Lookup(t DataType) (Info, bool) {
 		return Info{Stored: le(dtype.Float8E4M3FN), Out: le(dtype.Float8E4M3FN), Field: FieldInt32Data}, true
 	case Float8E5M2:
 		return Info{Stored: le(dtype.Float8E5M2), Out: le(dtype.Float8E5M2), Field: FieldInt32Data}, true
-	case Float8E4M3FNUZ, Float8E5M2FNUZ:
-		return Info{Stored: le(dtype.Uint8), Out: le(dtype.Float32), Field: FieldInt32Data}, true
+	case Float8E4M3FNUZ:
+		return Info{Stored: le(dtype.Float8E4M3FNUZ), Out: le(dtype.Float8E4M3FNUZ), Field: FieldInt32Data}, true
+	case Float8E5M2FNUZ:
+		return Info{Stored: le(dtype.Float8E5M2FNUZ), Out: le(dtype.Float8E5M2FNUZ), Field: FieldInt32Data}, true
 	case Uint4:
 		return Info{Stored: le(dtype.Uint8), Out: le(dtype.Uint8), Nibbles: true, Field: FieldInt32Data}, true
 	case Int4:

@@ -48,6 +48,10 @@ func DataTypeOf(t dtype.Type) (tfproto.DataType, error) {
 		return tfproto.DTFloat8E5M2, nil
 	case dtype.Float8E4M3FN:
 		return tfproto.DTFloat8E4M3, nil
+	case dtype.Float8E4M3FNUZ:
+		return tfproto.DTFloat8E4M3FNUZ, nil
+	case dtype.Float8E5M2FNUZ:
+		return tfproto.DTFloat8E5M2FNUZ, nil
 	case dtype.Bytes:
 		return tfproto.DTString, nil
 	}
@@ -179,7 +183,7 @@ func TensorProtoVals(dt dtype.DType, shape dtype.Shape, elems []byte, packed boo
 		field, wire = 16, protowire.VarintType
 	case dtype.Uint64:
 		field, wire = 17, protowire.VarintType
-	case dtype.Float8E4M3FN, dtype.Float8E5M2:
+	case dtype.Float8E4M3FN, dtype.Float8E5M2, dtype.Float8E4M3FNUZ, dtype.Float8E5M2FNUZ:
 		b = protowire.AppendTag(b, 18, protowire.BytesType)
 		return protowire.AppendBytes(b, elems), nil
 	default:

@@ -44,6 +44,10 @@ const (
 	DTUint64     DataType = 23
 	DTFloat8E5M2 DataType = 24
 	DTFloat8E4M3 DataType = 25
+	// DTFloat8E4M3FNUZ and DTFloat8E5M2FNUZ as types.proto numbers them
+	// (27 is float8_e4m3b11fnuz, which bigconv does not read).
+	DTFloat8E4M3FNUZ DataType = 26
+	DTFloat8E5M2FNUZ DataType = 28
 )
 
 var dtNames = map[DataType]string{
@@ -76,6 +80,7 @@ var numeric = map[DataType]dtype.Type{
 	DTUint16: dtype.Uint16, DTComplex128: dtype.Complex128, DTHalf: dtype.Float16,
 	DTUint32: dtype.Uint32, DTUint64: dtype.Uint64,
 	DTFloat8E5M2: dtype.Float8E5M2, DTFloat8E4M3: dtype.Float8E4M3FN,
+	DTFloat8E4M3FNUZ: dtype.Float8E4M3FNUZ, DTFloat8E5M2FNUZ: dtype.Float8E5M2FNUZ,
 }
 
 // ErrDataType reports a DataType with no bigconv element type.
