@@ -27,7 +27,7 @@ type tensorInfo struct {
 	Extra       map[string]string `json:"extra,omitempty"`
 }
 
-func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -45,7 +45,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	}
 	opt.Stdin = stdin
 	if jf.multi(pos) {
-		return inspectMany(pos, opt, jf, tensors, *asJSON, stdout)
+		return inspectMany(pos, opt, jf, tensors, *asJSON, stdout, stderr)
 	}
 	in, err := format.OpenPath(pos[0], opt)
 	var nt *tfrecord.NotTensorsError

@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "convert":
 		err = cmdConvert(ctx, args[1:], stdin, stdout, stderr)
 	case "inspect":
-		err = cmdInspect(ctx, args[1:], stdin, stdout)
+		err = cmdInspect(ctx, args[1:], stdin, stdout, stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout, stderr)
 	case "--version", "-version", "version":

@@ -66,6 +66,16 @@ func (j *joinFlags) join(ins []*format.Input) (engine.Join, error) {
 	return engine.JoinConcat, nil
 }
 
+// warnInputs prints each input's warnings (a raw shape that uses only a
+// prefix of its file), as convert does for one input.
+func warnInputs(ins []*format.Input, stderr io.Writer) {
+	for _, in := range ins {
+		for _, w := range in.Warnings {
+			fmt.Fprintln(stderr, "bigconv: warning:", w)
+		}
+	}
+}
+
 func closeInputs(ins []*format.Input) {
 	for _, in := range ins {
 		in.Close()
@@ -83,6 +93,7 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 		return err
 	}
 	defer closeInputs(ins)
+	warnInputs(ins, stderr)
 	join, err := jf.join(ins)
 	if err != nil {
 		return err
@@ -145,13 +156,14 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 
 // inspectMany prints what a stack of several inputs would be: the
 // joined dtype and shape, then each input's file, format, tensor, dtype
-// and shape.
-func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []string, asJSON bool, stdout io.Writer) error {
+// and shape; the inputs' warnings go to stderr.
+func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []string, asJSON bool, stdout, stderr io.Writer) error {
 	ins, err := format.OpenPaths(inputs, fopt)
 	if err != nil {
 		return err
 	}
 	defer closeInputs(ins)
+	warnInputs(ins, stderr)
 	join, err := jf.join(ins)
 	if err != nil {
 		return err
