@@ -166,6 +166,12 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	if iopt.Identity == "" {
 		iopt.Identity = InputsIdentity(ins)
 	}
+	if plan.Rows != "" {
+		if len(plan.Segments) == 0 {
+			return res, fmt.Errorf("%w: rows %s keep none of the inputs; an empty array is not split into parts (run without --part)", ErrStackShape, plan.Rows)
+		}
+		iopt.Identity += " rows=" + plan.Rows // every part must keep the same rows
+	}
 	defaultBS := iopt.BlockSize <= 0
 	if defaultBS {
 		iopt.BlockSize = PartBlockSize

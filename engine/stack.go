@@ -53,12 +53,20 @@ func (j Join) String() string {
 type StackOptions struct {
 	Options
 	Join Join
+	// Rows, if set, keeps only rows START:STOP of the joined array's
+	// first axis, with Python's slice rules: np.stack(inputs)[START:STOP]
+	// (the inputs in that range) or np.concatenate(inputs)[START:STOP]
+	// (the rows of each input that fall in it; an input cut at either end
+	// is read through tensor.Rows). Every input is still checked (shapes,
+	// casts) and counts for the common type, as in NumPy.
+	Rows *tensor.RowRange
 }
 
 // Segment is one input of a stack: its tensor, the plan that converts
 // it, and the elements of the output it fills.
 type Segment struct {
 	Plan  *Plan
+	Input int   // the input's place among the tensors stacked
 	Elem0 int64 // first output element, in C order
 	Elems int64
 }
@@ -85,11 +93,16 @@ type StackPlan struct {
 	To       dtype.DType
 	Shape    dtype.Shape
 	Segments []Segment
+	// Rows is the row range kept (StackOptions.Rows) as "START:STOP of
+	// N", the bounds resolved over the joined array's N rows; "" for all.
+	// Segments then hold only the inputs, or parts of inputs, in it.
+	Rows string
 }
 
 // NewStackPlan checks that the tensors ts fit together under opt.Join
-// and that each casts to the output type under opt.Casting. Errors name
-// the file at fault and both shapes or types.
+// and that each casts to the output type under opt.Casting, then keeps
+// the rows opt.Rows selects. Errors name the file at fault and both
+// shapes or types.
 func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: no inputs", ErrStackShape)
@@ -124,34 +137,71 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	}
 	popt := opt.Options
 	popt.DType = to
-	var elem0 int64
-	for _, t := range ts {
-		p, err := NewPlan(t, popt)
-		if err != nil {
+	plans := make([]*Plan, len(ts))
+	for i, t := range ts {
+		var err error
+		if plans[i], err = NewPlan(t, popt); err != nil {
 			return nil, err
 		}
-		n, err := t.Shape.NumElements()
-		if err != nil {
+		if _, err := t.Shape.NumElements(); err != nil {
 			return nil, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, -1, "%v", err)
 		}
-		sp.Segments = append(sp.Segments, Segment{Plan: p, Elem0: elem0, Elems: n})
-		if elem0, err = addCheck(elem0, n); err != nil {
-			return nil, err
-		}
 	}
-	sp.To = sp.Segments[0].Plan.To
-	switch opt.Join {
-	case JoinStack:
-		sp.Shape = append(dtype.Shape{int64(len(ts))}, first.Shape...)
-	default:
-		var rows int64
+	sp.To = plans[0].To
+	// rows of the joined array, and the first axis of each input in it
+	rows := int64(len(ts))
+	if opt.Join == JoinConcat {
+		rows = 0
 		for _, t := range ts {
 			var err error
 			if rows, err = addCheck(rows, t.Shape[0]); err != nil {
 				return nil, err
 			}
 		}
-		sp.Shape = append(dtype.Shape{rows}, first.Shape[1:]...)
+	}
+	start, stop := int64(0), rows
+	if opt.Rows != nil {
+		start, stop = opt.Rows.Resolve(rows)
+		sp.Rows = fmt.Sprintf("%d:%d of %d", start, stop, rows)
+	}
+	var elem0, row0 int64
+	for i, t := range ts {
+		p := plans[i]
+		switch opt.Join {
+		case JoinStack:
+			if int64(i) < start || int64(i) >= stop {
+				continue
+			}
+		default:
+			n := t.Shape[0]
+			lo, hi := max(start, row0)-row0, min(stop, row0+n)-row0
+			row0 += n
+			if hi <= lo {
+				continue
+			}
+			if lo > 0 || hi < n {
+				v, err := tensor.Rows(t, tensor.RowRange{Start: &lo, Stop: &hi})
+				if err != nil {
+					return nil, err
+				}
+				if p, err = NewPlan(v, popt); err != nil {
+					return nil, err
+				}
+			}
+		}
+		n, err := p.Tensor.Shape.NumElements()
+		if err != nil {
+			return nil, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, -1, "%v", err)
+		}
+		sp.Segments = append(sp.Segments, Segment{Plan: p, Input: i, Elem0: elem0, Elems: n})
+		if elem0, err = addCheck(elem0, n); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Join == JoinStack {
+		sp.Shape = append(dtype.Shape{stop - start}, first.Shape...)
+	} else {
+		sp.Shape = append(dtype.Shape{stop - start}, first.Shape[1:]...)
 	}
 	if _, err := sp.Shape.NumBytes(sp.To.Size()); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStackShape, err)
@@ -204,6 +254,9 @@ func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOption
 // Run carries out the stack plan, writing out; cancellation, the journal
 // and its refusals are as for Plan.Run.
 func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	if sp.Rows != "" {
+		opt.Identity += " rows=" + sp.Rows // another range is another output
+	}
 	r, err := sp.plan(out, opt)
 	if err != nil {
 		return Result{}, err
@@ -325,7 +378,11 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 	// as run: no journal without fsync (it could outlive data a power
 	// cut loses)
 	r.journaling = !opt.NoSync && (opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || r.leftJournal)
-	r.res = Result{From: sp.Segments[0].Plan.From, To: sp.To, Shape: sp.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
+	from := sp.To // no rows kept: no input is read
+	if len(sp.Segments) > 0 {
+		from = sp.Segments[0].Plan.From
+	}
+	r.res = Result{From: from, To: sp.To, Shape: sp.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
 	return r, nil
 }
 

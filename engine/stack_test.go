@@ -83,6 +83,63 @@ func TestStackValues(t *testing.T) {
 	}
 }
 
+// TestStackRowsPlan: StackOptions.Rows keeps rows of the joined array,
+// as np.concatenate(ts)[START:STOP] and np.stack(ts)[START:STOP] would:
+// for a concatenation the segments are the inputs' rows in the range
+// (Segment.Input naming each input), for a stack the inputs in it.
+func TestStackRowsPlan(t *testing.T) {
+	ts := []*tensor.Tensor{i16Tensor("a", 0, 3, 4), i16Tensor("b", 1000, 5, 4), i16Tensor("c", -2000, 2, 4)}
+	rr := func(s string) *tensor.RowRange {
+		r, err := tensor.ParseRows(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	// concatenated rows: a 0..2, b 3..7, c 8..9
+	for _, c := range []struct {
+		rows   string
+		shape  dtype.Shape
+		inputs []int
+		first  int32 // value of the output's first element
+	}{
+		{"2:9", dtype.Shape{7, 4}, []int{0, 1, 2}, 8},
+		{"-4:-1", dtype.Shape{3, 4}, []int{1, 2}, 1000 + 3*4}, // rows 6:9
+		{"3:8", dtype.Shape{5, 4}, []int{1}, 1000},
+		{"5:3", dtype.Shape{0, 4}, nil, 0},
+	} {
+		out := filepath.Join(t.TempDir(), "o.npy")
+		sp, err := NewStackPlan(ts, StackOptions{Join: JoinConcat, Rows: rr(c.rows), Options: Options{DType: dtype.MustParse("<i4")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inputs []int
+		for _, s := range sp.Segments {
+			inputs = append(inputs, s.Input)
+		}
+		if !sp.Shape.Equal(c.shape) || fmt.Sprint(inputs) != fmt.Sprint(c.inputs) {
+			t.Errorf("rows %s: shape %v, inputs %v; want %v, %v", c.rows, sp.Shape, inputs, c.shape, c.inputs)
+			continue
+		}
+		res, err := sp.Run(context.Background(), out, Options{BlockSize: 16, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(out)
+		if v := readI32(t, out, st.Size()-res.OutBytes); len(v) > 0 && v[0] != c.first {
+			t.Errorf("rows %s: first value %d, want %d", c.rows, v[0], c.first)
+		}
+	}
+	same := []*tensor.Tensor{i16Tensor("a", 0, 2, 4), i16Tensor("b", 100, 2, 4), i16Tensor("c", 200, 2, 4)}
+	sp, err := NewStackPlan(same, StackOptions{Join: JoinStack, Rows: rr("-2:")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sp.Shape.Equal(dtype.Shape{2, 2, 4}) || len(sp.Segments) != 2 || sp.Segments[0].Input != 1 || sp.Rows != "1:3 of 3" {
+		t.Errorf("stack rows -2:: shape %v, %d segments, rows %q", sp.Shape, len(sp.Segments), sp.Rows)
+	}
+}
+
 // gateReader reads a tensor's bytes after noting which file is being
 // read: each read waits (up to 0.3 s) until reads of two different
 // files are in flight, so a pool that worked one file at a time would

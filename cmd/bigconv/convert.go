@@ -115,7 +115,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
 	jf := addJoinFlags(fs)
-	rowsFlag := fs.String("rows", "", "convert only rows START:STOP of each tensor's first axis, as Python's a[START:STOP] (negatives count from the end, either bound may be empty; C or Fortran order)")
+	rowsFlag := fs.String("rows", "", "convert only rows START:STOP of each tensor's first axis, as Python's a[START:STOP] (negatives count from the end, either bound may be empty; C or Fortran order); with several INPUTs, rows of the joined array: np.stack(inputs)[START:STOP] (a range of the inputs) or np.concatenate(inputs)[START:STOP]")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
@@ -224,7 +224,7 @@ Flags:`)
 	fopt.Stdin = stdin
 	inputs, out := pos[:len(pos)-1], pos[len(pos)-1]
 	if jf.multi(inputs) {
-		iopt := engine.InputOptions{Options: eopt, Tensors: tensors}
+		iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows}
 		return convertMany(ctx, inputs, out, fopt, jf, iopt, showBar, *replace, sp, stderr)
 	}
 	in, err := format.OpenPath(pos[0], fopt)
