@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,4 +286,75 @@ func TestStackResumeChecksum(t *testing.T) {
 		t.Fatalf("err = %v, want ErrChecksum naming in1.bin", err)
 	}
 	emptyDir(t, dir)
+}
+
+// countingStream is a one-pass stream of known bytes that, like a
+// compressed TFRecord file, can count its rows apart from itself.
+type countingStream struct {
+	*bytes.Reader
+	rows int64
+}
+
+func (c *countingStream) Rows() (int64, error) { return c.rows, nil }
+
+// TestStackStreams: one-pass inputs (Stream, no Data) stack with inputs
+// of random access, each stream read by one worker from its start: one
+// of known shape, one whose rows it counts first (Shape[0] 0); a stream
+// shorter or longer than its shape is corrupt, naming the file; one that
+// cannot count its rows is refused saying why.
+func TestStackStreams(t *testing.T) {
+	stream := func(name string, base, rows, cols int, count bool) *tensor.Tensor {
+		d := i16Tensor(name, base, rows, cols)
+		b := make([]byte, 2*rows*cols)
+		d.Data.ReadAt(b, 0)
+		d.Data = nil
+		if count {
+			d.Stream = &countingStream{bytes.NewReader(b), int64(rows)}
+			d.Shape[0] = 0
+		} else {
+			d.Stream = bytes.NewReader(b)
+		}
+		return d
+	}
+	ts := []*tensor.Tensor{i16Tensor("a", 0, 3, 100), stream("s", 1000, 5, 100, false), i16Tensor("c", -2000, 2, 100), stream("u", 5000, 4, 100, true)}
+	out := filepath.Join(t.TempDir(), "o.npy")
+	res, err := Stack(context.Background(), ts, out, StackOptions{Join: JoinConcat, Options: Options{DType: dtype.MustParse("<i4"), BlockSize: 256, Workers: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Shape.Equal(dtype.Shape{14, 100}) {
+		t.Fatalf("shape %v", res.Shape)
+	}
+	st, _ := os.Stat(out)
+	v := readI32(t, out, st.Size()-res.OutBytes)
+	var want []int32
+	for _, c := range []struct{ base, n int }{{0, 300}, {1000, 500}, {-2000, 200}, {5000, 400}} {
+		for k := range c.n {
+			want = append(want, int32(c.base+k))
+		}
+	}
+	for i := range want {
+		if v[i] != want[i] {
+			t.Fatalf("element %d = %d, want %d", i, v[i], want[i])
+		}
+	}
+
+	for _, c := range []struct {
+		name string
+		bad  *tensor.Tensor
+		want string
+	}{
+		{"short", func() *tensor.Tensor { s := stream("short", 0, 5, 100, false); s.Shape[0] = 6; return s }(), "ends 200 bytes early"},
+		{"long", func() *tensor.Tensor { s := stream("long", 0, 5, 100, false); s.Shape[0] = 4; return s }(), "longer than its 800 bytes"},
+		{"uncounted", func() *tensor.Tensor { s := stream("pipe", 0, 5, 100, false); s.Shape[0] = 0; return s }(), "save it to a file"},
+	} {
+		out := filepath.Join(t.TempDir(), "o.npy")
+		_, err := Stack(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 100), c.bad}, out, StackOptions{Join: JoinConcat})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.bad.File) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: output left", c.name)
+		}
+	}
 }

@@ -139,6 +139,11 @@ Each input gives one tensor (--tensor NAME picks it); all are cast to --dtype
 byte by byte (zero-pad numbers: act_002 sorts before act_010, act_10 before act_2);
 a pattern matching nothing is an error. With --in-dtype, inputs that another
 format claims by magic bytes or extension (.npy, .tfrecord) are read as that.
+Inputs that can be read only once (a GZIP/ZLIB TFRecord, a deflated .npz member
+over 1 MiB) are each read by one worker, start to end; a compressed TFRecord is
+first decompressed once more to count its records. stdin joins others only
+when its length is known (a raw --shape without -1).
+--rows START:STOP keeps rows of the joined array (np.stack(inputs)[START:STOP]).
 
 Flags:`)
 		fs.PrintDefaults()

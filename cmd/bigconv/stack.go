@@ -220,18 +220,26 @@ func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []
 	fmt.Fprintf(stdout, "%s of %d inputs%s: %s %v, %d bytes (dtype: np.result_type of the inputs unless --dtype)\n",
 		join, len(ins), kept, sp.To, sp.Shape, outBytes)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tFILE\tFORMAT\tTENSOR\tDTYPE\tSHAPE\tORDER\tBYTES\tROWS")
+	head := "#\tFILE\tFORMAT\tTENSOR\tDTYPE\tSHAPE\tORDER\tBYTES"
+	if sp.Rows != "" {
+		head += "\tROWS"
+	}
+	fmt.Fprintln(tw, head)
 	for i, it := range items {
 		name := it.Tensor
 		if name == "" {
 			name = "-"
 		}
-		r := it.Rows
-		if r == "" {
-			r = "all"
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%d", it.Input, it.File, it.Format, name, it.DType,
+			sp.Segments[i].Plan.Tensor.Shape, it.Order, it.Bytes)
+		if sp.Rows != "" {
+			r := it.Rows
+			if r == "" {
+				r = "all"
+			}
+			fmt.Fprintf(tw, "\t%s", r)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%d\t%s\n", it.Input, it.File, it.Format, name, it.DType,
-			sp.Segments[i].Plan.Tensor.Shape, it.Order, it.Bytes, r)
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
