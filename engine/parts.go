@@ -158,6 +158,9 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	if err := notAnInput(ins, out); err != nil {
 		return res, err
 	}
+	if IsArchivePath(out) {
+		return res, fmt.Errorf("engine: %s: parts write a stack into a .npy file; a stack into an .npz is written by one process (drop --part, or name a .npy OUTPUT)", out)
+	}
 	plan, err := PlanInputs(ins, opt)
 	if err != nil {
 		return res, err

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/crc32c"
@@ -62,6 +63,9 @@ type StackOptions struct {
 	// is read through tensor.Rows). Every input is still checked (shapes,
 	// casts) and counts for the common type, as in NumPy.
 	Rows *tensor.RowRange
+	// ModTime is the member time of an .npz output (zero: now, as
+	// np.savez).
+	ModTime time.Time
 }
 
 // Segment is one input of a stack: its tensor, the plan that converts
@@ -99,6 +103,8 @@ type StackPlan struct {
 	// N", the bounds resolved over the joined array's N rows; "" for all.
 	// Segments then hold only the inputs, or parts of inputs, in it.
 	Rows string
+	// ModTime is the member time of an .npz output (StackOptions.ModTime).
+	ModTime time.Time
 }
 
 // NewStackPlan checks that the tensors ts fit together under opt.Join
@@ -109,7 +115,7 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: no inputs", ErrStackShape)
 	}
-	sp := &StackPlan{Join: opt.Join}
+	sp := &StackPlan{Join: opt.Join, ModTime: opt.ModTime}
 	for _, t := range ts {
 		if t.Unsupported != "" {
 			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "%s", t.Unsupported)
@@ -310,7 +316,9 @@ func commonType(ts []*tensor.Tensor, rawBits bool) (dtype.DType, error) {
 
 // Stack writes the tensors ts as one array to the .npy file out: along a
 // new leading axis (np.stack) or axis 0 (np.concatenate), each cast to
-// the output type. Blocks of every input are converted by one pool of
+// the output type. An out ending in .npz receives the array as the
+// archive's one stored member arr_0.npy, as np.savez(out, array) names
+// it (written, resumed and checked as ConvertArchive writes a member). Blocks of every input are converted by one pool of
 // workers (blocks of different files are in flight at once), memory is
 // a few blocks per worker whatever the number of inputs, progress
 // counts the input bytes of all of them, a checksum an input carries is
@@ -328,11 +336,16 @@ func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOption
 	return sp.Run(ctx, out, opt.Options)
 }
 
-// Run carries out the stack plan, writing out; cancellation, the journal
-// and its refusals are as for Plan.Run.
+// Run carries out the stack plan, writing out (a .npy file, or an .npz
+// archive holding the array as member arr_0.npy); cancellation, the
+// journal and its refusals are as for Plan.Run (ConvertArchive's for an
+// .npz).
 func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, error) {
 	if sp.Rows != "" {
 		opt.Identity += " rows=" + sp.Rows // another range is another output
+	}
+	if IsArchivePath(out) {
+		return sp.runArchive(ctx, out, opt)
 	}
 	r, err := sp.plan(out, opt)
 	if err != nil {

@@ -120,7 +120,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: bigconv convert [flags] INPUT OUTPUT
-       bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
+       bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy|OUTPUT.npz
 
 INPUT is a .npy, .npz, .safetensors, raw dump (with --in-dtype), TF checkpoint
 PREFIX / .index / SavedModel directory, TFRecord, or serialized TensorProto;
@@ -144,6 +144,8 @@ over 1 MiB) are each read by one worker, start to end; a compressed TFRecord is
 first decompressed once more to count its records. stdin joins others only
 when its length is known (a raw --shape without -1).
 --rows START:STOP keeps rows of the joined array (np.stack(inputs)[START:STOP]).
+An OUTPUT ending in .npz holds the joined array as its one member arr_0.npy,
+as np.savez(OUTPUT, array) names it (not with --part).
 
 Flags:`)
 		fs.PrintDefaults()
@@ -229,7 +231,7 @@ Flags:`)
 	fopt.Stdin = stdin
 	inputs, out := pos[:len(pos)-1], pos[len(pos)-1]
 	if jf.multi(inputs) {
-		iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows}
+		iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows, ModTime: modTime}
 		return convertMany(ctx, inputs, out, fopt, jf, iopt, showBar, *replace, sp, stderr)
 	}
 	in, err := format.OpenPath(pos[0], fopt)

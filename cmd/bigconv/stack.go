@@ -89,6 +89,9 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 	if jf.stack && jf.concat {
 		return usageError{errors.New("--stack and --concat exclude each other")}
 	}
+	if sp != nil && engine.IsArchivePath(out) {
+		return usageError{fmt.Errorf("--part writes several inputs into one .npy; %s (an .npz) is written by one process: drop --part, or name a .npy OUTPUT", out)}
+	}
 	ins, err := format.OpenPaths(inputs, fopt)
 	if err != nil {
 		return err
@@ -99,7 +102,8 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 	if err != nil {
 		return err
 	}
-	sopt := engine.StackInputOptions{StackOptions: engine.StackOptions{Options: iopt.Options, Join: join, Rows: iopt.Rows}, Tensors: iopt.Tensors}
+	sopt := engine.StackInputOptions{StackOptions: engine.StackOptions{Options: iopt.Options, Join: join, Rows: iopt.Rows, ModTime: iopt.ModTime},
+		Tensors: iopt.Tensors}
 	if sp != nil {
 		res, err := engine.RunPartStack(ctx, ins, out, sopt, *sp)
 		if errors.Is(err, engine.ErrManyTensors) {
@@ -151,8 +155,12 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 	if iopt.Rows != nil {
 		rows = " rows " + iopt.Rows.String()
 	}
-	fmt.Fprintf(stderr, "bigconv: wrote %s: %s of %d inputs%s, %s %v, %d bytes in %.2fs%s%s%s\n",
-		out, join, len(ins), rows, res.To, res.Shape, res.OutBytes, d.Seconds(), rate, crc, resumed)
+	member := ""
+	if engine.IsArchivePath(out) {
+		member = " (member arr_0.npy)"
+	}
+	fmt.Fprintf(stderr, "bigconv: wrote %s%s: %s of %d inputs%s, %s %v, %d bytes in %.2fs%s%s%s\n",
+		out, member, join, len(ins), rows, res.To, res.Shape, res.OutBytes, d.Seconds(), rate, crc, resumed)
 	if res.Stats.Lost() {
 		fmt.Fprintf(stderr, "bigconv: warning: casting to %s changed values: %s\n", res.To, res.Stats)
 	}
