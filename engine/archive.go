@@ -70,6 +70,8 @@ type archiveRun struct {
 	opt        InputOptions
 	out        string
 	jpath      string
+	members    []mmapnpz.Member // the archive's arrays
+	stack      *StackPlan       // a stack written as one member (its jobs the inputs), or nil
 	jobs       []*archiveJob
 	skips      []SkippedTensor
 	workers    int
@@ -95,9 +97,11 @@ type archiveRun struct {
 	kick    chan struct{}
 }
 
-// archiveJob is one tensor of the archive.
+// archiveJob is one tensor of the archive: a member, or the part of a
+// member that one input of a stack fills.
 type archiveJob struct {
 	member   int
+	base     int64  // byte offset of its element 0 in the member's data
 	name     string // the member's array name
 	t        *tensor.Tensor
 	plan     *Plan
@@ -121,11 +125,21 @@ func convertArchive(ctx context.Context, in *format.Input, sel []*tensor.Tensor,
 	if opt.Identity == "" {
 		opt.Identity = in.Identity()
 	}
-	r := &archiveRun{opt: opt, out: out, jpath: JournalPath(out), workers: opt.Workers, bs: opt.BlockSize,
-		kick: make(chan struct{}, 1), start: time.Now()}
+	r := newArchiveRun(out, opt)
 	if err := r.plan(sel); err != nil {
 		return Summary{}, err
 	}
+	return r.run(ctx)
+}
+
+func newArchiveRun(out string, opt InputOptions) *archiveRun {
+	return &archiveRun{opt: opt, out: out, jpath: JournalPath(out), workers: opt.Workers, bs: opt.BlockSize,
+		kick: make(chan struct{}, 1), start: time.Now()}
+}
+
+// run writes the planned archive: resume, openOutput, streamBlocks,
+// commit (or keep what is durable when ctx is cancelled).
+func (r *archiveRun) run(ctx context.Context) (Summary, error) {
 	if err := r.resume(); err != nil {
 		return Summary{}, err
 	}
@@ -173,6 +187,7 @@ func (r *archiveRun) plan(sel []*tensor.Tensor) error {
 			return fmt.Errorf("tensors %q and %q would both be member %s.npy of %s", other, t.Name, name, r.out)
 		}
 		names[name] = t.Name
+		r.members = append(r.members, mmapnpz.Member{Name: name, DType: plan.To, Shape: t.Shape})
 		j := &archiveJob{member: len(r.jobs), name: name, t: t, plan: plan,
 			verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
 		if j.inBytes, err = t.Shape.NumBytes(plan.From.Size()); err != nil {
@@ -190,12 +205,72 @@ func (r *archiveRun) plan(sel []*tensor.Tensor) error {
 	return nil
 }
 
+// planStack makes the stack sp the archive's one member arr_0 (as
+// np.savez(out, array) names a positional array), filled by one job per
+// input at its segment's place; a one-pass input is a stream job, copied
+// by one worker.
+func (r *archiveRun) planStack(sp *StackPlan) error {
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.stack = sp
+	r.members = []mmapnpz.Member{{Name: "arr_0", DType: sp.To, Shape: sp.Shape}}
+	item := int64(sp.To.Size())
+	for _, s := range sp.Segments {
+		t := s.Plan.Tensor
+		j := &archiveJob{name: "arr_0", base: s.Elem0 * item, t: t, plan: s.Plan,
+			verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
+		var err error
+		if j.inBytes, err = t.Shape.NumBytes(s.Plan.From.Size()); err != nil {
+			return err
+		}
+		if j.outBytes, err = t.Shape.NumBytes(s.Plan.To.Size()); err != nil {
+			return err
+		}
+		r.inTotal += j.inBytes
+		r.jobs = append(r.jobs, j)
+	}
+	return nil
+}
+
+// runArchive writes the stack as the one member arr_0.npy of the .npz
+// archive out, and describes it as one Result.
+func (sp *StackPlan) runArchive(ctx context.Context, out string, opt Options) (Result, error) {
+	r := newArchiveRun(out, InputOptions{Options: opt, ModTime: sp.ModTime})
+	if err := r.planStack(sp); err != nil {
+		return Result{}, err
+	}
+	if _, err := r.run(ctx); err != nil {
+		return Result{}, err
+	}
+	res := Result{From: sp.To, To: sp.To, Shape: sp.Shape.Clone()}
+	if len(r.jobs) > 0 {
+		res.From = r.jobs[0].plan.From
+	}
+	res.OutBytes, _ = sp.Shape.NumBytes(sp.To.Size())
+	for _, j := range r.jobs {
+		jr := j.result()
+		res.InBytes += jr.InBytes
+		res.Blocks += jr.Blocks
+		res.Resumed += jr.Resumed
+		res.Stats.Add(jr.Stats)
+		res.CRCVerify = res.CRCVerify || jr.CRCVerify
+	}
+	return res, nil
+}
+
 // settings is what, besides the input, a resumed run must share.
 func (r *archiveRun) settings() string {
 	o := r.opt
 	s := fmt.Sprintf("dtype=%s casting=%s raw-bits=%v verify=%v", o.DType, o.Casting, o.RawBits, !o.NoVerify)
 	if o.Rows != nil {
 		s += " rows=" + o.Rows.String()
+	}
+	if r.stack != nil {
+		s += " join=" + r.stack.Join.String()
+		if r.stack.Rows != "" {
+			s += " rows=" + r.stack.Rows
+		}
 	}
 	return s
 }
@@ -298,12 +373,8 @@ func fileRange(p *Plan, verify bool, mode WriteMode) (*os.File, int64) {
 // openOutput creates the archive (reusing the partial file of the run
 // being continued, with the CRC-32s its journal recorded).
 func (r *archiveRun) openOutput() error {
-	members := make([]mmapnpz.Member, len(r.jobs))
-	for k, j := range r.jobs {
-		members[k] = mmapnpz.Member{Name: j.name, DType: j.plan.To, Shape: j.t.Shape}
-	}
 	var err error
-	r.w, err = mmapnpz.Create(r.out, members, mmapnpz.Options{FlushWindows: r.opt.FlushWindows,
+	r.w, err = mmapnpz.Create(r.out, r.members, mmapnpz.Options{FlushWindows: r.opt.FlushWindows,
 		Keep: r.old != nil, Replace: r.opt.Replace, ModTime: r.opt.ModTime, NoSync: r.opt.NoSync})
 	if err != nil {
 		return err
@@ -461,7 +532,7 @@ func (r *archiveRun) copyStream(ctx context.Context, wk *archiveWorker, j *archi
 		}
 		out := wk.obuf[:n/inItem*outItem]
 		j.plan.kernel(out, wk.buf[:n], &sum.stats)
-		if err := e.WriteAt(out, off/inItem*outItem); err != nil {
+		if err := e.WriteAt(out, j.base+off/inItem*outItem); err != nil {
 			return sum, err
 		}
 		off += n
@@ -498,7 +569,7 @@ func grow(b []byte, n int64) []byte {
 func (r *archiveRun) writeBlock(wk *archiveWorker, j *archiveJob, b slicer.Block, sum *blockSum) error {
 	e := r.w.Entry(j.member)
 	outItem := int64(j.plan.To.Size())
-	off, n := b.Elem0*outItem, b.Elems*outItem
+	off, n := j.base+b.Elem0*outItem, b.Elems*outItem
 	if j.rangeSrc != nil && !r.noRange.Load() {
 		err := e.CopyFrom(j.rangeSrc, j.rangeOff+b.Off, off, n)
 		switch {

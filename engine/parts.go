@@ -158,6 +158,9 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	if err := notAnInput(ins, out); err != nil {
 		return res, err
 	}
+	if IsArchivePath(out) {
+		return res, fmt.Errorf("engine: %s: parts write a stack into a .npy file; a stack into an .npz is written by one process (drop --part, or name a .npy OUTPUT)", out)
+	}
 	plan, err := PlanInputs(ins, opt)
 	if err != nil {
 		return res, err
@@ -165,6 +168,12 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	iopt := InputOptions{Options: opt.Options, Tensors: opt.Tensors}
 	if iopt.Identity == "" {
 		iopt.Identity = InputsIdentity(ins)
+	}
+	if plan.Rows != "" {
+		if len(plan.Segments) == 0 {
+			return res, fmt.Errorf("%w: rows %s keep none of the inputs; an empty array is not split into parts (run without --part)", ErrStackShape, plan.Rows)
+		}
+		iopt.Identity += " rows=" + plan.Rows // every part must keep the same rows
 	}
 	defaultBS := iopt.BlockSize <= 0
 	if defaultBS {

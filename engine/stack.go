@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/crc32c"
@@ -53,12 +56,23 @@ func (j Join) String() string {
 type StackOptions struct {
 	Options
 	Join Join
+	// Rows, if set, keeps only rows START:STOP of the joined array's
+	// first axis, with Python's slice rules: np.stack(inputs)[START:STOP]
+	// (the inputs in that range) or np.concatenate(inputs)[START:STOP]
+	// (the rows of each input that fall in it; an input cut at either end
+	// is read through tensor.Rows). Every input is still checked (shapes,
+	// casts) and counts for the common type, as in NumPy.
+	Rows *tensor.RowRange
+	// ModTime is the member time of an .npz output (zero: now, as
+	// np.savez).
+	ModTime time.Time
 }
 
 // Segment is one input of a stack: its tensor, the plan that converts
 // it, and the elements of the output it fills.
 type Segment struct {
 	Plan  *Plan
+	Input int   // the input's place among the tensors stacked
 	Elem0 int64 // first output element, in C order
 	Elems int64
 }
@@ -85,25 +99,37 @@ type StackPlan struct {
 	To       dtype.DType
 	Shape    dtype.Shape
 	Segments []Segment
+	// Rows is the row range kept (StackOptions.Rows) as "START:STOP of
+	// N", the bounds resolved over the joined array's N rows; "" for all.
+	// Segments then hold only the inputs, or parts of inputs, in it.
+	Rows string
+	// ModTime is the member time of an .npz output (StackOptions.ModTime).
+	ModTime time.Time
 }
 
 // NewStackPlan checks that the tensors ts fit together under opt.Join
-// and that each casts to the output type under opt.Casting. Errors name
-// the file at fault and both shapes or types.
+// and that each casts to the output type under opt.Casting, then keeps
+// the rows opt.Rows selects. Errors name the file at fault and both
+// shapes or types.
 func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: no inputs", ErrStackShape)
 	}
-	sp := &StackPlan{Join: opt.Join}
-	first := ts[0]
+	sp := &StackPlan{Join: opt.Join, ModTime: opt.ModTime}
 	for _, t := range ts {
 		if t.Unsupported != "" {
 			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "%s", t.Unsupported)
 		}
-		if t.Data == nil {
-			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1,
-				"a one-pass stream (compressed TFRecord, stdin) cannot be %sed: it has no random access; decompress it first", opt.Join)
+		if t.Data == nil && t.Stream == nil {
+			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "no data to convert")
 		}
+	}
+	ts, err := countRows(ts, opt.Join, opt.Workers)
+	if err != nil {
+		return nil, err
+	}
+	first := ts[0]
+	for _, t := range ts {
 		switch {
 		case opt.Join == JoinStack && !t.Shape.Equal(first.Shape):
 			return nil, fmt.Errorf("%w: %s has shape %v, %s has %v; --stack needs equal shapes",
@@ -117,46 +143,153 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	}
 	to := opt.DType
 	if !to.Type.Valid() {
-		var err error
 		if to, err = commonType(ts, opt.RawBits); err != nil {
 			return nil, err
 		}
 	}
 	popt := opt.Options
 	popt.DType = to
-	var elem0 int64
-	for _, t := range ts {
-		p, err := NewPlan(t, popt)
-		if err != nil {
+	plans := make([]*Plan, len(ts))
+	for i, t := range ts {
+		var err error
+		if plans[i], err = NewPlan(t, popt); err != nil {
 			return nil, err
 		}
-		n, err := t.Shape.NumElements()
-		if err != nil {
+		if _, err := t.Shape.NumElements(); err != nil {
 			return nil, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, -1, "%v", err)
 		}
-		sp.Segments = append(sp.Segments, Segment{Plan: p, Elem0: elem0, Elems: n})
-		if elem0, err = addCheck(elem0, n); err != nil {
-			return nil, err
-		}
 	}
-	sp.To = sp.Segments[0].Plan.To
-	switch opt.Join {
-	case JoinStack:
-		sp.Shape = append(dtype.Shape{int64(len(ts))}, first.Shape...)
-	default:
-		var rows int64
+	sp.To = plans[0].To
+	// rows of the joined array, and the first axis of each input in it
+	rows := int64(len(ts))
+	if opt.Join == JoinConcat {
+		rows = 0
 		for _, t := range ts {
 			var err error
 			if rows, err = addCheck(rows, t.Shape[0]); err != nil {
 				return nil, err
 			}
 		}
-		sp.Shape = append(dtype.Shape{rows}, first.Shape[1:]...)
+	}
+	start, stop := int64(0), rows
+	if opt.Rows != nil {
+		start, stop = opt.Rows.Resolve(rows)
+		sp.Rows = fmt.Sprintf("%d:%d of %d", start, stop, rows)
+	}
+	var elem0, row0 int64
+	for i, t := range ts {
+		p := plans[i]
+		switch opt.Join {
+		case JoinStack:
+			if int64(i) < start || int64(i) >= stop {
+				continue
+			}
+		default:
+			n := t.Shape[0]
+			lo, hi := max(start, row0)-row0, min(stop, row0+n)-row0
+			row0 += n
+			if hi <= lo {
+				continue
+			}
+			if lo > 0 || hi < n {
+				v, err := tensor.Rows(t, tensor.RowRange{Start: &lo, Stop: &hi})
+				if err != nil {
+					return nil, err
+				}
+				if p, err = NewPlan(v, popt); err != nil {
+					return nil, err
+				}
+			}
+		}
+		n, err := p.Tensor.Shape.NumElements()
+		if err != nil {
+			return nil, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, -1, "%v", err)
+		}
+		sp.Segments = append(sp.Segments, Segment{Plan: p, Input: i, Elem0: elem0, Elems: n})
+		if elem0, err = addCheck(elem0, n); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Join == JoinStack {
+		sp.Shape = append(dtype.Shape{stop - start}, first.Shape...)
+	} else {
+		sp.Shape = append(dtype.Shape{stop - start}, first.Shape[1:]...)
 	}
 	if _, err := sp.Shape.NumBytes(sp.To.Size()); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStackShape, err)
 	}
 	return sp, nil
+}
+
+// rowCounter is a one-pass Stream that can count its rows in a pass of
+// its own (a compressed TFRecord file, decompressed once more).
+type rowCounter interface{ Rows() (int64, error) }
+
+// countRows gives each one-pass input whose first axis is known only at
+// its end (a Stream with Shape[0] 0) its row count, which its stream
+// counts (workers at a time), so that every input has its place in the
+// output before anything is read; one that cannot count (stdin, a pipe)
+// is an error saying so. Inputs of known length are returned as they are.
+func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, error) {
+	var idx []int
+	for i, t := range ts {
+		if t.Data != nil || t.Stream == nil || len(t.Shape) == 0 || t.Shape[0] != 0 {
+			continue
+		}
+		if _, ok := t.Stream.(rowCounter); !ok {
+			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1,
+				"this input is read once, in order (stdin or a pipe), and its row count is known only at its end, so it cannot be %s with other inputs: "+
+					"save it to a file first (for a raw dump, a --shape without -1 also does)", join.verb())
+		}
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return ts, nil
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := slices.Clone(ts)
+	errs := make([]error, len(idx))
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for k, i := range idx {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t := ts[i]
+			n, err := t.Stream.(rowCounter).Rows()
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			c := *t
+			c.Shape = t.Shape.Clone()
+			c.Shape[0] = n
+			c.Extra = maps.Clone(t.Extra)
+			if c.Extra == nil {
+				c.Extra = map[string]string{}
+			}
+			c.Extra["records"] = fmt.Sprintf("%d (counted in a pass of their own)", n)
+			out[i] = &c
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// verb is the join as a past participle, for messages.
+func (j Join) verb() string {
+	if j == JoinConcat {
+		return "concatenated"
+	}
+	return "stacked"
 }
 
 func addCheck(a, b int64) (int64, error) {
@@ -183,7 +316,9 @@ func commonType(ts []*tensor.Tensor, rawBits bool) (dtype.DType, error) {
 
 // Stack writes the tensors ts as one array to the .npy file out: along a
 // new leading axis (np.stack) or axis 0 (np.concatenate), each cast to
-// the output type. Blocks of every input are converted by one pool of
+// the output type. An out ending in .npz receives the array as the
+// archive's one stored member arr_0.npy, as np.savez(out, array) names
+// it (written, resumed and checked as ConvertArchive writes a member). Blocks of every input are converted by one pool of
 // workers (blocks of different files are in flight at once), memory is
 // a few blocks per worker whatever the number of inputs, progress
 // counts the input bytes of all of them, a checksum an input carries is
@@ -201,9 +336,17 @@ func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOption
 	return sp.Run(ctx, out, opt.Options)
 }
 
-// Run carries out the stack plan, writing out; cancellation, the journal
-// and its refusals are as for Plan.Run.
+// Run carries out the stack plan, writing out (a .npy file, or an .npz
+// archive holding the array as member arr_0.npy); cancellation, the
+// journal and its refusals are as for Plan.Run (ConvertArchive's for an
+// .npz).
 func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	if sp.Rows != "" {
+		opt.Identity += " rows=" + sp.Rows // another range is another output
+	}
+	if IsArchivePath(out) {
+		return sp.runArchive(ctx, out, opt)
+	}
 	r, err := sp.plan(out, opt)
 	if err != nil {
 		return Result{}, err
@@ -246,11 +389,14 @@ type stackRun struct {
 }
 
 // stackSeg is a segment being written: its blocks are the global blocks
-// [first, first+sl.Len()).
+// [first, first+blocks). A one-pass input (stream) is one block, read
+// from its start to its end by one worker.
 type stackSeg struct {
 	Segment
-	sl      *slicer.Slicer
+	sl      *slicer.Slicer // nil for a stream
+	stream  bool
 	first   int64
+	blocks  int64
 	inBytes int64
 	verify  bool
 	sums    crcFold
@@ -313,7 +459,7 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 			return nil, err
 		}
 		r.inBytes += n
-		seg := &stackSeg{Segment: s, inBytes: n, verify: s.Plan.Tensor.CRC32C != nil && !opt.NoVerify}
+		seg := &stackSeg{Segment: s, inBytes: n, verify: s.Plan.Tensor.CRC32C != nil && !opt.NoVerify, stream: s.Plan.Tensor.Data == nil}
 		seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
 		r.segs = append(r.segs, seg)
 	}
@@ -325,7 +471,11 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 	// as run: no journal without fsync (it could outlive data a power
 	// cut loses)
 	r.journaling = !opt.NoSync && (opt.CheckpointBytes >= 0 && outBytes > cmp.Or(opt.CheckpointBytes, DefaultCheckpointBytes) || r.leftJournal)
-	r.res = Result{From: sp.Segments[0].Plan.From, To: sp.To, Shape: sp.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
+	from := sp.To // no rows kept: no input is read
+	if len(sp.Segments) > 0 {
+		from = sp.Segments[0].Plan.From
+	}
+	r.res = Result{From: from, To: sp.To, Shape: sp.Shape.Clone(), InBytes: r.inBytes, OutBytes: outBytes}
 	return r, nil
 }
 
@@ -348,13 +498,17 @@ func (r *stackRun) resume() error {
 		}
 	}
 	for _, s := range r.segs {
-		src := *s.Plan.Tensor
-		src.DType = s.Plan.From
-		if s.sl, err = slicer.New(&src, slicer.Options{BlockSize: r.bs, OutItemSize: r.sp.To.Size()}); err != nil {
-			return err
+		s.blocks = 1
+		if !s.stream {
+			src := *s.Plan.Tensor
+			src.DType = s.Plan.From
+			if s.sl, err = slicer.New(&src, slicer.Options{BlockSize: r.bs, OutItemSize: r.sp.To.Size()}); err != nil {
+				return err
+			}
+			s.blocks = s.sl.Len()
 		}
 		s.first = r.blocks
-		r.blocks += s.sl.Len()
+		r.blocks += s.blocks
 	}
 	r.res.Blocks = r.blocks
 	if !r.journaling {
@@ -385,9 +539,12 @@ func (r *stackRun) resume() error {
 func (r *stackRun) sample() (string, error) {
 	h := sha256.New()
 	for _, s := range r.segs {
-		one, err := sampleHash(s.Plan.Tensor, s.inBytes)
-		if err != nil {
-			return "", err
+		one := "stream" // read once: its edges cannot be looked at first
+		if !s.stream {
+			var err error
+			if one, err = sampleHash(s.Plan.Tensor, s.inBytes); err != nil {
+				return "", err
+			}
 		}
 		fmt.Fprintf(h, "%q %s\n", s.Plan.Tensor.Name, one)
 	}
@@ -460,7 +617,7 @@ func (r *stackRun) resumeChecksum(done int64) error {
 
 // segOf is the segment global block g belongs to (nil past the end).
 func (r *stackRun) segOf(g int64) *stackSeg {
-	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].first+r.segs[i].sl.Len() > g })
+	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].first+r.segs[i].blocks > g })
 	if i == len(r.segs) {
 		return nil
 	}
@@ -488,8 +645,20 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 	done.Store(r.inputBytesBefore(first))
 	var maxIn, maxOut int64
 	for _, s := range r.segs {
-		maxIn = max(maxIn, s.sl.MaxElems()*int64(s.Plan.From.Size()))
-		maxOut = max(maxOut, s.sl.MaxElems()*int64(r.sp.To.Size()))
+		elems := streamPiece(r.bs, s.Plan.From, r.sp.To) // a stream is copied in pieces
+		if !s.stream {
+			elems = s.sl.MaxElems()
+		}
+		maxIn = max(maxIn, elems*int64(s.Plan.From.Size()))
+		maxOut = max(maxOut, elems*int64(r.sp.To.Size()))
+	}
+	progress := func(n int64) {
+		d := done.Add(n)
+		if r.opt.Progress != nil {
+			progMu.Lock()
+			r.opt.Progress(d, r.inBytes)
+			progMu.Unlock()
+		}
 	}
 	r.ck.start(fail)
 	for range int(min(int64(r.workers), max(r.blocks-first, 1))) {
@@ -509,6 +678,21 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 					testhook.BeforeBlock(g, r.blocks)
 				}
 				s := r.segOf(g)
+				if s.stream {
+					sum, err := w.copyStream(ctx, s, progress)
+					if errors.Is(err, errStopped) {
+						return
+					}
+					if err == nil && s.verify {
+						err = s.check(0, sum)
+					}
+					if err != nil {
+						fail(err)
+						return
+					}
+					r.ck.blockDone(g, sum, s.Elems*int64(r.sp.To.Size()))
+					continue
+				}
 				b := s.sl.Block(g - s.first)
 				sum, err := w.write(s, b)
 				if err == nil && s.verify {
@@ -519,12 +703,7 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 					return
 				}
 				r.ck.blockDone(g, sum, b.Elems*int64(r.sp.To.Size()))
-				d := done.Add(b.Len)
-				if r.opt.Progress != nil {
-					progMu.Lock()
-					r.opt.Progress(d, r.inBytes)
-					progMu.Unlock()
-				}
+				progress(b.Len)
 			}
 		}()
 	}
@@ -547,11 +726,11 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 func (r *stackRun) inputBytesBefore(g int64) int64 {
 	var n int64
 	for _, s := range r.segs {
-		if g >= s.first+s.sl.Len() {
+		if g >= s.first+s.blocks {
 			n += s.inBytes
 			continue
 		}
-		if g > s.first {
+		if g > s.first { // not a stream: it has one block
 			b := s.sl.Block(g - s.first - 1)
 			n += b.Off + b.Len
 		}
@@ -563,7 +742,7 @@ func (r *stackRun) inputBytesBefore(g int64) int64 {
 // check folds a block's crc into its segment's and, once the segment's
 // last block is in, compares it with the checksum the input carries.
 func (s *stackSeg) check(i int64, sum blockSum) error {
-	all, crc := s.sums.add(i, s.sl.Len(), sum)
+	all, crc := s.sums.add(i, s.blocks, sum)
 	if !all {
 		return nil
 	}
@@ -620,6 +799,61 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 		return sum, err
 	}
 	w.r.w.WriteBack(off, n) // start the disk now (and flush in the background)
+	return sum, nil
+}
+
+// streamPiece is the elements of a one-pass input converted at a time:
+// a block's worth.
+func streamPiece(bs int64, from, to dtype.DType) int64 {
+	return max(bs/int64(max(from.Size(), to.Size(), 1)), 1)
+}
+
+// copyStream reads the one-pass input of segment s from its start to its
+// end (so that the source's own end checks run: a zip or GZIP CRC, its
+// length) and writes it, converted, into its place in the output in
+// pieces of the worker's buffers, as archiveRun.copyStream does for a
+// member. A stream cannot be resumed part way, so it is one block, done
+// or not: a cancelled ctx stops it with errStopped.
+func (w *stackWorker) copyStream(ctx context.Context, s *stackSeg, progress func(int64)) (blockSum, error) {
+	t := s.Plan.Tensor
+	inItem, outItem := int64(s.Plan.From.Size()), int64(w.r.sp.To.Size())
+	items := streamPiece(w.r.bs, s.Plan.From, w.r.sp.To)
+	if w.obuf == nil || int64(len(w.obuf)) < items*outItem { // mapped windows are not used for streams
+		w.obuf = make([]byte, items*outItem)
+	}
+	buf, obuf := w.buf[:items*inItem], w.obuf[:items*outItem]
+	base := s.Elem0 * outItem
+	sum := blockSum{len: s.inBytes}
+	for off := int64(0); off < s.inBytes; {
+		if ctx.Err() != nil {
+			return sum, errStopped
+		}
+		n := min(int64(len(buf)), s.inBytes-off)
+		if k, err := io.ReadFull(t.Stream, buf[:n]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+off+int64(k), "the stream ends %d bytes early", s.inBytes-off-int64(k))
+			}
+			return sum, err
+		}
+		if s.verify {
+			sum.crc = crc32c.Update(sum.crc, buf[:n])
+		}
+		out := obuf[:n/inItem*outItem]
+		s.Plan.kernel(out, buf[:n], &sum.stats)
+		o := base + off/inItem*outItem
+		if err := w.r.w.WriteAt(out, o); err != nil {
+			return sum, err
+		}
+		w.r.w.WriteBack(o, int64(len(out)))
+		off += n
+		progress(n)
+	}
+	var one [1]byte
+	if n, err := t.Stream.Read(one[:]); n > 0 {
+		return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+s.inBytes, "the stream is longer than its %d bytes (did the file change since its rows were counted?)", s.inBytes)
+	} else if err != nil && err != io.EOF {
+		return sum, err
+	}
 	return sum, nil
 }
 

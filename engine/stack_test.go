@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,6 +81,63 @@ func TestStackValues(t *testing.T) {
 		if v[i] != want[i] {
 			t.Fatalf("element %d = %d, want %d", i, v[i], want[i])
 		}
+	}
+}
+
+// TestStackRowsPlan: StackOptions.Rows keeps rows of the joined array,
+// as np.concatenate(ts)[START:STOP] and np.stack(ts)[START:STOP] would:
+// for a concatenation the segments are the inputs' rows in the range
+// (Segment.Input naming each input), for a stack the inputs in it.
+func TestStackRowsPlan(t *testing.T) {
+	ts := []*tensor.Tensor{i16Tensor("a", 0, 3, 4), i16Tensor("b", 1000, 5, 4), i16Tensor("c", -2000, 2, 4)}
+	rr := func(s string) *tensor.RowRange {
+		r, err := tensor.ParseRows(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	// concatenated rows: a 0..2, b 3..7, c 8..9
+	for _, c := range []struct {
+		rows   string
+		shape  dtype.Shape
+		inputs []int
+		first  int32 // value of the output's first element
+	}{
+		{"2:9", dtype.Shape{7, 4}, []int{0, 1, 2}, 8},
+		{"-4:-1", dtype.Shape{3, 4}, []int{1, 2}, 1000 + 3*4}, // rows 6:9
+		{"3:8", dtype.Shape{5, 4}, []int{1}, 1000},
+		{"5:3", dtype.Shape{0, 4}, nil, 0},
+	} {
+		out := filepath.Join(t.TempDir(), "o.npy")
+		sp, err := NewStackPlan(ts, StackOptions{Join: JoinConcat, Rows: rr(c.rows), Options: Options{DType: dtype.MustParse("<i4")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inputs []int
+		for _, s := range sp.Segments {
+			inputs = append(inputs, s.Input)
+		}
+		if !sp.Shape.Equal(c.shape) || fmt.Sprint(inputs) != fmt.Sprint(c.inputs) {
+			t.Errorf("rows %s: shape %v, inputs %v; want %v, %v", c.rows, sp.Shape, inputs, c.shape, c.inputs)
+			continue
+		}
+		res, err := sp.Run(context.Background(), out, Options{BlockSize: 16, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(out)
+		if v := readI32(t, out, st.Size()-res.OutBytes); len(v) > 0 && v[0] != c.first {
+			t.Errorf("rows %s: first value %d, want %d", c.rows, v[0], c.first)
+		}
+	}
+	same := []*tensor.Tensor{i16Tensor("a", 0, 2, 4), i16Tensor("b", 100, 2, 4), i16Tensor("c", 200, 2, 4)}
+	sp, err := NewStackPlan(same, StackOptions{Join: JoinStack, Rows: rr("-2:")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sp.Shape.Equal(dtype.Shape{2, 2, 4}) || len(sp.Segments) != 2 || sp.Segments[0].Input != 1 || sp.Rows != "1:3 of 3" {
+		t.Errorf("stack rows -2:: shape %v, %d segments, rows %q", sp.Shape, len(sp.Segments), sp.Rows)
 	}
 }
 
@@ -228,4 +286,139 @@ func TestStackResumeChecksum(t *testing.T) {
 		t.Fatalf("err = %v, want ErrChecksum naming in1.bin", err)
 	}
 	emptyDir(t, dir)
+}
+
+// countingStream is a one-pass stream of known bytes that, like a
+// compressed TFRecord file, can count its rows apart from itself.
+type countingStream struct {
+	*bytes.Reader
+	rows int64
+}
+
+func (c *countingStream) Rows() (int64, error) { return c.rows, nil }
+
+// TestStackStreams: one-pass inputs (Stream, no Data) stack with inputs
+// of random access, each stream read by one worker from its start: one
+// of known shape, one whose rows it counts first (Shape[0] 0); a stream
+// shorter or longer than its shape is corrupt, naming the file; one that
+// cannot count its rows is refused saying why.
+func TestStackStreams(t *testing.T) {
+	stream := func(name string, base, rows, cols int, count bool) *tensor.Tensor {
+		d := i16Tensor(name, base, rows, cols)
+		b := make([]byte, 2*rows*cols)
+		d.Data.ReadAt(b, 0)
+		d.Data = nil
+		if count {
+			d.Stream = &countingStream{bytes.NewReader(b), int64(rows)}
+			d.Shape[0] = 0
+		} else {
+			d.Stream = bytes.NewReader(b)
+		}
+		return d
+	}
+	ts := []*tensor.Tensor{i16Tensor("a", 0, 3, 100), stream("s", 1000, 5, 100, false), i16Tensor("c", -2000, 2, 100), stream("u", 5000, 4, 100, true)}
+	out := filepath.Join(t.TempDir(), "o.npy")
+	res, err := Stack(context.Background(), ts, out, StackOptions{Join: JoinConcat, Options: Options{DType: dtype.MustParse("<i4"), BlockSize: 256, Workers: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Shape.Equal(dtype.Shape{14, 100}) {
+		t.Fatalf("shape %v", res.Shape)
+	}
+	st, _ := os.Stat(out)
+	v := readI32(t, out, st.Size()-res.OutBytes)
+	var want []int32
+	for _, c := range []struct{ base, n int }{{0, 300}, {1000, 500}, {-2000, 200}, {5000, 400}} {
+		for k := range c.n {
+			want = append(want, int32(c.base+k))
+		}
+	}
+	for i := range want {
+		if v[i] != want[i] {
+			t.Fatalf("element %d = %d, want %d", i, v[i], want[i])
+		}
+	}
+
+	for _, c := range []struct {
+		name string
+		bad  *tensor.Tensor
+		want string
+	}{
+		{"short", func() *tensor.Tensor { s := stream("short", 0, 5, 100, false); s.Shape[0] = 6; return s }(), "ends 200 bytes early"},
+		{"long", func() *tensor.Tensor { s := stream("long", 0, 5, 100, false); s.Shape[0] = 4; return s }(), "longer than its 800 bytes"},
+		{"uncounted", func() *tensor.Tensor { s := stream("pipe", 0, 5, 100, false); s.Shape[0] = 0; return s }(), "save it to a file"},
+	} {
+		out := filepath.Join(t.TempDir(), "o.npy")
+		_, err := Stack(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 100), c.bad}, out, StackOptions{Join: JoinConcat})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.bad.File) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: output left", c.name)
+		}
+	}
+}
+
+// TestStackToArchiveResume: a stack into an .npz is the one member
+// arr_0.npy; a run cancelled part way keeps its partial archive and
+// journal, a resume with other rows is refused, and the resumed archive
+// is byte for byte an uninterrupted run's — with a one-pass input among
+// the inputs, redone whole when it was not finished.
+func TestStackToArchiveResume(t *testing.T) {
+	inputs := func() []*tensor.Tensor {
+		var ts []*tensor.Tensor
+		for k := range 6 {
+			ts = append(ts, i16Tensor(fmt.Sprintf("in%d", k), 1000*k, 64, 1024))
+		}
+		s := ts[4]
+		b := make([]byte, 64*1024*2)
+		s.Data.ReadAt(b, 0)
+		s.Data, s.Stream = nil, bytes.NewReader(b)
+		return ts
+	}
+	dir := t.TempDir()
+	mod := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	rows := func(s string) *tensor.RowRange { r, _ := tensor.ParseRows(s); return &r }
+	base := StackOptions{Join: JoinConcat, ModTime: mod, Rows: rows("10:-10"), Options: Options{BlockSize: 32 << 10, Workers: 2,
+		CheckpointBytes: 128 << 10, DType: dtype.MustParse("<i4")}}
+	want := filepath.Join(dir, "want.npz")
+	res, err := Stack(context.Background(), inputs(), want, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Shape.Equal(dtype.Shape{6*64 - 20, 1024}) {
+		t.Fatalf("shape %v", res.Shape)
+	}
+	out := filepath.Join(dir, "out.npz")
+	ctx, cancel := context.WithCancel(context.Background())
+	opt := base
+	opt.Progress = func(d, n int64) {
+		if d*5 >= n*2 {
+			cancel()
+		}
+	}
+	_, err = Stack(ctx, inputs(), out, opt)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Done == 0 || ie.Done >= ie.Blocks {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	other := base
+	other.Resume, other.Rows = true, rows("11:-9")
+	if _, err := Stack(context.Background(), inputs(), out, other); !errors.Is(err, ErrResume) || !strings.Contains(err.Error(), "rows") {
+		t.Fatalf("resume with other rows: %v", err)
+	}
+	again := base
+	again.Resume = true
+	if res, err = Stack(context.Background(), inputs(), out, again); err != nil || res.Resumed == 0 {
+		t.Fatalf("resume: %v (resumed %d)", err, res.Resumed)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("resumed archive (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("left %d files", len(ents))
+	}
 }

@@ -63,8 +63,9 @@ func PlanInputs(ins []*format.Input, opt StackInputOptions) (*StackPlan, error) 
 }
 
 // StackInputs writes one tensor of each input as one array to the .npy
-// file out (Stack). Unless opt.Identity is set, the resume identity
-// covers every input file (InputsIdentity).
+// file out, or as member arr_0.npy of the .npz archive out (Stack).
+// Unless opt.Identity is set, the resume identity covers every input
+// file (InputsIdentity).
 func StackInputs(ctx context.Context, ins []*format.Input, out string, opt StackInputOptions) (Result, error) {
 	if err := notAnInput(ins, out); err != nil {
 		return Result{}, err

@@ -115,12 +115,12 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
 	jf := addJoinFlags(fs)
-	rowsFlag := fs.String("rows", "", "convert only rows START:STOP of each tensor's first axis, as Python's a[START:STOP] (negatives count from the end, either bound may be empty; C or Fortran order)")
+	rowsFlag := fs.String("rows", "", "convert only rows START:STOP of each tensor's first axis, as Python's a[START:STOP] (negatives count from the end, either bound may be empty; C or Fortran order); with several INPUTs, rows of the joined array: np.stack(inputs)[START:STOP] (a range of the inputs) or np.concatenate(inputs)[START:STOP]")
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "tensor NAME to convert (repeatable; globs like 'dnn/*' allowed; default: all)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: bigconv convert [flags] INPUT OUTPUT
-       bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
+       bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy|OUTPUT.npz
 
 INPUT is a .npy, .npz, .safetensors, raw dump (with --in-dtype), TF checkpoint
 PREFIX / .index / SavedModel directory, TFRecord, or serialized TensorProto;
@@ -139,6 +139,13 @@ Each input gives one tensor (--tensor NAME picks it); all are cast to --dtype
 byte by byte (zero-pad numbers: act_002 sorts before act_010, act_10 before act_2);
 a pattern matching nothing is an error. With --in-dtype, inputs that another
 format claims by magic bytes or extension (.npy, .tfrecord) are read as that.
+Inputs that can be read only once (a GZIP/ZLIB TFRecord, a deflated .npz member
+over 1 MiB) are each read by one worker, start to end; a compressed TFRecord is
+first decompressed once more to count its records. stdin joins others only
+when its length is known (a raw --shape without -1).
+--rows START:STOP keeps rows of the joined array (np.stack(inputs)[START:STOP]).
+An OUTPUT ending in .npz holds the joined array as its one member arr_0.npy,
+as np.savez(OUTPUT, array) names it (not with --part).
 
 Flags:`)
 		fs.PrintDefaults()
@@ -224,7 +231,7 @@ Flags:`)
 	fopt.Stdin = stdin
 	inputs, out := pos[:len(pos)-1], pos[len(pos)-1]
 	if jf.multi(inputs) {
-		iopt := engine.InputOptions{Options: eopt, Tensors: tensors}
+		iopt := engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows, ModTime: modTime}
 		return convertMany(ctx, inputs, out, fopt, jf, iopt, showBar, *replace, sp, stderr)
 	}
 	in, err := format.OpenPath(pos[0], fopt)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/tfrecord"
+	"github.com/bigconv/bigconv/tensor"
 )
 
 type tensorInfo struct {
@@ -27,7 +28,7 @@ type tensorInfo struct {
 	Extra       map[string]string `json:"extra,omitempty"`
 }
 
-func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -35,8 +36,9 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	jf := addJoinFlags(fs)
 	var tensors multiFlag
 	fs.Var(&tensors, "tensor", "with several INPUTs: the tensor NAME taken from each")
+	rowsFlag := fs.String("rows", "", "show rows START:STOP of each tensor's first axis (Python's slice rules), as convert --rows would write them; with several INPUTs, of the joined array")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size without reading data.\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape, then each input.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size without reading data.\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape (of rows START:STOP with\n--rows), then each input it takes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, opt, err := parseArgsAtLeast(fs, fo, args, 1, "an INPUT")
@@ -44,8 +46,16 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	opt.Stdin = stdin
+	var rows *tensor.RowRange
+	if *rowsFlag != "" {
+		rr, err := tensor.ParseRows(*rowsFlag)
+		if err != nil {
+			return usageError{fmt.Errorf("--rows: %v", err)}
+		}
+		rows = &rr
+	}
 	if jf.multi(pos) {
-		return inspectMany(pos, opt, jf, tensors, *asJSON, stdout)
+		return inspectMany(pos, opt, jf, tensors, rows, *asJSON, stdout, stderr)
 	}
 	in, err := format.OpenPath(pos[0], opt)
 	var nt *tfrecord.NotTensorsError
@@ -66,8 +76,20 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	defer in.Close()
+	ts := in.Tensors
+	if rows != nil {
+		ts = make([]*tensor.Tensor, len(in.Tensors))
+		for i, t := range in.Tensors {
+			ts[i] = t
+			if t.Unsupported == "" && (t.Data != nil || t.Stream != nil) {
+				if v, err := tensor.Rows(t, *rows); err == nil {
+					ts[i] = v // a scalar keeps its shape (convert skips it)
+				}
+			}
+		}
+	}
 	var infos []tensorInfo
-	for _, t := range in.Tensors {
+	for _, t := range ts {
 		n, _ := t.NumBytes()
 		order := "C"
 		if t.Fortran {
@@ -109,7 +131,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		if name == "" {
 			name = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%d\t%s\n", name, ti.DType, in.Tensors[i].Shape, ti.Bytes, ti.File, ti.Offset, strings.Join(note, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%d\t%s\n", name, ti.DType, ts[i].Shape, ti.Bytes, ti.File, ti.Offset, strings.Join(note, "; "))
 	}
 	return tw.Flush()
 }

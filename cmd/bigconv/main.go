@@ -2,7 +2,7 @@
 // into NumPy .npy files, streaming: memory stays flat whatever the size.
 //
 //	bigconv convert [flags] INPUT OUTPUT
-//	bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
+//	bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy|OUTPUT.npz
 //	bigconv inspect [--json] INPUT
 //	bigconv status [--clean] OUTPUT
 //	bigconv --version
@@ -79,7 +79,7 @@ files or one .npz, streaming.
 Usage:
   bigconv convert [flags] INPUT OUTPUT   convert (OUTPUT: a .npy file, a .npz archive, or
                                          a directory for inputs with several tensors)
-  bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy
+  bigconv convert --stack|--concat [flags] INPUT... OUTPUT.npy|OUTPUT.npz
                                          several inputs (or a quoted glob) → one array
   bigconv convert --part I/N|auto [flags] INPUT... OUTPUT
                                          one of N processes of one conversion (Slurm, Kubernetes)
@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "convert":
 		err = cmdConvert(ctx, args[1:], stdin, stdout, stderr)
 	case "inspect":
-		err = cmdInspect(ctx, args[1:], stdin, stdout)
+		err = cmdInspect(ctx, args[1:], stdin, stdout, stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout, stderr)
 	case "--version", "-version", "version":

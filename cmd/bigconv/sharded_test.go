@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -115,13 +116,32 @@ func TestShardedSafetensorsCLI(t *testing.T) {
 	}
 
 	// broken: a missing shard, a name the index maps to the wrong shard, a
-	// tensor in two shards
-	for name, edit := range map[string]func(wm map[string]string){
-		"missing shard":  func(wm map[string]string) { wm["emb.weight"] = "model-00009-of-00009.safetensors" },
-		"absent tensor":  func(wm map[string]string) { wm["no.such"] = "model-00001-of-00003.safetensors" },
-		"wrong shard":    func(wm map[string]string) { wm["emb.weight"] = "model-00002-of-00003.safetensors" },
-		"escaping shard": func(wm map[string]string) { wm["emb.weight"] = "../model-00001-of-00003.safetensors" },
+	// tensor in two shards; each error names the index file and what is
+	// wrong
+	dupShards := func(bad string, wm map[string]string) {
+		// two more shards, both holding "dup"; the index maps it to the first
+		writeSafetensors(t, filepath.Join(bad, "model-00001-of-00002.safetensors"), "dup")
+		writeSafetensors(t, filepath.Join(bad, "model-00002-of-00002.safetensors"), "dup", "other")
+		wm["dup"] = "model-00001-of-00002.safetensors"
+		wm["other"] = "model-00002-of-00002.safetensors"
+	}
+	for _, c := range []struct {
+		name string
+		edit func(bad string, wm map[string]string)
+		want string
+	}{
+		{"missing shard", func(_ string, wm map[string]string) { wm["emb.weight"] = "model-00009-of-00009.safetensors" },
+			`shard "model-00009-of-00009.safetensors"`},
+		{"absent tensor", func(_ string, wm map[string]string) { wm["no.such"] = "model-00001-of-00003.safetensors" },
+			`maps "no.such" to shard "model-00001-of-00003.safetensors", which does not hold it`},
+		{"wrong shard", func(_ string, wm map[string]string) { wm["emb.weight"] = "model-00002-of-00003.safetensors" },
+			`maps "emb.weight" to shard "model-00002-of-00003.safetensors", but it is in "model-00001-of-00003.safetensors"`},
+		{"escaping shard", func(_ string, wm map[string]string) { wm["emb.weight"] = "../model-00001-of-00003.safetensors" },
+			"is not a file name beside the index"},
+		{"tensor in two shards", dupShards,
+			`"dup" is in shard "model-00001-of-00002.safetensors" and in shard "model-00002-of-00002.safetensors"`},
 	} {
+		name := c.name
 		bad := filepath.Join(dir, "bad")
 		os.RemoveAll(bad)
 		os.Mkdir(bad, 0o755)
@@ -135,18 +155,38 @@ func TestShardedSafetensorsCLI(t *testing.T) {
 		}
 		b, _ := os.ReadFile(idx)
 		json.Unmarshal(b, &ix)
-		edit(ix.WeightMap)
+		c.edit(bad, ix.WeightMap)
 		nb, _ := json.Marshal(ix)
 		os.Remove(filepath.Join(bad, "model.safetensors.index.json"))
 		os.WriteFile(filepath.Join(bad, "model.safetensors.index.json"), nb, 0o644)
 		out := filepath.Join(dir, "badout")
 		code, _, stderr := bigconv(t, "convert", "--progress", "never", bad, out)
-		if code != 1 || !strings.Contains(stderr, "model.safetensors.index.json") {
-			t.Errorf("%s: exit %d: %s", name, code, stderr)
+		if code != 1 || !strings.Contains(stderr, "model.safetensors.index.json") || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want 1 and %s: %s", name, code, c.want, stderr)
 		}
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%s: output left behind", name)
 		}
+	}
+}
+
+// writeSafetensors writes a safetensors file holding a float32 tensor of
+// shape (2,) for each name: 8 bytes of header length, the JSON header,
+// the data.
+func writeSafetensors(t *testing.T, path string, names ...string) {
+	t.Helper()
+	hdr := map[string]any{}
+	for i, n := range names {
+		hdr[n] = map[string]any{"dtype": "F32", "shape": []int{2}, "data_offsets": []int{8 * i, 8*i + 8}}
+	}
+	h, _ := json.Marshal(hdr)
+	for len(h)%8 != 0 {
+		h = append(h, ' ')
+	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	b = append(append(b, h...), make([]byte, 8*len(names))...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

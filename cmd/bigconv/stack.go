@@ -15,6 +15,7 @@ import (
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/engine/part"
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/tensor"
 )
 
 // joinFlags are --stack and --concat, shared by convert and inspect.
@@ -66,6 +67,16 @@ func (j *joinFlags) join(ins []*format.Input) (engine.Join, error) {
 	return engine.JoinConcat, nil
 }
 
+// warnInputs prints each input's warnings (a raw shape that uses only a
+// prefix of its file), as convert does for one input.
+func warnInputs(ins []*format.Input, stderr io.Writer) {
+	for _, in := range ins {
+		for _, w := range in.Warnings {
+			fmt.Fprintln(stderr, "bigconv: warning:", w)
+		}
+	}
+}
+
 func closeInputs(ins []*format.Input) {
 	for _, in := range ins {
 		in.Close()
@@ -78,16 +89,21 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 	if jf.stack && jf.concat {
 		return usageError{errors.New("--stack and --concat exclude each other")}
 	}
+	if sp != nil && engine.IsArchivePath(out) {
+		return usageError{fmt.Errorf("--part writes several inputs into one .npy; %s (an .npz) is written by one process: drop --part, or name a .npy OUTPUT", out)}
+	}
 	ins, err := format.OpenPaths(inputs, fopt)
 	if err != nil {
 		return err
 	}
 	defer closeInputs(ins)
+	warnInputs(ins, stderr)
 	join, err := jf.join(ins)
 	if err != nil {
 		return err
 	}
-	sopt := engine.StackInputOptions{StackOptions: engine.StackOptions{Options: iopt.Options, Join: join}, Tensors: iopt.Tensors}
+	sopt := engine.StackInputOptions{StackOptions: engine.StackOptions{Options: iopt.Options, Join: join, Rows: iopt.Rows, ModTime: iopt.ModTime},
+		Tensors: iopt.Tensors}
 	if sp != nil {
 		res, err := engine.RunPartStack(ctx, ins, out, sopt, *sp)
 		if errors.Is(err, engine.ErrManyTensors) {
@@ -135,8 +151,16 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 	if res.Resumed > 0 {
 		resumed = fmt.Sprintf(" (resumed after %d of %d blocks)", res.Resumed, res.Blocks)
 	}
-	fmt.Fprintf(stderr, "bigconv: wrote %s: %s of %d inputs, %s %v, %d bytes in %.2fs%s%s%s\n",
-		out, join, len(ins), res.To, res.Shape, res.OutBytes, d.Seconds(), rate, crc, resumed)
+	rows := ""
+	if iopt.Rows != nil {
+		rows = " rows " + iopt.Rows.String()
+	}
+	member := ""
+	if engine.IsArchivePath(out) {
+		member = " (member arr_0.npy)"
+	}
+	fmt.Fprintf(stderr, "bigconv: wrote %s%s: %s of %d inputs%s, %s %v, %d bytes in %.2fs%s%s%s\n",
+		out, member, join, len(ins), rows, res.To, res.Shape, res.OutBytes, d.Seconds(), rate, crc, resumed)
 	if res.Stats.Lost() {
 		fmt.Fprintf(stderr, "bigconv: warning: casting to %s changed values: %s\n", res.To, res.Stats)
 	}
@@ -145,22 +169,24 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 
 // inspectMany prints what a stack of several inputs would be: the
 // joined dtype and shape, then each input's file, format, tensor, dtype
-// and shape.
-func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []string, asJSON bool, stdout io.Writer) error {
+// and shape; the inputs' warnings go to stderr.
+func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []string, rows *tensor.RowRange, asJSON bool, stdout, stderr io.Writer) error {
 	ins, err := format.OpenPaths(inputs, fopt)
 	if err != nil {
 		return err
 	}
 	defer closeInputs(ins)
+	warnInputs(ins, stderr)
 	join, err := jf.join(ins)
 	if err != nil {
 		return err
 	}
-	sp, err := engine.PlanInputs(ins, engine.StackInputOptions{StackOptions: engine.StackOptions{Join: join}, Tensors: tensors})
+	sp, err := engine.PlanInputs(ins, engine.StackInputOptions{StackOptions: engine.StackOptions{Join: join, Rows: rows}, Tensors: tensors})
 	if err != nil {
 		return err
 	}
 	type item struct {
+		Input  int     `json:"input"`
 		File   string  `json:"file"`
 		Format string  `json:"format"`
 		Tensor string  `json:"tensor"`
@@ -168,7 +194,9 @@ func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []
 		Shape  []int64 `json:"shape"`
 		Order  string  `json:"order"`
 		Bytes  int64   `json:"bytes"`
+		Rows   string  `json:"rows,omitempty"` // the input's rows kept, when --rows cuts it
 	}
+	// with --rows, the inputs (or their rows) that the range keeps
 	items := make([]item, len(sp.Segments))
 	for i, s := range sp.Segments {
 		t := s.Plan.Tensor
@@ -177,27 +205,49 @@ func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []
 		if t.Fortran {
 			order = "F"
 		}
-		items[i] = item{File: ins[i].Path, Format: ins[i].Format, Tensor: t.Name, DType: t.DType.String(),
-			Shape: append([]int64{}, t.Shape...), Order: order, Bytes: n}
+		in := ins[s.Input]
+		items[i] = item{Input: s.Input, File: in.Path, Format: in.Format, Tensor: t.Name, DType: t.DType.String(),
+			Shape: append([]int64{}, t.Shape...), Order: order, Bytes: n, Rows: t.Extra["rows"]}
 	}
 	outBytes, _ := sp.Shape.NumBytes(sp.To.Size())
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"join": join.String(), "dtype": sp.To.String(),
-			"shape": append([]int64{}, sp.Shape...), "bytes": outBytes, "inputs": items})
+		doc := map[string]any{"join": join.String(), "dtype": sp.To.String(),
+			"shape": append([]int64{}, sp.Shape...), "bytes": outBytes, "inputs": items}
+		if sp.Rows != "" {
+			doc["rows"] = sp.Rows
+		}
+		return enc.Encode(doc)
 	}
-	fmt.Fprintf(stdout, "%s of %d inputs: %s %v, %d bytes (dtype: np.result_type of the inputs unless --dtype)\n",
-		join, len(ins), sp.To, sp.Shape, outBytes)
+	kept := ""
+	if sp.Rows != "" {
+		kept = fmt.Sprintf(", rows %s (%d of the inputs)", sp.Rows, len(sp.Segments))
+	}
+	fmt.Fprintf(stdout, "%s of %d inputs%s: %s %v, %d bytes (dtype: np.result_type of the inputs unless --dtype)\n",
+		join, len(ins), kept, sp.To, sp.Shape, outBytes)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tFILE\tFORMAT\tTENSOR\tDTYPE\tSHAPE\tORDER\tBYTES")
+	head := "#\tFILE\tFORMAT\tTENSOR\tDTYPE\tSHAPE\tORDER\tBYTES"
+	if sp.Rows != "" {
+		head += "\tROWS"
+	}
+	fmt.Fprintln(tw, head)
 	for i, it := range items {
 		name := it.Tensor
 		if name == "" {
 			name = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%d\n", i, it.File, it.Format, name, it.DType, sp.Segments[i].Plan.Tensor.Shape, it.Order, it.Bytes)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%d", it.Input, it.File, it.Format, name, it.DType,
+			sp.Segments[i].Plan.Tensor.Shape, it.Order, it.Bytes)
+		if sp.Rows != "" {
+			r := it.Rows
+			if r == "" {
+				r = "all"
+			}
+			fmt.Fprintf(tw, "\t%s", r)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -486,3 +486,44 @@ func TestStackKillAndResume(t *testing.T) {
 		t.Fatalf("resume after an input changed: exit %d: %s", code, stderr)
 	}
 }
+
+// TestStackRawPrefixWarnings: a raw input whose --shape covers less than
+// the file converts that prefix and says so on stderr, once per input,
+// when stacked as when alone — for convert and for inspect.
+func TestStackRawPrefixWarnings(t *testing.T) {
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	os.WriteFile(p("r0.bin"), make([]byte, 48), 0o644) // 12 float32, shape (2, 5) uses 10
+	os.WriteFile(p("r1.bin"), make([]byte, 40), 0o644) // exactly (2, 5)
+	os.WriteFile(p("r2.bin"), make([]byte, 44), 0o644)
+	raw := []string{"--in-dtype", "<f4", "--shape", "2,5"}
+	check := func(what, stderr string) {
+		t.Helper()
+		for _, w := range []string{"r0.bin: shape (2, 5) of <f4 uses only 40 of the 48 bytes", "r2.bin: shape (2, 5) of <f4 uses only 40 of the 44 bytes"} {
+			if n := strings.Count(stderr, w); n != 1 {
+				t.Errorf("%s: %q appears %d times in stderr:\n%s", what, w, n, stderr)
+			}
+		}
+		if strings.Contains(stderr, "r1.bin: shape") {
+			t.Errorf("%s: a warning for r1.bin, which is used whole:\n%s", what, stderr)
+		}
+	}
+	args := append([]string{"convert", "--progress", "never", "--stack"}, raw...)
+	code, _, stderr := bigconv(t, append(args, p("r*.bin"), p("out.npy"))...)
+	if code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	check("convert --stack", stderr)
+	for _, js := range [][]string{nil, {"--json"}} {
+		code, stdout, stderr := bigconv(t, append(append(append([]string{"inspect", "--stack"}, js...), raw...), p("r*.bin"))...)
+		var j struct{ Shape []int64 }
+		json.Unmarshal([]byte(stdout), &j)
+		if code != 0 || !strings.Contains(stdout, "(3, 2, 5)") && fmt.Sprint(j.Shape) != "[3 2 5]" {
+			t.Fatalf("inspect --stack %v: exit %d:\n%s%s", js, code, stdout, stderr)
+		}
+		check(fmt.Sprintf("inspect --stack %v", js), stderr)
+		if strings.Contains(stdout, "uses only") {
+			t.Errorf("inspect %v: a warning on stdout:\n%s", js, stdout)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tfrecord
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -192,4 +193,41 @@ func (s *stream) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return 0, s.err
+}
+
+// countable is the Stream of a compressed file (not stdin): besides
+// being read once, it can count the file's records apart from itself.
+type countable struct {
+	*stream
+	src  io.ReaderAt
+	size int64
+	comp string
+}
+
+func countableStream(st io.Reader, src io.ReaderAt, size int64, comp string) io.Reader {
+	return &countable{stream: st.(*stream), src: src, size: size, comp: comp}
+}
+
+// Rows counts the records of the file by decompressing it once more,
+// on its own reader (the stream is not touched), each record's CRCs and
+// the compressed stream's own checksum checked: the first axis the
+// stream will yield, for a caller that must know it before reading (a
+// stack writes each input at a known offset). It holds one record in
+// memory and may run while other files are read.
+func (c *countable) Rows() (int64, error) {
+	d, err := Decompress(io.NewSectionReader(c.src, 0, c.size), c.comp, c.name)
+	if err != nil {
+		return 0, err
+	}
+	rr := NewReader(bufio.NewReaderSize(d, 1<<16), c.name)
+	var n int64
+	for {
+		if _, err := rr.Next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+		n++
+	}
 }

@@ -14,7 +14,10 @@
 // every CRC (about 8 bytes of memory per record, less when the records
 // are evenly spaced); its Data is an io.ReaderAt. A GZIP or ZLIB file,
 // or a stream such as stdin, is read once by OpenStream; its tensor has
-// a Stream and Shape[0] == 0. Records that are not tensors (TensorBoard
+// a Stream and Shape[0] == 0; the Stream of a file (not stdin) also has
+// a method Rows() (int64, error) that counts the records in a pass of its
+// own, for callers that must know the first axis before reading (a
+// stack). Records that are not tensors (TensorBoard
 // events) give a *NotTensorsError that says how many records there are;
 // Count counts any TFRecord file's records.
 //
@@ -145,6 +148,9 @@ func openSource(src format.Source, opt format.Options) (*format.Input, error) {
 		}
 		if t, err = OpenStream(bufio.NewReaderSize(d, 1<<16), src.Name, opt.Feature); err == nil && comp != "" {
 			t.Extra["compression"] = comp
+			if src.R != nil {
+				t.Stream = countableStream(t.Stream, src.R, src.Size, comp)
+			}
 		}
 	}
 	if err != nil {
