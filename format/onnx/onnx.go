@@ -43,7 +43,6 @@ import (
 	"fmt"
 
 	"github.com/bigconv/bigconv/format"
-	"github.com/bigconv/bigconv/format/tensorproto"
 	"github.com/bigconv/bigconv/internal/onnxproto"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -91,14 +90,9 @@ func init() {
 // Sniff reports whether head (a file's first bytes) is the start of an
 // ONNX ModelProto or TensorProto. It never agrees with
 // tensorproto.Sniff (TensorFlow's TensorProto): ONNX's field 2 is the
-// varint data_type, TensorFlow's a TensorShapeProto message; when head
-// reads both ways, tensorproto.Sniff decides (see there).
+// varint data_type, TensorFlow's a TensorShapeProto message (see there).
 func Sniff(head []byte) bool {
-	if onnxproto.SniffModel(head) {
-		return true
-	}
-	ok, _ := onnxproto.SniffTensor(head)
-	return ok && !tensorproto.Sniff(head)
+	return onnxproto.SniffModel(head) || onnxproto.SniffTensor(head)
 }
 
 func openSource(src format.Source, _ format.Options) (*format.Input, error) {
