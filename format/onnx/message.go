@@ -153,6 +153,9 @@ walk:
 		}
 		return c, nil
 	case len(c.graphs) > 0:
+		if walkErr != nil { // a field after the graph cut short: onnx.load fails on it too
+			return c, o.wireErr(walkErr, "", walkAt, "ModelProto")
+		}
 		c.kind = kindModel
 		return c, nil
 	}
