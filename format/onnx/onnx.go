@@ -43,6 +43,7 @@ import (
 	"fmt"
 
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/format/tensorproto"
 	"github.com/bigconv/bigconv/internal/onnxproto"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -96,7 +97,27 @@ func Sniff(head []byte) bool {
 }
 
 func openSource(src format.Source, _ format.Options) (*format.Input, error) {
-	return Open(src)
+	in, err := Open(src)
+	if err != nil {
+		return nil, tensorProtoHint(src, err)
+	}
+	return in, nil
+}
+
+// tensorProtoHint adds to a failure to read src as ONNX that it reads as
+// TensorFlow's TensorProto, when it does (a file forced with --format
+// onnx or found by its .onnx extension): tensorproto's onnxHint in
+// reverse.
+func tensorProtoHint(src format.Source, err error) error {
+	if src.R == nil || !errors.Is(err, tensor.ErrFormat) && !errors.Is(err, tensor.ErrCorrupt) {
+		return err
+	}
+	head := make([]byte, min(src.Size, format.SniffLen))
+	n, _ := src.R.ReadAt(head, 0)
+	if tensorproto.Sniff(head[:n]) {
+		return fmt.Errorf("%w (the file reads as TensorFlow's TensorProto, not ONNX's: use --format tensorproto)", err)
+	}
+	return err
 }
 
 // Open describes the tensors of an ONNX file: the initializers of a
