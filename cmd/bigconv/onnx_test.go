@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/numpytest"
 	"github.com/bigconv/bigconv/internal/tfgen"
@@ -221,4 +223,65 @@ onnx.save(helper.make_model(g), sys.argv[1])
 		t.Fatalf("manifest %+v", m)
 	}
 	judgeONNX(t, [][3]string{{model, "w", filepath.Join(all, m.Tensors[0].File)}})
+}
+
+// TestInspectTypeNames: inspect names the element type of tensors that
+// have no bigconv dtype by the source's own name — an ONNX segment, ONNX
+// data types bigconv cannot read, a TF string tensor whose data shard is
+// missing — in the table and in JSON, never as dtype.Type(0).
+func TestInspectTypeNames(t *testing.T) {
+	dir := t.TempDir()
+	vf := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
+	bf := func(num protowire.Number, b []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
+	}
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	init := func(name string, dataType uint64, extra ...[]byte) []byte { // dims [4], raw_data of 16 bytes
+		return bf(5, cat(vf(1, 4), vf(2, dataType), bf(8, []byte(name)), cat(extra...), bf(9, make([]byte, 16))))
+	}
+	graph := cat(init("w", 1), init("seg", 1, bf(3, cat(vf(1, 0), vf(2, 4)))), init("f4", 23), init("t99", 99))
+	model := filepath.Join(dir, "m.onnx")
+	os.WriteFile(model, cat(vf(1, 8), bf(2, []byte("test")), bf(7, graph)), 0o644)
+
+	ts := []tfgen.BundleTensor{
+		{Name: "a", DType: dtype.Of(dtype.Float32), Shape: dtype.Shape{2}, Fill: func(int64, []byte) {}},
+		{Name: "s", Shape: dtype.Shape{2}, Strings: [][]byte{[]byte("xy"), []byte("z")}},
+	}
+	if err := tfgen.WriteBundle(dir, "b", ts, tfgen.BundleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "b.data-00000-of-00001"))
+
+	for _, c := range []struct {
+		in   string
+		want map[string]string // tensor → DTYPE
+	}{
+		{model, map[string]string{"w": "<f4", "seg": "onnx:FLOAT", "f4": "onnx:FLOAT4E2M1", "t99": "onnx:DataType(99)"}},
+		{filepath.Join(dir, "b.index"), map[string]string{"a": "<f4", "s": "tf:string"}},
+	} {
+		code, stdout, stderr := bigconv(t, "inspect", c.in)
+		if code != 0 || strings.Contains(stdout, "dtype.Type") {
+			t.Fatalf("inspect %s: exit %d:\n%s%s", c.in, code, stdout, stderr)
+		}
+		t.Logf("%s", stdout)
+		for _, line := range strings.Split(stdout, "\n")[2:] {
+			if f := strings.Fields(line); len(f) >= 2 && c.want[f[0]] != "" && f[1] != c.want[f[0]] {
+				t.Errorf("%s: %s: DTYPE %s, want %s", c.in, f[0], f[1], c.want[f[0]])
+			}
+		}
+		code, stdout, _ = bigconv(t, "inspect", "--json", c.in)
+		var js struct {
+			Tensors []tensorInfo `json:"tensors"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &js); code != 0 || err != nil || len(js.Tensors) != len(c.want) {
+			t.Fatalf("inspect --json %s: exit %d, %v: %s", c.in, code, err, stdout)
+		}
+		for _, ti := range js.Tensors {
+			if ti.DType != c.want[ti.Name] {
+				t.Errorf("%s: %s: JSON dtype %q, want %q", c.in, ti.Name, ti.DType, c.want[ti.Name])
+			}
+		}
+	}
 }

@@ -139,6 +139,7 @@ func Open(src format.Source) (*format.Input, error) {
 		if err != nil {
 			return nil, err
 		}
+		described(ts)
 		return &format.Input{Format: FormatModel, Tensors: ts, Collection: true}, nil
 	case kindContainer:
 		return nil, errf(ErrNotTensor, src.Name, "", 0,
@@ -149,7 +150,19 @@ func Open(src format.Source) (*format.Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	described([]*tensor.Tensor{t})
 	return &format.Input{Format: FormatTensor, Tensors: []*tensor.Tensor{t}}, nil
+}
+
+// described gives each tensor that has no DType (a segment, a data type
+// bigconv cannot read) ONNX's name for its data type, which inspect shows
+// (tensor.TypeName): "onnx:FLOAT4E2M1".
+func described(ts []*tensor.Tensor) {
+	for _, t := range ts {
+		if dt := t.Extra["onnx_dtype"]; !t.DType.Type.Valid() && dt != "" {
+			t.Extra[tensor.ExtraDescr] = "onnx:" + dt
+		}
+	}
 }
 
 // errf builds an error located in file at tensor name and offset.

@@ -150,6 +150,11 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 		if err != nil {
 			t = o.unusable(k, entries[k], err)
 		}
+		if dt := t.Extra["tf_dtype"]; !t.DType.Type.Valid() && dt != "" {
+			// TensorFlow's name for what has no DType (a string tensor
+			// whose shard is missing, resource, variant), for inspect
+			t.Extra[tensor.ExtraDescr] = "tf:" + dt
+		}
 		b.tensors = append(b.tensors, t)
 	}
 	return b, nil

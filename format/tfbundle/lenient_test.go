@@ -200,6 +200,9 @@ func TestLenientMissingShards(t *testing.T) {
 	if s := m["s"]; s.Unsupported == "" || !errors.Is(b.Err("s"), fs.ErrNotExist) {
 		t.Errorf("string tensor without its shard: %q %v", s.Unsupported, b.Err("s"))
 	}
+	if got := m["s"].TypeName(); got != "tf:string" { // inspect's DTYPE: its width is in the missing data
+		t.Errorf("string tensor without its shard: TypeName %q, want tf:string", got)
+	}
 
 	// shard 1 missing: shard 0's tensors read
 	if err := os.WriteFile(shard(0), keep[0], 0o644); err != nil {
