@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,19 +233,13 @@ onnx.save(helper.make_model(g), sys.argv[1])
 // missing — in the table and in JSON, never as dtype.Type(0).
 func TestInspectTypeNames(t *testing.T) {
 	dir := t.TempDir()
-	vf := func(num protowire.Number, v uint64) []byte {
-		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
-	}
-	bf := func(num protowire.Number, b []byte) []byte {
-		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
-	}
-	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	vf, bf, cat := pbVarint, pbBytes, pbCat
 	init := func(name string, dataType uint64, extra ...[]byte) []byte { // dims [4], raw_data of 16 bytes
 		return bf(5, cat(vf(1, 4), vf(2, dataType), bf(8, []byte(name)), cat(extra...), bf(9, make([]byte, 16))))
 	}
 	graph := cat(init("w", 1), init("seg", 1, bf(3, cat(vf(1, 0), vf(2, 4)))), init("f4", 23), init("t99", 99))
 	model := filepath.Join(dir, "m.onnx")
-	os.WriteFile(model, cat(vf(1, 8), bf(2, []byte("test")), bf(7, graph)), 0o644)
+	os.WriteFile(model, pbModel(graph), 0o644)
 
 	ts := []tfgen.BundleTensor{
 		{Name: "a", DType: dtype.Of(dtype.Float32), Shape: dtype.Shape{2}, Fill: func(int64, []byte) {}},
@@ -283,5 +279,74 @@ func TestInspectTypeNames(t *testing.T) {
 				t.Errorf("%s: %s: JSON dtype %q, want %q", c.in, ti.Name, ti.DType, c.want[ti.Name])
 			}
 		}
+	}
+}
+
+// Protobuf wire helpers for hand-made ONNX files.
+func pbVarint(num protowire.Number, v uint64) []byte {
+	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+}
+
+func pbBytes(num protowire.Number, b []byte) []byte {
+	return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
+}
+
+func pbCat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+// pbModel is a ModelProto (ir_version 8) around graph.
+func pbModel(graph []byte) []byte {
+	return pbCat(pbVarint(1, 8), pbBytes(2, []byte("test")), pbBytes(7, graph))
+}
+
+// TestONNXExternalSymlinkCLI: a model whose external data file is a
+// symbolic link converts when the link stays inside the model's
+// directory, and is refused, writing nothing, when it leads out.
+func TestONNXExternalSymlinkCLI(t *testing.T) {
+	vf, bf, cat := pbVarint, pbBytes, pbCat
+	kv := func(k, v string) []byte { return bf(13, cat(bf(1, []byte(k)), bf(2, []byte(v)))) }
+	// FLOAT [2, 4] "ext" in w.bin, 32 bytes from offset 0
+	model := pbModel(bf(5, cat(vf(1, 2), vf(1, 4), vf(2, 1), bf(8, []byte("ext")),
+		kv("location", "w.bin"), kv("offset", "0"), kv("length", "32"), vf(14, 1))))
+	data := make([]byte, 32)
+	for i := 0; i < 8; i++ {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i)-2.5))
+	}
+	root := t.TempDir()
+	for _, c := range []struct {
+		name, target string // w.bin → target, relative to the model's directory
+		ok           bool
+	}{
+		{"inside", filepath.Join("data", "w-real.bin"), true},
+		{"outside", filepath.Join("..", "secret.bin"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(root, c.name)
+			os.MkdirAll(filepath.Join(dir, "m", "data"), 0o755)
+			os.WriteFile(filepath.Join(dir, "m", "model.onnx"), model, 0o644)
+			os.WriteFile(filepath.Join(dir, "m", "data", "w-real.bin"), data, 0o644)
+			os.WriteFile(filepath.Join(dir, "secret.bin"), data, 0o644)
+			if err := os.Symlink(c.target, filepath.Join(dir, "m", "w.bin")); err != nil {
+				t.Fatal(err)
+			}
+			outDir := filepath.Join(dir, "out")
+			os.Mkdir(outDir, 0o755)
+			out := filepath.Join(outDir, "ext.npy")
+			code, _, stderr := bigconv(t, "convert", "--progress", "never", "--tensor", "ext", filepath.Join(dir, "m", "model.onnx"), out)
+			if !c.ok {
+				if code != 1 || !strings.Contains(stderr, "symbolic link") || !strings.Contains(stderr, "escapes the model's directory") {
+					t.Fatalf("exit %d, stderr %q; want exit 1, refused as escaping", code, stderr)
+				}
+				leftovers(t, outDir)
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil || !bytes.HasSuffix(got, data) {
+				t.Fatalf("output %v: does not end with the external data", err)
+			}
+			leftovers(t, outDir, "ext.npy")
+		})
 	}
 }

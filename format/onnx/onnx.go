@@ -16,7 +16,8 @@
 //   - raw_data: a section of the file (zero copy, any size);
 //   - external_data: a section of the named file beside the model, opened
 //     through format.Source.Sibling; locations outside the model's
-//     directory are refused (ErrEscape);
+//     directory, by name or through a symbolic link, are refused
+//     (ErrEscape);
 //   - float_data / double_data in one packed run (FLOAT, COMPLEX64,
 //     DOUBLE, COMPLEX128): a section of the file as well;
 //   - any other typed field (varints, strings, several runs): decoded into
@@ -73,7 +74,8 @@ var (
 	ErrDims = fmt.Errorf("bad dims: %w", tensor.ErrCorrupt)
 	// ErrExternal: external data whose file is missing or too short.
 	ErrExternal = fmt.Errorf("external data: %w", tensor.ErrCorrupt)
-	// ErrEscape: an external data location outside the model's directory.
+	// ErrEscape: an external data location outside the model's directory,
+	// by its name or through a symbolic link.
 	ErrEscape = fmt.Errorf("external data location escapes the model's directory: %w", tensor.ErrCorrupt)
 	// ErrNotTensor: an ONNX SequenceProto or OptionalProto, not a tensor.
 	ErrNotTensor = fmt.Errorf("not a TensorProto: %w", tensor.ErrUnsupported)
