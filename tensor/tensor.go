@@ -78,10 +78,30 @@ func (t *Tensor) NumBytes() (int64, error) {
 	return t.Shape.NumBytes(t.DType.Size())
 }
 
+// ExtraDescr is the Extra key of the source's own name for an element
+// type bigconv has no DType for, which TypeName shows: NumPy's descr
+// ("<U3", "|O"; the npy reader sets it for every array), ONNX's
+// ("onnx:FLOAT4E2M1"), TensorFlow's ("tf:string").
+const ExtraDescr = "descr"
+
+// TypeName names t's element type for people (inspect, Describe): the
+// DType's string; for a tensor whose type bigconv has none for (an
+// Unsupported one, or a string tensor whose data is missing), the
+// source's own name, Extra[ExtraDescr]; "-" when the reader gives none.
+func (t *Tensor) TypeName() string {
+	if t.DType.Type.Valid() {
+		return t.DType.String()
+	}
+	if d := t.Extra[ExtraDescr]; d != "" {
+		return d
+	}
+	return "-"
+}
+
 // Describe is a one-line summary: name, dtype, shape and bytes.
 func (t *Tensor) Describe() string {
 	n, _ := t.NumBytes()
-	return fmt.Sprintf("%s %s %v %d bytes", t.Name, t.DType, t.Shape, n)
+	return fmt.Sprintf("%s %s %v %d bytes", t.Name, t.TypeName(), t.Shape, n)
 }
 
 // Errorf builds an error that wraps sentinel with the file, tensor and

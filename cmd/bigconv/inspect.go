@@ -95,11 +95,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		if t.Fortran {
 			order = "F"
 		}
-		dt := t.DType.String()
-		if d := t.Extra["descr"]; !t.DType.Type.Valid() && d != "" {
-			dt = d // NumPy's own name for a type bigconv has none for ('<U3', '|O')
-		}
-		infos = append(infos, tensorInfo{Name: t.Name, DType: dt, Shape: append([]int64{}, t.Shape...),
+		infos = append(infos, tensorInfo{Name: t.Name, DType: t.TypeName(), Shape: append([]int64{}, t.Shape...),
 			Bytes: n, File: t.File, Offset: t.Offset, Order: order, Unsupported: t.Unsupported, Extra: t.Extra})
 	}
 	if *asJSON {
@@ -122,6 +118,9 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			if k == tensor.ExtraDescr && !in.Tensors[i].DType.Type.Valid() {
+				continue // the DTYPE column shows it
+			}
 			note = append(note, k+"="+ti.Extra[k])
 		}
 		if ti.Unsupported != "" {

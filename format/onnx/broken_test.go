@@ -123,6 +123,8 @@ func brokenCases() []brokenCase {
 		ErrSize, "b", "raw_data is 4 bytes")
 	m := model(cat(init("a"), init("b")))
 	add("model cut in graph", m[:len(m)-3], ErrTruncated, "", "")
+	opset := cat(m, bf(8, cat(bf(1, []byte("")), vf(2, 9)))) // a field after the graph
+	add("model cut after graph", opset[:len(opset)-1], ErrTruncated, "", "ModelProto")
 	add("not ONNX", []byte("hello, world"), tensor.ErrFormat, "", "")
 	return cs
 }

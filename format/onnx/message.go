@@ -153,6 +153,9 @@ walk:
 		}
 		return c, nil
 	case len(c.graphs) > 0:
+		if walkErr != nil { // a field after the graph cut short: onnx.load fails on it too
+			return c, o.wireErr(walkErr, "", walkAt, "ModelProto")
+		}
 		c.kind = kindModel
 		return c, nil
 	}
@@ -594,6 +597,9 @@ func (o *opener) sibling(location, name string, at int64) (*extFile, error) {
 		return nil, errf(tensor.ErrUnsupported, o.src.Name, name, at, "external data %q: the input has no directory", location)
 	}
 	full := filepath.Join(filepath.Dir(o.src.Name), p)
+	if err := o.confined(full, location, name, at); err != nil {
+		return nil, err
+	}
 	r, size, err := o.src.Sibling(p)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", tensor.Errorf(fmt.Errorf("%w: %w", ErrExternal, err), o.src.Name, name, at,
@@ -602,4 +608,44 @@ func (o *opener) sibling(location, name string, at int64) (*extFile, error) {
 	f := &extFile{r: r, size: size, path: full}
 	o.ext[location] = f
 	return f, nil
+}
+
+// confined refuses (ErrEscape) an external data file that symbolic links
+// take out of the model's directory. The file, every link on its path
+// resolved, must lie inside the model's directory (its links resolved
+// too) or inside the directory that holds the model file once the model's
+// own link is resolved: a Hugging Face cache links snapshots/REV/model.onnx
+// and its data file to blobs/, a layout onnxruntime accepts for the same
+// reason. A path that does not resolve (a missing file, a dangling link, a
+// Source whose files are not on disk) is left to Sibling to open or fail.
+func (o *opener) confined(full, location, name string, at int64) error {
+	target, err := resolve(full)
+	if err != nil {
+		return nil
+	}
+	dirs := []string{filepath.Dir(o.src.Name)}
+	if model, err := resolve(o.src.Name); err == nil {
+		dirs = append(dirs, filepath.Dir(model))
+	}
+	for _, d := range dirs {
+		if rd, err := resolve(d); err == nil && inside(rd, target) {
+			return nil
+		}
+	}
+	return errf(ErrEscape, o.src.Name, name, at, "location %q leads through a symbolic link to %s, outside the model's directory", location, target)
+}
+
+// resolve is path p made absolute, with every symbolic link resolved.
+func resolve(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// inside reports whether p lies below directory dir (both resolved).
+func inside(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && filepath.IsLocal(rel)
 }

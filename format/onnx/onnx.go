@@ -16,7 +16,8 @@
 //   - raw_data: a section of the file (zero copy, any size);
 //   - external_data: a section of the named file beside the model, opened
 //     through format.Source.Sibling; locations outside the model's
-//     directory are refused (ErrEscape);
+//     directory, by name or through a symbolic link, are refused
+//     (ErrEscape);
 //   - float_data / double_data in one packed run (FLOAT, COMPLEX64,
 //     DOUBLE, COMPLEX128): a section of the file as well;
 //   - any other typed field (varints, strings, several runs): decoded into
@@ -72,7 +73,8 @@ var (
 	ErrDims = fmt.Errorf("bad dims: %w", tensor.ErrCorrupt)
 	// ErrExternal: external data whose file is missing or too short.
 	ErrExternal = fmt.Errorf("external data: %w", tensor.ErrCorrupt)
-	// ErrEscape: an external data location outside the model's directory.
+	// ErrEscape: an external data location outside the model's directory,
+	// by its name or through a symbolic link.
 	ErrEscape = fmt.Errorf("external data location escapes the model's directory: %w", tensor.ErrCorrupt)
 	// ErrNotTensor: an ONNX SequenceProto or OptionalProto, not a tensor.
 	ErrNotTensor = fmt.Errorf("not a TensorProto: %w", tensor.ErrUnsupported)
@@ -90,18 +92,33 @@ func init() {
 // Sniff reports whether head (a file's first bytes) is the start of an
 // ONNX ModelProto or TensorProto. It never agrees with
 // tensorproto.Sniff (TensorFlow's TensorProto): ONNX's field 2 is the
-// varint data_type, TensorFlow's a TensorShapeProto message; when head
-// reads both ways, tensorproto.Sniff decides (see there).
+// varint data_type, TensorFlow's a TensorShapeProto message (see there).
 func Sniff(head []byte) bool {
-	if onnxproto.SniffModel(head) {
-		return true
-	}
-	ok, _ := onnxproto.SniffTensor(head)
-	return ok && !tensorproto.Sniff(head)
+	return onnxproto.SniffModel(head) || onnxproto.SniffTensor(head)
 }
 
 func openSource(src format.Source, _ format.Options) (*format.Input, error) {
-	return Open(src)
+	in, err := Open(src)
+	if err != nil {
+		return nil, tensorProtoHint(src, err)
+	}
+	return in, nil
+}
+
+// tensorProtoHint adds to a failure to read src as ONNX that it reads as
+// TensorFlow's TensorProto, when it does (a file forced with --format
+// onnx or found by its .onnx extension): tensorproto's onnxHint in
+// reverse.
+func tensorProtoHint(src format.Source, err error) error {
+	if src.R == nil || !errors.Is(err, tensor.ErrFormat) && !errors.Is(err, tensor.ErrCorrupt) {
+		return err
+	}
+	head := make([]byte, min(src.Size, format.SniffLen))
+	n, _ := src.R.ReadAt(head, 0)
+	if tensorproto.Sniff(head[:n]) {
+		return fmt.Errorf("%w (the file reads as TensorFlow's TensorProto, not ONNX's: use --format tensorproto)", err)
+	}
+	return err
 }
 
 // Open describes the tensors of an ONNX file: the initializers of a
@@ -123,6 +140,7 @@ func Open(src format.Source) (*format.Input, error) {
 		if err != nil {
 			return nil, err
 		}
+		described(ts)
 		return &format.Input{Format: FormatModel, Tensors: ts, Collection: true}, nil
 	case kindContainer:
 		return nil, errf(ErrNotTensor, src.Name, "", 0,
@@ -133,7 +151,19 @@ func Open(src format.Source) (*format.Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	described([]*tensor.Tensor{t})
 	return &format.Input{Format: FormatTensor, Tensors: []*tensor.Tensor{t}}, nil
+}
+
+// described gives each tensor that has no DType (a segment, a data type
+// bigconv cannot read) ONNX's name for its data type, which inspect shows
+// (tensor.TypeName): "onnx:FLOAT4E2M1".
+func described(ts []*tensor.Tensor) {
+	for _, t := range ts {
+		if dt := t.Extra["onnx_dtype"]; !t.DType.Type.Valid() && dt != "" {
+			t.Extra[tensor.ExtraDescr] = "onnx:" + dt
+		}
+	}
 }
 
 // errf builds an error located in file at tensor name and offset.

@@ -219,6 +219,16 @@ func TestNotTensors(t *testing.T) {
 	if !strings.Contains(f4.Unsupported, "FLOAT4E2M1") {
 		t.Errorf("float4: %q", f4.Unsupported)
 	}
+	unknown := one(t, cat(dims(4), vf(2, 99), bf(9, make([]byte, 2))))
+	if unknown.Unsupported == "" {
+		t.Error("data type 99 is not unsupported")
+	}
+	// inspect names what has no DType by ONNX's name for it
+	for tt, want := range map[*tensor.Tensor]string{seg: "onnx:FLOAT", f4: "onnx:FLOAT4E2M1", unknown: "onnx:DataType(99)"} {
+		if got := tt.TypeName(); got != want {
+			t.Errorf("TypeName %q, want %q (%s)", got, want, tt.Unsupported)
+		}
+	}
 	elem := cat(dims(2), vf(2, 1), bf(9, make([]byte, 8)))
 	for name, b := range map[string][]byte{
 		"sequence of one": cat(bf(1, []byte("seq")), vf(2, 1), bf(3, elem)),
@@ -244,6 +254,9 @@ func TestNotTensors(t *testing.T) {
 	if in.Format != FormatModel || len(in.Tensors) != 2 || in.Tensors[1].Name != "sp" ||
 		!in.Tensors[1].Shape.Equal(dtype.Shape{3, 4}) || in.Tensors[1].Unsupported == "" || in.Tensors[0].Unsupported != "" {
 		t.Errorf("model: %s %d tensors %+v", in.Format, len(in.Tensors), in.Tensors)
+	}
+	if got := in.Tensors[1].TypeName(); got != "<f4" {
+		t.Errorf("sparse_initializer of FLOAT values: TypeName %q", got)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/internal/onnxproto"
 	"github.com/bigconv/bigconv/internal/tfgen"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -38,7 +40,10 @@ func FuzzTensorProto(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		Sniff(b)
+		// no head reads both as TensorFlow's and as ONNX's (docs/formats.md)
+		if head := b[:min(len(b), format.SniffLen)]; Sniff(head) && (onnxproto.SniffTensor(head) || onnxproto.SniffModel(head)) {
+			t.Fatalf("sniffed as both TensorFlow and ONNX: % x", head)
+		}
 		tt, err := Open(bytes.NewReader(b), int64(len(b)), "f.pb")
 		if err != nil {
 			if !errors.Is(err, tensor.ErrFormat) && !errors.Is(err, tensor.ErrCorrupt) && !errors.Is(err, tensor.ErrUnsupported) {

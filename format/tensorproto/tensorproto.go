@@ -68,7 +68,7 @@ func onnxHint(src format.Source, err error) error {
 	head := make([]byte, min(src.Size, format.SniffLen))
 	n, _ := src.R.ReadAt(head, 0)
 	head = head[:n]
-	if ok, _ := onnxproto.SniffTensor(head); ok || onnxproto.SniffModel(head) {
+	if onnxproto.SniffTensor(head) || onnxproto.SniffModel(head) {
 		return fmt.Errorf("%w (the file reads as an ONNX TensorProto or model, not TensorFlow's: use --format onnx)", err)
 	}
 	return err
@@ -106,92 +106,78 @@ func Open(r io.ReaderAt, size int64, name string) (*tensor.Tensor, error) {
 // shape. A SavedModel's saved_model.pb (schema version 1, then a
 // MetaGraphDef) fails it.
 //
-// ONNX's TensorProto shares field numbers 1 and 2 with other meanings
-// (dims, then data_type as a varint where TensorFlow has a shape
-// message), so one head rarely reads both ways; when it does, the reading
-// that accounts for its data (tensor_content or raw_data exactly as long
-// as the dtype and shape need) wins, and ONNX wins a tie it is consistent
-// in. format/onnx's Sniff is the complement, so at most one of the two
-// is ever true.
+// ONNX's TensorProto shares field numbers 1 and 2 with other meanings:
+// its field 2 is the varint data_type where TensorFlow's is a
+// TensorShapeProto message, and an ONNX ModelProto's field 2 is a
+// producer name in text where a TensorShapeProto starts with a tag byte
+// below 0x20. So no head reads both ways, and format/onnx's Sniff and
+// this one each decide on their own schema; the fuzz targets of both
+// packages assert that they never agree.
 func Sniff(head []byte) bool {
-	ok, consistent := sniffTF(head)
-	if !ok || onnxproto.SniffModel(head) {
-		return false
-	}
-	if onnxOK, onnxConsistent := onnxproto.SniffTensor(head); onnxOK && onnxConsistent && !consistent {
-		return false
-	}
-	return true
-}
-
-// sniffTF reads head as a TensorFlow TensorProto; consistent is set when
-// tensor_content was reached and its length matches dtype and shape.
-func sniffTF(head []byte) (ok, consistent bool) {
 	b := head
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 || num != fieldDType || typ != protowire.VarintType {
-		return false, false
+		return false
 	}
 	b = b[n:]
 	v, n := protowire.ConsumeVarint(b)
 	if n < 0 || v == 0 || v > 1000 || !tfproto.DataType(v).Known() {
-		return false, false
+		return false
 	}
 	dt := tfproto.DataType(v)
 	b = b[n:]
 	num, typ, n = protowire.ConsumeTag(b)
 	if n < 0 || num != fieldShape || typ != protowire.BytesType {
-		return false, false
+		return false
 	}
 	b = b[n:]
 	l, n := protowire.ConsumeVarint(b)
 	if n < 0 || l > maxShapeProtoBytes {
-		return false, false
+		return false
 	}
 	b = b[n:]
 	if l > 0 && len(b) > 0 && b[0] == 0x0a { // a MetaGraphDef's meta_info_def
-		return false, false
+		return false
 	}
 	if l > uint64(len(b)) {
-		return checkShape(b, true), false
+		return checkShape(b, true)
 	}
 	if !checkShape(b[:l], false) {
-		return false, false
+		return false
 	}
 	sh, err := tfproto.Shape(b[:l])
 	if err != nil {
-		return false, false
+		return false
 	}
 	b = b[l:]
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return len(b) < 3, false // cut at the end of head
+			return len(b) < 3 // cut at the end of head
 		}
 		if num < fieldVersion || num > maxKnownField || !fieldWireOK(int(num), typ) {
-			return false, false
+			return false
 		}
 		b = b[n:]
 		if num == fieldContent {
 			l, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return len(b) < 10, false
+				return len(b) < 10
 			}
 			dt, err := dt.Numeric()
 			if err != nil {
-				return false, false
+				return false
 			}
 			want, err := sh.NumBytes(dt.Size())
-			ok := err == nil && uint64(want) == l
-			return ok, ok
+			return err == nil && uint64(want) == l
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return true, false // cut at the end of head
+			return true // cut at the end of head
 		}
 		b = b[n:]
 	}
-	return true, false
+	return true
 }
 
 // String is for debugging.

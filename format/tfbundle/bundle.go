@@ -85,7 +85,7 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 		entries    = map[string]*entry{}
 		broken     = map[string]error{}
 	)
-	err = t.Walk(func(key, value []byte) error {
+	err = t.Walk(func(key, value []byte, at int64) error {
 		if !seenHeader {
 			if len(key) != 0 {
 				return errorf(tensor.ErrCorrupt, name, "", -1, "first key is %q, not the header key \"\"", key)
@@ -97,10 +97,10 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 					"a legacy V1 checkpoint (SavedTensorSlices table), not a V2 tensor bundle; re-save it with TensorFlow's V2 saver")
 			}
 			if err != nil {
-				return errorf(tensor.ErrCorrupt, name, "", -1, "BundleHeaderProto: %v", err)
+				return errorf(tensor.ErrCorrupt, name, "", at, "BundleHeaderProto: %v", err)
 			}
 			if h.numShards < 0 || h.numShards > maxShards {
-				return errorf(tensor.ErrCorrupt, name, "", -1, "header says %d shards", h.numShards)
+				return errorf(tensor.ErrCorrupt, name, "", at, "header says %d shards", h.numShards)
 			}
 			if h.minConsumer > 1 {
 				return errorf(tensor.ErrUnsupported, name, "", -1, "bundle needs a reader of version %d or newer (we read version 1)", h.minConsumer)
@@ -122,9 +122,10 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 			// As TensorFlow (BundleReader::GetBundleEntryProto parses an
 			// entry when it is looked up), a broken entry fails its own
 			// tensor only; a broken slice entry, its variable.
-			broken[k] = errorf(tensor.ErrCorrupt, name, printable(k), -1, "BundleEntryProto: %v", err)
+			broken[k] = errorf(tensor.ErrCorrupt, name, printable(k), at, "BundleEntryProto: %v", err)
 			return nil
 		}
+		e.at = at
 		entries[k] = e
 		return nil
 	})
@@ -149,6 +150,11 @@ func Open(index io.ReaderAt, size int64, name string, sibling func(name string) 
 		}
 		if err != nil {
 			t = o.unusable(k, entries[k], err)
+		}
+		if dt := t.Extra["tf_dtype"]; !t.DType.Type.Valid() && dt != "" {
+			// TensorFlow's name for what has no DType (a string tensor
+			// whose shard is missing, resource, variant), for inspect
+			t.Extra[tensor.ExtraDescr] = "tf:" + dt
 		}
 		b.tensors = append(b.tensors, t)
 	}
@@ -244,10 +250,11 @@ type opener struct {
 	dir     string
 }
 
-// shard opens (once) the data shard id.
-func (o *opener) shard(id int64, key string) (*shardFile, error) {
+// shard opens (once) the data shard id, which key's entry (at in the
+// index) names.
+func (o *opener) shard(id int64, key string, at int64) (*shardFile, error) {
 	if id < 0 || id >= int64(o.b.numShards) {
-		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, -1, "shard %d of a %d-shard bundle", id, o.b.numShards)
+		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, at, "shard %d of a %d-shard bundle", id, o.b.numShards)
 	}
 	if s, ok := o.shards[id]; ok {
 		return s, nil
@@ -282,7 +289,7 @@ func (o *opener) shard(id int64, key string) (*shardFile, error) {
 
 // place checks an entry's data range against its shard.
 func (o *opener) place(key string, e *entry) (*shardFile, error) {
-	s, err := o.shard(e.shard, key)
+	s, err := o.shard(e.shard, key, e.at)
 	if err != nil {
 		return nil, err
 	}
@@ -328,14 +335,16 @@ func (o *opener) tensor(key string, e *entry) (*tensor.Tensor, error) {
 	if len(e.slices) > 0 {
 		return o.partitioned(key, e, t)
 	}
+	// the entry contradicting itself is the index's fault, found
+	// without the shard
+	want, err := e.shape.NumBytes(dt.Size())
+	if err != nil || want != e.size {
+		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, e.at,
+			"BundleEntryProto: entry size %d is not %v × %d bytes", e.size, e.shape, dt.Size())
+	}
 	s, err := o.place(key, e)
 	if err != nil {
 		return nil, err
-	}
-	want, err := e.shape.NumBytes(dt.Size())
-	if err != nil || want != e.size {
-		return nil, errorf(tensor.ErrCorrupt, s.file, key, e.offset,
-			"entry size %d is not %v × %d bytes", e.size, e.shape, dt.Size())
 	}
 	crc := crc32c.Unmask(e.crc)
 	t.Data = io.NewSectionReader(s.r, e.offset, e.size)

@@ -151,6 +151,7 @@ type entry struct {
 	crc      uint32 // masked
 	hasCRC   bool
 	slices   [][]extent
+	at       int64 // where the entry lies in the .index file (table.Walk's at)
 }
 
 // parseEntry decodes a BundleEntryProto. It checks the encoding and the

@@ -146,7 +146,7 @@ func FuzzBundleEntry(f *testing.F) {
 		if err != nil {
 			continue
 		}
-		tb.Walk(func(key, value []byte) error {
+		tb.Walk(func(key, value []byte, _ int64) error {
 			if len(key) > 0 {
 				f.Add(append([]byte(nil), value...))
 			}

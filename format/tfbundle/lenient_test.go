@@ -3,6 +3,7 @@ package tfbundle
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -200,6 +201,9 @@ func TestLenientMissingShards(t *testing.T) {
 	if s := m["s"]; s.Unsupported == "" || !errors.Is(b.Err("s"), fs.ErrNotExist) {
 		t.Errorf("string tensor without its shard: %q %v", s.Unsupported, b.Err("s"))
 	}
+	if got := m["s"].TypeName(); got != "tf:string" { // inspect's DTYPE: its width is in the missing data
+		t.Errorf("string tensor without its shard: TypeName %q, want tf:string", got)
+	}
 
 	// shard 1 missing: shard 0's tensors read
 	if err := os.WriteFile(shard(0), keep[0], 0o644); err != nil {
@@ -234,5 +238,60 @@ func TestLenientMissingShards(t *testing.T) {
 	}
 	if _, err := readAllData(t, m["a"]); err != nil {
 		t.Errorf("a: %v", err)
+	}
+}
+
+// TestEntryErrorsNameIndex: a fault in a BundleEntryProto itself (it does
+// not parse, its size contradicts its shape and dtype, it names a shard
+// the header does not have) is reported in the .index file at the
+// entry's offset there — not in the data shard at the tensor's offset.
+// In a snappy-compressed index, whose entries have no offset of their
+// own, the offset is that of the entry's block.
+func TestEntryErrorsNameIndex(t *testing.T) {
+	for _, snappy := range []bool{false, true} {
+		for _, c := range []struct {
+			name string
+			edit func([]byte) []byte
+			msg  string
+		}{
+			{"garbage", func([]byte) []byte { return []byte{0xff, 0xff} }, "BundleEntryProto: bad tag"},
+			{"size", appendField(5, 7), "entry size 7 is not (2, 3) × 2 bytes"},
+			{"shard", appendField(3, 5), "shard 5 of a 1-shard bundle"},
+		} {
+			t.Run(fmt.Sprintf("snappy=%v/%s", snappy, c.name), func(t *testing.T) {
+				dir := t.TempDir()
+				var entry []byte
+				ts := []tfgen.BundleTensor{
+					{Name: "a", DType: dtype.Of(dtype.Float32), Shape: dtype.Shape{4}, Fill: pattern(1)},
+					{Name: "b", DType: dtype.Of(dtype.Int16), Shape: dtype.Shape{2, 3}, Fill: pattern(2),
+						EditEntry: func(e []byte) []byte { entry = c.edit(e); return entry }},
+				}
+				if err := tfgen.WriteBundle(dir, "m", ts, tfgen.BundleOptions{SnappyIndex: snappy}); err != nil {
+					t.Fatal(err)
+				}
+				index := filepath.Join(dir, "m.index")
+				b, err := openPath(t, index)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = b.Err("b")
+				var te *tensor.Error
+				if !errors.As(err, &te) || !errors.Is(err, tensor.ErrCorrupt) || !strings.Contains(err.Error(), c.msg) {
+					t.Fatalf("b: %v", err)
+				}
+				want := int64(0) // the only block
+				if !snappy {
+					idx, _ := os.ReadFile(index)
+					if bytes.Count(idx, entry) != 1 {
+						t.Fatalf("entry % x found %d times in the index", entry, bytes.Count(idx, entry))
+					}
+					want = int64(bytes.Index(idx, entry))
+				}
+				if te.File != index || te.Tensor != "b" || te.Offset != want {
+					t.Errorf("error names %s offset %d, want %s offset %d: %v", te.File, te.Offset, index, want, err)
+				}
+				t.Log(err)
+			})
+		}
 	}
 }

@@ -61,7 +61,7 @@ type piece struct {
 
 func (o *opener) partitioned(key string, e *entry, t *tensor.Tensor) (*tensor.Tensor, error) {
 	bad := func(format string, args ...any) (*tensor.Tensor, error) {
-		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, -1, "partitioned variable: "+format, args...)
+		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, e.at, "partitioned variable: "+format, args...)
 	}
 	rank := len(e.shape)
 	if rank == 0 {
@@ -114,13 +114,13 @@ func (o *opener) partitioned(key string, e *entry, t *tensor.Tensor) (*tensor.Te
 				return bad("slice %d entry has shape %v, extents say %v", i, se.shape, ps.length)
 			}
 		}
+		if se.size != ps.elems*isz {
+			return nil, errorf(tensor.ErrCorrupt, o.b.name, key, se.at,
+				"partitioned variable: slice %d entry size %d is not %d × %d bytes", i, se.size, ps.elems, isz)
+		}
 		sh, err := o.place(key, se)
 		if err != nil {
 			return nil, err
-		}
-		if se.size != ps.elems*isz {
-			return nil, errorf(tensor.ErrCorrupt, sh.file, key, se.offset,
-				"partitioned variable: slice %d entry size %d is not %d × %d bytes", i, se.size, ps.elems, isz)
 		}
 		ps.r, ps.off, ps.size, ps.file = sh.r, se.offset, se.size, sh.file
 		ps.crc = crc32c.Unmask(se.crc)

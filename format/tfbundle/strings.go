@@ -28,18 +28,18 @@ import (
 // of its Data returns the error (ErrChecksum or ErrCorrupt).
 
 func (o *opener) strings(key string, e *entry, t *tensor.Tensor) (*tensor.Tensor, error) {
-	s, err := o.place(key, e)
-	if err != nil {
-		return nil, err
-	}
 	n, err := e.shape.NumElements()
 	if err != nil {
-		return nil, errorf(tensor.ErrCorrupt, s.file, key, e.offset, "shape %v: %v", e.shape, err)
+		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, e.at, "BundleEntryProto: shape %v: %v", e.shape, err)
 	}
 	// Each string takes at least one length byte; this also caps the
 	// offset table at 8 bytes per byte of the entry.
 	if n > 0 && n > e.size-4 || n == 0 && e.size != 0 && e.size != 4 {
-		return nil, errorf(tensor.ErrCorrupt, s.file, key, e.offset, "%d strings cannot fit in %d bytes", n, e.size)
+		return nil, errorf(tensor.ErrCorrupt, o.b.name, key, e.at, "BundleEntryProto: %d strings cannot fit in %d bytes", n, e.size)
+	}
+	s, err := o.place(key, e)
+	if err != nil {
+		return nil, err
 	}
 	sd := &stringData{r: s.r, file: s.file, name: key, width: 1}
 	sd.err = sd.index(s, e, n, o.b.bigEndian)

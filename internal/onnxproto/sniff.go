@@ -12,27 +12,23 @@ import (
 // its first fields and which the reader refuses by name. Every field must
 // be a TensorProto field with its wire type, and data_type (field 2, a
 // varint: TensorFlow's field 2 is a message) must be present with a
-// known value. consistent is set when raw_data is seen whole-length in
-// head and its length is exactly what dims × data_type need.
-func SniffTensor(head []byte) (ok, consistent bool) {
+// known value.
+func SniffTensor(head []byte) bool {
 	b := head
 	var (
-		dims     []int64
-		dt       DataType
 		seenType bool
-		rawLen   int64 = -1
 		fields   int
 	)
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			if len(b) >= 3 {
-				return false, false
+				return false
 			}
 			break
 		}
 		if fields == 0 && num != FieldDims && num != FieldDataType {
-			return false, false
+			return false
 		}
 		fields++
 		b = b[n:]
@@ -41,45 +37,40 @@ func SniffTensor(head []byte) (ok, consistent bool) {
 		case FieldDims:
 			switch typ {
 			case protowire.VarintType:
-				v, k := protowire.ConsumeVarint(b)
-				if k >= 0 {
-					dims = append(dims, int64(v))
-				}
-				m = k
+				m = protowire.ConsumeFieldValue(num, typ, b)
 			case protowire.BytesType:
 				v, k := protowire.ConsumeBytes(b)
 				if k >= 0 {
 					for len(v) > 0 {
-						d, j := protowire.ConsumeVarint(v)
+						_, j := protowire.ConsumeVarint(v)
 						if j < 0 {
-							return false, false
+							return false
 						}
-						dims, v = append(dims, int64(d)), v[j:]
+						v = v[j:]
 					}
 				}
 				m = k
 			default:
-				return false, false
+				return false
 			}
 		case FieldDataType:
 			if typ != protowire.VarintType {
-				return false, false
+				return false
 			}
 			v, k := protowire.ConsumeVarint(b)
 			if k >= 0 {
 				if !DataType(v).Known() || v > uint64(maxDataType) {
-					return false, false
+					return false
 				}
-				dt, seenType = DataType(v), true
+				seenType = true
 			}
 			m = k
 		case FieldRawData:
 			if typ != protowire.BytesType {
-				return false, false
+				return false
 			}
 			l, k := protowire.ConsumeVarint(b)
 			if k >= 0 {
-				rawLen = int64(l)
 				if l > uint64(len(b)-k) {
 					b = nil // cut inside raw_data: the rest of head is data
 					continue
@@ -88,54 +79,38 @@ func SniffTensor(head []byte) (ok, consistent bool) {
 			m = protowire.ConsumeFieldValue(num, typ, b)
 		case FieldFloatData:
 			if typ != protowire.Fixed32Type && typ != protowire.BytesType {
-				return false, false
+				return false
 			}
 			m = protowire.ConsumeFieldValue(num, typ, b)
 		case FieldDoubleData:
 			if typ != protowire.Fixed64Type && typ != protowire.BytesType {
-				return false, false
+				return false
 			}
 			m = protowire.ConsumeFieldValue(num, typ, b)
 		case FieldInt32Data, FieldInt64Data, FieldUint64Data:
 			if typ != protowire.VarintType && typ != protowire.BytesType {
-				return false, false
+				return false
 			}
 			m = protowire.ConsumeFieldValue(num, typ, b)
 		case FieldSegment, FieldStringData, FieldName, FieldDocString, FieldExternalData, FieldMetadata:
 			if typ != protowire.BytesType {
-				return false, false
+				return false
 			}
 			m = protowire.ConsumeFieldValue(num, typ, b)
 		case FieldDataLocation:
 			if typ != protowire.VarintType {
-				return false, false
+				return false
 			}
 			m = protowire.ConsumeFieldValue(num, typ, b)
 		default:
-			return false, false
+			return false
 		}
 		if m < 0 {
 			break // cut at the end of head
 		}
 		b = b[m:]
 	}
-	if !seenType {
-		return false, false
-	}
-	if rawLen >= 0 {
-		if info, ok := Lookup(dt); ok {
-			n := int64(1)
-			for _, d := range dims {
-				if d < 0 || (d != 0 && n > (1<<62)/d) {
-					return true, false
-				}
-				n *= d
-			}
-			want, ok := info.StoredBytes(n)
-			consistent = ok && want == rawLen
-		}
-	}
-	return true, consistent
+	return seenType
 }
 
 // SniffModel reports whether head reads as the start of an ONNX

@@ -107,7 +107,7 @@ func Open(r io.ReaderAt, size int64, name string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := iterBlock(mb, func(key, value []byte) error { return nil }); err != nil {
+	if err := iterBlock(mb, func(key, value []byte, _ int) error { return nil }); err != nil {
 		return nil, corrupt(name, int64(meta.Offset), "metaindex block: %v", err)
 	}
 	ib, err := t.ReadBlock(index)
@@ -115,7 +115,7 @@ func Open(r io.ReaderAt, size int64, name string) (*Table, error) {
 		return nil, err
 	}
 	var prevEnd uint64
-	err = iterBlock(ib, func(key, value []byte) error {
+	err = iterBlock(ib, func(key, value []byte, _ int) error {
 		h, n := decodeHandle(value)
 		if n <= 0 || n != len(value) {
 			return corrupt(name, int64(index.Offset), "bad block handle in index block (key %q)", key)
@@ -159,61 +159,74 @@ func (t *Table) Block(i int) Handle { return t.blocks[i] }
 
 // ReadBlock reads block h, verifies its checksum and decompresses it.
 func (t *Table) ReadBlock(h Handle) ([]byte, error) {
+	b, _, err := t.readBlock(h)
+	return b, err
+}
+
+// readBlock is ReadBlock, and says whether the block was compressed.
+func (t *Table) readBlock(h Handle) (b []byte, compressed bool, err error) {
 	if err := t.check(h, uint64(t.size)); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	buf := make([]byte, h.Size+TrailerLen)
 	if err := readFull(t.r, buf, int64(h.Offset)); err != nil {
-		return nil, corrupt(t.name, int64(h.Offset), "reading block: %v", err)
+		return nil, false, corrupt(t.name, int64(h.Offset), "reading block: %v", err)
 	}
 	data, typ := buf[:h.Size], buf[h.Size]
 	want := crc32c.Unmask(binary.LittleEndian.Uint32(buf[h.Size+1:]))
 	if got := crc32c.Checksum(buf[:h.Size+1]); got != want {
-		return nil, tensor.Errorf(tensor.ErrChecksum, t.name, "", int64(h.Offset),
+		return nil, false, tensor.Errorf(tensor.ErrChecksum, t.name, "", int64(h.Offset),
 			"index table: block crc32c is %08x, trailer says %08x", got, want)
 	}
 	switch typ {
 	case NoCompression:
-		return data, nil
+		return data, false, nil
 	case SnappyCompression:
 		n, err := snappy.DecodedLen(data)
 		if err != nil {
-			return nil, corrupt(t.name, int64(h.Offset), "bad snappy block header: %v", err)
+			return nil, false, corrupt(t.name, int64(h.Offset), "bad snappy block header: %v", err)
 		}
 		// A snappy element expands at most 64/3 times (a 3-byte copy of 64
 		// bytes): a longer decoded length is refused before allocating.
 		if n < 0 || n > MaxBlock || int64(n) > 22*int64(len(data)) {
-			return nil, corrupt(t.name, int64(h.Offset), "snappy block of %d bytes claims to decode to %d bytes", len(data), n)
+			return nil, false, corrupt(t.name, int64(h.Offset), "snappy block of %d bytes claims to decode to %d bytes", len(data), n)
 		}
 		out, err := snappy.Decode(make([]byte, n), data)
 		if err != nil {
-			return nil, corrupt(t.name, int64(h.Offset), "snappy block: %v", err)
+			return nil, false, corrupt(t.name, int64(h.Offset), "snappy block: %v", err)
 		}
-		return out, nil
+		return out, true, nil
 	default:
-		return nil, tensor.Errorf(tensor.ErrUnsupported, t.name, "", int64(h.Offset+h.Size),
+		return nil, false, tensor.Errorf(tensor.ErrUnsupported, t.name, "", int64(h.Offset+h.Size),
 			"index table: block compression type %d (only none and snappy exist)", typ)
 	}
 }
 
 // Walk calls fn for every key and value in key order. Keys must be
-// strictly increasing. The slices passed to fn are only valid during the
-// call. Walk stops at the first error, from the table or from fn.
-func (t *Table) Walk(fn func(key, value []byte) error) error {
+// strictly increasing. at is where the value lies in the file, for
+// messages; a value in a snappy-compressed block has no offset of its
+// own, and at is then the block's. The slices passed to fn are only
+// valid during the call. Walk stops at the first error, from the table
+// or from fn.
+func (t *Table) Walk(fn func(key, value []byte, at int64) error) error {
 	var last []byte
 	first := true
 	for _, h := range t.blocks {
-		b, err := t.ReadBlock(h)
+		b, compressed, err := t.readBlock(h)
 		if err != nil {
 			return err
 		}
-		err = iterBlock(b, func(key, value []byte) error {
+		err = iterBlock(b, func(key, value []byte, pos int) error {
 			if !first && string(key) <= string(last) {
 				return corrupt(t.name, int64(h.Offset), "keys out of order: %q after %q", key, last)
 			}
 			first = false
 			last = append(last[:0], key...)
-			return fn(key, value)
+			at := int64(h.Offset)
+			if !compressed {
+				at += int64(pos)
+			}
+			return fn(key, value, at)
 		})
 		if err != nil {
 			if e := new(tensor.Error); errors.As(err, &e) {
@@ -230,8 +243,9 @@ func (t *Table) Walk(fn func(key, value []byte) error) error {
 
 var errBlock = errors.New("malformed block")
 
-// iterBlock calls fn for each entry of a decoded block.
-func iterBlock(b []byte, fn func(key, value []byte) error) error {
+// iterBlock calls fn for each entry of a decoded block; pos is where the
+// value starts in b.
+func iterBlock(b []byte, fn func(key, value []byte, pos int) error) error {
 	if len(b) < 4 {
 		return fmt.Errorf("%w: %d bytes is too short", errBlock, len(b))
 	}
@@ -271,8 +285,9 @@ func iterBlock(b []byte, fn func(key, value []byte) error) error {
 		}
 		key = append(key[:shared], p[:unshared]...)
 		value := p[unshared : unshared+vlen]
+		pos := end - len(p) + int(unshared)
 		p = p[unshared+vlen:]
-		if err := fn(key, value); err != nil {
+		if err := fn(key, value, pos); err != nil {
 			return err
 		}
 	}
