@@ -95,3 +95,25 @@ var (
 	// quoted protocol 0 STRINGs of escapes
 	hostileQuoted = hostileList([]byte(`S'` + strings.Repeat(`\x41\'"`, 60) + "'\n"))
 )
+
+// legacyOf is a legacy-format file whose object pickle is obj, with
+// storage "0" of 6 float32 elements (its persistent id legacyStorage).
+func legacyOf(obj []byte) []byte {
+	return cat(
+		cat(op(0x80, 2), legacyMagic, op('.')),
+		cat(op(0x80, 2, 'M'), binary.LittleEndian.AppendUint16(nil, 1001), op('.')),
+		proto2(dict(str("little_endian"), op(0x88))),
+		obj,
+		proto2(op(']', '('), str("0"), op('e')),
+		binary.LittleEndian.AppendUint64(nil, 6), f32s(6))
+}
+
+// legacyStorage is the legacy persistent id of storage "0" (six fields).
+var legacyStorage = cat(tuple(str("storage"), glob("torch", "FloatStorage"), str("0"), str("cpu"), i32(6), op('N')), op('Q'))
+
+// hostileLegacyRefs is a legacy file whose object is a list of n memo
+// references to one tensor.
+func hostileLegacyRefs(n int) []byte {
+	return legacyOf(cat(op(0x80, 2), rebuild(legacyStorage, 0, []int{6}, []int{1}), op('q', 0, '0', ']', '('),
+		bytes.Repeat(op('h', 0), n), op('e', '.')))
+}

@@ -22,7 +22,8 @@ import (
 // error. Larger zip directories add to it.
 const openSlack = 1 << 20
 
-// openAlloc opens b and returns the bytes allocated meanwhile.
+// openAlloc opens b and returns the bytes allocated meanwhile (by the
+// whole process: no test of this package runs in parallel).
 func openAlloc(b []byte) (*File, error, uint64) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -36,7 +37,8 @@ func openAlloc(b []byte) (*File, error, uint64) {
 // a tensor, which the walk names; a dict of int pairs; a list of strs) and
 // others that make one opcode allocate again and again (copies by
 // _codecs.encode, dicts by OrderedDict, long names by the walk, a far
-// memo index) or that parse text (big ints, escapes, quoted strings). Under a 4 MiB MaxPickleMemory it finds the largest n that
+// memo index) or that parse text (big ints, escapes, quoted strings),
+// and a legacy-format file (its five pickles and the walk share a budget). Under a 4 MiB MaxPickleMemory it finds the largest n that
 // opens, and checks that every n tried allocates at most MaxPickleMemory +
 // openSlack during Open (runtime.MemStats.TotalAlloc) and that n+1 fails
 // with ErrUnsupported naming the file, an offset and the limit.
@@ -45,24 +47,31 @@ func TestHostileMemory(t *testing.T) {
 	MaxPickleMemory = 4 << 20
 	for _, c := range []struct {
 		name string
-		pkl  func(n int) []byte
+		pkl  func(n int) []byte // data.pkl of a zip-format file
+		file func(n int) []byte // or the whole file
 	}{
-		{"memo refs to None", func(n int) []byte { return hostileRefs(n, false) }},
-		{"memo refs to a tensor", func(n int) []byte { return hostileRefs(n, true) }},
-		{"dict of int pairs", hostileIntDict},
-		{"strs", hostileStrings},
-		{"_codecs.encode of one str", hostileEncode},
-		{"OrderedDict of one list", hostileOrderedDicts},
-		{"long names", hostileLongNames},
-		{"memo index", hostileMemoIndex},
-		{"text ints", hostileTextInts},
-		{"LONG4 ints", hostileLong4},
-		{"raw-unicode-escape", hostileUnicode},
-		{"quoted STRINGs", hostileQuoted},
+		{"memo refs to None", func(n int) []byte { return hostileRefs(n, false) }, nil},
+		{"memo refs to a tensor", func(n int) []byte { return hostileRefs(n, true) }, nil},
+		{"dict of int pairs", hostileIntDict, nil},
+		{"strs", hostileStrings, nil},
+		{"_codecs.encode of one str", hostileEncode, nil},
+		{"OrderedDict of one list", hostileOrderedDicts, nil},
+		{"long names", hostileLongNames, nil},
+		{"memo index", hostileMemoIndex, nil},
+		{"text ints", hostileTextInts, nil},
+		{"LONG4 ints", hostileLong4, nil},
+		{"raw-unicode-escape", hostileUnicode, nil},
+		{"quoted STRINGs", hostileQuoted, nil},
+		{"legacy memo refs to a tensor", nil, hostileLegacyRefs},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			try := func(n int) (error, uint64) {
-				b := torchZip(c.pkl(n), f32s(6))
+				var b []byte
+				if c.file != nil {
+					b = c.file(n)
+				} else {
+					b = torchZip(c.pkl(n), f32s(6))
+				}
 				_, err, alloc := openAlloc(b)
 				if limit := uint64(MaxPickleMemory + openSlack); alloc > limit {
 					t.Fatalf("n=%d: Open allocated %d bytes, more than %d (%v)", n, alloc, limit, err)
