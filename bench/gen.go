@@ -186,9 +186,10 @@ func writeBundle(dir string, shape dtype.Shape, pat []byte) (prefix, data string
 	return prefix, prefix + ".data-00000-of-00001", err
 }
 
-// writePT writes a torch.save file (zip format, as torch 1.13 writes it:
-// archive/data.pkl, archive/data/0, archive/version, members stored) of
-// one float16 tensor of shape [rows, cols] with data streamed from pat.
+// writePT writes a torch.save file (zip format, laid out as torch 1.13
+// writes it: members archive/data.pkl, archive/data/0, archive/version,
+// stored, each member's data starting at a multiple of 64 bytes) of one
+// float16 tensor of shape [rows, cols] with data streamed from pat.
 func writePT(path string, rows, cols int64, pat []byte) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -196,18 +197,33 @@ func writePT(path string, rows, cols int64, pat []byte) error {
 	}
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	zw := zip.NewWriter(bw)
-	member := func(name string) (io.Writer, error) {
-		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+	cw := &countWriter{w: bw}
+	zw := zip.NewWriter(cw)
+	// member starts the next member; prev is the size of the one before
+	// (-1: none), whose data descriptor Go's writer puts first (16 bytes,
+	// 24 from 4 GiB)
+	member := func(name string, prev int64) (io.Writer, error) {
+		if err := zw.Flush(); err != nil { // so that cw.n counts what is written
+			return nil, err
+		}
+		off := cw.n
+		switch {
+		case prev >= math.MaxUint32:
+			off += 24
+		case prev >= 0:
+			off += 16
+		}
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Extra: alignExtra(off, name)})
 	}
-	w, err := member("archive/data.pkl")
+	w, err := member("archive/data.pkl", -1)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(ptPickle(rows, cols)); err != nil {
+	pkl := ptPickle(rows, cols)
+	if _, err := w.Write(pkl); err != nil {
 		return err
 	}
-	if w, err = member("archive/data/0"); err != nil {
+	if w, err = member("archive/data/0", int64(len(pkl))); err != nil {
 		return err
 	}
 	for n := rows * cols * 2; n > 0; {
@@ -217,7 +233,7 @@ func writePT(path string, rows, cols int64, pat []byte) error {
 		}
 		n -= k
 	}
-	if w, err = member("archive/version"); err != nil {
+	if w, err = member("archive/version", rows*cols*2); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(w, "3\n"); err != nil {
@@ -230,6 +246,33 @@ func writePT(path string, rows, cols int64, pat []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// ptAlign is the alignment of member data in torch's zip writer
+// (caffe2/serialize/inline_container.cc, kFieldAlignment).
+const ptAlign = 64
+
+// alignExtra is the extra field torch's writer puts in the local header
+// of a member whose header starts at offset off: id "FB", then 'Z's, so
+// that the data after the 30-byte header, the name and the field start
+// at a multiple of ptAlign. (Go's writer repeats the field in the central
+// directory, where torch's writes none; readers ignore it there.)
+func alignExtra(off int64, name string) []byte {
+	pad := (ptAlign - (off+30+int64(len(name))+4)%ptAlign) % ptAlign
+	extra := []byte{'F', 'B', byte(pad), byte(pad >> 8)}
+	return append(extra, strings.Repeat("Z", int(pad))...)
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ptPickle is the protocol-2 pickle torch.save writes for a contiguous

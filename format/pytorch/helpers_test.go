@@ -103,3 +103,90 @@ func f32s(n int) []byte {
 	}
 	return b
 }
+
+// stateDict is what torch.save(state_dict) writes (protocol 2, as torch
+// 1.13 pickles it: every new object memoized with BINPUT/LONG_BINPUT,
+// globals and repeated strings fetched with BINGET, SETITEMS in batches of
+// 1000) for n tensors "layers.I.weight" of shape [4, 3] on storages
+// "0".."n-1", with the storages' bytes.
+func stateDict(n int) (pkl []byte, storages [][]byte) {
+	b := []byte{0x80, 2}
+	memo := 0
+	put := func() {
+		if memo < 256 {
+			b = append(b, 'q', byte(memo))
+		} else {
+			b = binary.LittleEndian.AppendUint32(append(b, 'r'), uint32(memo))
+		}
+		memo++
+	}
+	get := func(i int) {
+		if i < 256 {
+			b = append(b, 'h', byte(i))
+		} else {
+			b = binary.LittleEndian.AppendUint32(append(b, 'j'), uint32(i))
+		}
+	}
+	b = append(b, glob("collections", "OrderedDict")...)
+	put() // 0: OrderedDict
+	b = append(b, ')', 'R')
+	put()
+	rebuildAt, storageAt, floatAt, cpuAt := -1, -1, -1, -1
+	for i := range n {
+		if i%1000 == 0 {
+			if i > 0 {
+				b = append(b, 'u')
+			}
+			b = append(b, '(')
+		}
+		b = append(b, str("layers."+strconv.Itoa(i)+".weight")...)
+		put()
+		if rebuildAt < 0 {
+			b = append(b, glob("torch._utils", "_rebuild_tensor_v2")...)
+			rebuildAt = memo
+			put()
+		} else {
+			get(rebuildAt)
+		}
+		b = append(b, '(', '(')
+		if storageAt < 0 {
+			b = append(b, str("storage")...)
+			storageAt = memo
+			put()
+			b = append(b, glob("torch", "FloatStorage")...)
+			floatAt = memo
+			put()
+		} else {
+			get(storageAt)
+			get(floatAt)
+		}
+		b = append(b, str(strconv.Itoa(i))...)
+		put()
+		if cpuAt < 0 {
+			b = append(b, str("cpu")...)
+			cpuAt = memo
+			put()
+		} else {
+			get(cpuAt)
+		}
+		b = append(b, 'K', 12, 't')
+		put()
+		b = append(b, 'Q', 'K', 0, 'K', 4, 'K', 3, 0x86)
+		put()
+		b = append(b, 'K', 3, 'K', 1, 0x86)
+		put()
+		b = append(b, 0x89)
+		get(0)
+		b = append(b, ')', 'R')
+		put()
+		b = append(b, 't')
+		put()
+		b = append(b, 'R')
+		put()
+		storages = append(storages, f32s(12))
+	}
+	if n > 0 {
+		b = append(b, 'u')
+	}
+	return append(b, '.'), storages
+}

@@ -9,8 +9,8 @@ package pytorch
 // read from the stream before checking them (a hostile BINUNICODE8 asks
 // for 2^63 bytes), keeps no account of memory, and its errors do not say
 // where in the stream they arose. This machine checks every declared
-// length against what is left of the pickle, charges every value it
-// builds to a budget (MaxPickleMemory), and reports byte offsets.
+// length against what is left of the pickle, charges every allocation it
+// makes to a budget (MaxPickleMemory, budget.go), and reports byte offsets.
 
 import (
 	"bufio"
@@ -27,11 +27,18 @@ import (
 	"github.com/bigconv/bigconv/tensor"
 )
 
-// MaxPickleMemory caps what the pickle machine may hold: every string,
-// container slot, memo entry and stack slot is charged to it (about what
-// Go allocates for it). A pickle that needs more is refused with
-// tensor.ErrUnsupported. A state_dict costs a few hundred bytes per tensor,
-// so the cap admits about a million tensors.
+// MaxPickleMemory caps the bytes one file's pickles and the naming of
+// their values may allocate, in total (runtime.MemStats.TotalAlloc, so it
+// also bounds the live heap): every allocation of the pickle machine, the
+// torch callbacks and the walker is charged to it at the size Go's
+// allocator gives it — strings, interface boxes, map entries, and every
+// backing array a growing slice leaves behind. Open allocates at most
+// MaxPickleMemory + 1 MiB (buffers, error messages), plus archive/zip's
+// reading of the zip directory (a few hundred bytes per member). A pickle
+// that needs more is refused with tensor.ErrUnsupported naming the file
+// and the offset of the opcode (or, in the walk, the value) that passed
+// the limit. A state_dict as torch writes it costs about 3 KiB per tensor,
+// so the default admits about 80,000 tensors.
 var MaxPickleMemory int64 = 256 << 20
 
 // Values built by the machine. Python ints are int64 or *big.Int, floats
@@ -51,11 +58,11 @@ type (
 		frozen bool
 	}
 	// pyGlobal is an allowed global (a class or function), by name.
-	pyGlobal struct{ module, name string }
+	pyGlobal struct{ module, name, full string }
 	mark     struct{}
 )
 
-func (g *pyGlobal) String() string { return g.module + "." + g.name }
+func (g *pyGlobal) String() string { return g.full }
 
 // machine runs one pickle.
 type machine struct {
@@ -65,10 +72,12 @@ type machine struct {
 	base   int64 // file offset of the pickle's first byte, for messages (-1: not a file range)
 	file   string
 	what   string // "data.pkl", "pickle 4 of the legacy file"
-	used   int64
+	b      *budget
 	stack  []any
 	marks  []int
-	memo   map[int64]any
+	memo   []any // by index, as CPython's unpickler keeps it; nil: not stored
+	memoN  int   // entries stored (MEMOIZE's next index)
+	buf    [8]byte
 	global func(module, name string) (any, error)  // resolves GLOBAL / STACK_GLOBAL
 	call   func(fn any, args pyTuple) (any, error) // REDUCE, NEWOBJ
 	pid    func(id any) (any, error)               // BINPERSID / PERSID
@@ -92,15 +101,16 @@ func (m *machine) errorf(sentinel error, at int64, format string, args ...any) e
 	return fmt.Errorf("pytorch: %w", tensor.Errorf(sentinel, m.file, "", off, "%s", msg))
 }
 
-func newMachine(r io.Reader, size, base int64, file, what string) *machine {
-	return &machine{r: bufio.NewReaderSize(r, 64<<10), size: size, base: base, file: file, what: what, memo: map[int64]any{}}
+// newMachine makes a machine charging b (machineCost is charged when it
+// runs).
+func newMachine(r io.Reader, size, base int64, file, what string, b *budget) *machine {
+	return &machine{r: bufio.NewReaderSize(r, 64<<10), size: size, base: base, file: file, what: what, b: b}
 }
 
-// charge accounts n bytes of machine memory.
+// charge accounts n bytes to the budget.
 func (m *machine) charge(n int64, at int64) error {
-	m.used += n
-	if n < 0 || m.used > MaxPickleMemory {
-		return m.errorf(tensor.ErrUnsupported, at, "the pickle needs more than %d bytes of memory to read (MaxPickleMemory)", MaxPickleMemory)
+	if err := m.b.charge(n); err != nil {
+		return m.wrapGlobal(err, at)
 	}
 	return nil
 }
@@ -121,13 +131,18 @@ func (m *machine) truncated(at int64, err error) error {
 	return m.errorf(tensor.ErrCorrupt, at, "read: %v", err)
 }
 
-// read reads n bytes, first checking that the pickle can hold them and
-// charging them to the budget: a declared length is never trusted.
-func (m *machine) read(n uint64, at int64) ([]byte, error) {
+// claim checks that the pickle can hold n more bytes, and charges them:
+// a declared length is never trusted.
+func (m *machine) claim(n uint64, at int64) error {
 	if n > uint64(m.size-m.pos) {
-		return nil, m.errorf(tensor.ErrCorrupt, at, "truncated: a length of %d bytes runs past the end of the %d-byte pickle", n, m.size)
+		return m.errorf(tensor.ErrCorrupt, at, "truncated: a length of %d bytes runs past the end of the %d-byte pickle", n, m.size)
 	}
-	if err := m.charge(int64(n), at); err != nil {
+	return m.charge(allocSize(int64(n)), at)
+}
+
+// readBytes reads n bytes into a new slice.
+func (m *machine) readBytes(n uint64, at int64) ([]byte, error) {
+	if err := m.claim(n, at); err != nil {
 		return nil, err
 	}
 	b := make([]byte, n)
@@ -138,42 +153,74 @@ func (m *machine) read(n uint64, at int64) ([]byte, error) {
 	return b, nil
 }
 
-// skip discards n bytes without keeping them (FRAME contents are read as
-// opcodes, so only its length is skipped; this is for nothing else).
-func (m *machine) fixed(n int, at int64) ([]byte, error) {
-	var buf [8]byte
-	if _, err := io.ReadFull(m.r, buf[:n]); err != nil {
-		return nil, m.truncated(at, err)
-	}
-	m.pos += int64(n)
-	return buf[:n], nil
-}
-
-// line reads up to '\n' (protocol 0 arguments), at most 64 KiB.
-func (m *machine) line(at int64) (string, error) {
-	var sb strings.Builder
-	for {
-		b, err := m.readByte(at)
-		if err != nil {
-			return "", err
-		}
-		if b == '\n' {
-			break
-		}
-		if sb.Len() >= 64<<10 {
-			return "", m.errorf(tensor.ErrCorrupt, at, "a text argument runs longer than 64 KiB without a newline")
-		}
-		sb.WriteByte(b)
-	}
-	if err := m.charge(int64(sb.Len()), at); err != nil {
+// readString reads n bytes into a new string (one allocation: the bytes
+// are copied from the reader's buffer).
+func (m *machine) readString(n uint64, at int64) (string, error) {
+	if err := m.claim(n, at); err != nil {
 		return "", err
 	}
+	var sb strings.Builder
+	sb.Grow(int(n))
+	for sb.Len() < int(n) {
+		p, err := m.r.Peek(min(int(n)-sb.Len(), m.r.Size()))
+		sb.Write(p)
+		m.r.Discard(len(p))
+		if err != nil {
+			return "", m.truncated(at, err)
+		}
+	}
+	m.pos += int64(n)
 	return sb.String(), nil
 }
 
+// fixed reads n ≤ 8 bytes into the machine's buffer, valid until the next
+// read.
+func (m *machine) fixed(n int, at int64) ([]byte, error) {
+	if _, err := io.ReadFull(m.r, m.buf[:n]); err != nil {
+		return nil, m.truncated(at, err)
+	}
+	m.pos += int64(n)
+	return m.buf[:n], nil
+}
+
+// lineBytes reads up to '\n' (protocol 0 arguments), shorter than 64 KiB;
+// the bytes, without the newline, are valid until the next read.
+func (m *machine) lineBytes(at int64) ([]byte, error) {
+	b, err := m.r.ReadSlice('\n')
+	m.pos += int64(len(b))
+	switch {
+	case err == bufio.ErrBufferFull:
+		return nil, m.errorf(tensor.ErrCorrupt, at, "a text argument runs longer than 64 KiB without a newline")
+	case err != nil:
+		return nil, m.truncated(at, err)
+	}
+	return b[:len(b)-1], nil
+}
+
+// line is lineBytes as a new string.
+func (m *machine) line(at int64) (string, error) {
+	b, err := m.lineBytes(at)
+	if err != nil {
+		return "", err
+	}
+	if err := m.charge(allocSize(int64(len(b))), at); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// push pushes v, charging the stack's growth and v's interface box (a
+// value fetched from the memo was boxed once already: a slight overcount).
 func (m *machine) push(v any, at int64) error {
-	if err := m.charge(16, at); err != nil {
+	if err := m.charge(boxSize(v), at); err != nil {
 		return err
+	}
+	if len(m.stack) == cap(m.stack) {
+		s, err := grow(m.b, m.stack, 1)
+		if err != nil {
+			return m.wrapGlobal(err, at)
+		}
+		m.stack = s
 	}
 	m.stack = append(m.stack, v)
 	return nil
@@ -214,16 +261,32 @@ func (m *machine) top(at int64) (any, error) {
 	return m.stack[len(m.stack)-1], nil
 }
 
-// popMark pops the items above the last MARK and the mark.
+// popMark pops the items above the last MARK and the mark. The items are
+// a view of the stack, valid until the next push: popMarkCopy is for
+// items that are kept.
 func (m *machine) popMark(at int64) ([]any, error) {
 	if len(m.marks) == 0 {
 		return nil, m.errorf(tensor.ErrCorrupt, at, "no MARK on the stack")
 	}
 	k := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
-	items := append([]any(nil), m.stack[k:]...)
+	items := m.stack[k:]
 	m.stack = m.stack[:k]
 	return items, nil
+}
+
+// popMarkCopy is popMark into a new slice (a tuple's or a list's items).
+func (m *machine) popMarkCopy(at int64) ([]any, error) {
+	items, err := m.popMark(at)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.charge(allocSize(16*int64(len(items))), at); err != nil {
+		return nil, err
+	}
+	c := make([]any, len(items))
+	copy(c, items)
+	return c, nil
 }
 
 // maxMarks caps nested MARKs (each is a pending tuple, list or call).
@@ -231,6 +294,9 @@ const maxMarks = 10000
 
 // run interprets the pickle to its STOP and returns the value it built.
 func (m *machine) run() (any, error) {
+	if err := m.charge(machineCost, 0); err != nil {
+		return nil, err
+	}
 	for {
 		at := m.pos
 		op, err := m.readByte(at)
@@ -302,10 +368,11 @@ func (m *machine) step(op byte, at int64) error {
 		if len(m.marks) >= maxMarks {
 			return m.errorf(tensor.ErrUnsupported, at, "more than %d nested MARKs", maxMarks)
 		}
-		if err := m.charge(8, at); err != nil {
-			return err
+		marks, err := grow(m.b, m.marks, 1)
+		if err != nil {
+			return m.wrapGlobal(err, at)
 		}
-		m.marks = append(m.marks, len(m.stack))
+		m.marks = append(marks, len(m.stack))
 		return nil
 	case '0': // POP
 		if len(m.marks) > 0 && m.marks[len(m.marks)-1] == len(m.stack) {
@@ -365,8 +432,20 @@ func (m *machine) step(op byte, at int64) error {
 				return m.errorf(tensor.ErrCorrupt, at, "LONG4 with a negative length")
 			}
 		}
-		b, err := m.read(n, at)
+		if n <= 8 {
+			b, err := m.fixed(int(n), at)
+			if err != nil {
+				return err
+			}
+			return m.push(decodeLong(b), at)
+		}
+		b, err := m.readBytes(n, at)
 		if err != nil {
+			return err
+		}
+		// a big.Int: a reversed copy, its words, and a power of two to
+		// subtract when negative
+		if err := m.charge(4*allocSize(int64(n)+8)+128, at); err != nil {
 			return err
 		}
 		return m.push(decodeLong(b), at)
@@ -405,29 +484,44 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.push(math.Float64frombits(binary.BigEndian.Uint64(b)), at)
 	case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
-		b, err := m.counted(op, at)
+		n, err := m.counted(op, at)
 		if err != nil {
 			return err
 		}
-		if !utf8.Valid(b) {
+		s, err := m.readString(n, at)
+		if err != nil {
+			return err
+		}
+		if !utf8.ValidString(s) {
 			return m.errorf(tensor.ErrCorrupt, at, "a str that is not valid UTF-8")
 		}
-		return m.push(string(b), at)
+		return m.push(s, at)
 	case 'V': // UNICODE (raw-unicode-escape text)
 		s, err := m.line(at)
 		if err != nil {
 			return err
 		}
+		if err := m.charge(allocSize(2*int64(len(s))), at); err != nil {
+			return err
+		}
 		return m.push(rawUnicodeUnescape(s), at)
 	case 'T', 'U': // BINSTRING, SHORT_BINSTRING (Python 2 str, read as text)
-		b, err := m.counted(op, at)
+		n, err := m.counted(op, at)
 		if err != nil {
 			return err
 		}
-		return m.push(string(b), at)
+		s, err := m.readString(n, at)
+		if err != nil {
+			return err
+		}
+		return m.push(s, at)
 	case 'S': // STRING (text, quoted)
 		s, err := m.line(at)
 		if err != nil {
+			return err
+		}
+		// pyQuote's copies and Unquote's buffer and result
+		if err := m.charge(8*allocSize(int64(len(s)))+64, at); err != nil {
 			return err
 		}
 		u, err := strconv.Unquote(pyQuote(s))
@@ -436,7 +530,11 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.push(u, at)
 	case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-		b, err := m.counted(op, at)
+		n, err := m.counted(op, at)
+		if err != nil {
+			return err
+		}
+		b, err := m.readBytes(n, at)
 		if err != nil {
 			return err
 		}
@@ -446,28 +544,31 @@ func (m *machine) step(op byte, at int64) error {
 	case ')':
 		return m.push(pyTuple{}, at)
 	case ']':
-		if err := m.charge(48, at); err != nil {
+		if err := m.charge(sizeOf[pyList](), at); err != nil {
 			return err
 		}
 		return m.push(&pyList{}, at)
 	case '}':
-		if err := m.charge(64, at); err != nil {
+		if err := m.charge(sizeOf[pyDict](), at); err != nil {
 			return err
 		}
 		return m.push(&pyDict{}, at)
 	case 0x8f: // EMPTY_SET
-		if err := m.charge(48, at); err != nil {
+		if err := m.charge(sizeOf[pySet](), at); err != nil {
 			return err
 		}
 		return m.push(&pySet{}, at)
 	case 't': // TUPLE
-		items, err := m.popMark(at)
+		items, err := m.popMarkCopy(at)
 		if err != nil {
 			return err
 		}
 		return m.push(pyTuple(items), at)
 	case 0x85, 0x86, 0x87: // TUPLE1..3
 		n := int(op-0x85) + 1
+		if err := m.charge(allocSize(16*int64(n)), at); err != nil {
+			return err
+		}
 		items := make(pyTuple, n)
 		for i := n - 1; i >= 0; i-- {
 			v, err := m.pop(at)
@@ -478,8 +579,11 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.push(items, at)
 	case 'l': // LIST
-		items, err := m.popMark(at)
+		items, err := m.popMarkCopy(at)
 		if err != nil {
+			return err
+		}
+		if err := m.charge(sizeOf[pyList](), at); err != nil {
 			return err
 		}
 		return m.push(&pyList{items: items}, at)
@@ -488,14 +592,20 @@ func (m *machine) step(op byte, at int64) error {
 		if err != nil {
 			return err
 		}
+		if err := m.charge(sizeOf[pyDict](), at); err != nil {
+			return err
+		}
 		d := &pyDict{}
 		if err := m.setItems(d, items, at); err != nil {
 			return err
 		}
 		return m.push(d, at)
 	case 0x91: // FROZENSET
-		items, err := m.popMark(at)
+		items, err := m.popMarkCopy(at)
 		if err != nil {
+			return err
+		}
+		if err := m.charge(sizeOf[pySet](), at); err != nil {
 			return err
 		}
 		return m.push(&pySet{items: items, frozen: true}, at)
@@ -524,8 +634,8 @@ func (m *machine) step(op byte, at int64) error {
 		if !ok || s.frozen {
 			return m.errorf(tensor.ErrCorrupt, at, "ADDITEMS to a %s", kind(t))
 		}
-		if err := m.charge(16*int64(len(items)), at); err != nil {
-			return err
+		if s.items, err = grow(m.b, s.items, len(items)); err != nil {
+			return m.wrapGlobal(err, at)
 		}
 		s.items = append(s.items, items...)
 		return nil
@@ -548,7 +658,7 @@ func (m *machine) step(op byte, at int64) error {
 		}
 		return m.put(i, at)
 	case 0x94: // MEMOIZE
-		return m.put(int64(len(m.memo)), at)
+		return m.put(int64(m.memoN), at)
 	case 'g', 'h', 'j': // GET (text), BINGET, LONG_BINGET
 		i, err := m.memoArg(op, at)
 		if err != nil {
@@ -616,7 +726,7 @@ func (m *machine) step(op byte, at int64) error {
 				return m.wrapGlobal(err, at)
 			}
 		}
-		items, err := m.popMark(at)
+		items, err := m.popMarkCopy(at)
 		if err != nil {
 			return err
 		}
@@ -655,38 +765,43 @@ func (m *machine) step(op byte, at int64) error {
 	return m.errorf(tensor.ErrCorrupt, at, "unknown pickle opcode 0x%02x", op)
 }
 
-// counted reads the length-prefixed payload of a string or bytes opcode.
-func (m *machine) counted(op byte, at int64) ([]byte, error) {
+// counted reads the length of a string or bytes opcode's payload.
+func (m *machine) counted(op byte, at int64) (uint64, error) {
 	var n uint64
 	switch op {
 	case 0x8c, 'U', 'C': // 1-byte length
 		b, err := m.fixed(1, at)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		n = uint64(b[0])
 	case 'X', 'T', 'B': // 4-byte length
 		b, err := m.fixed(4, at)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		n = uint64(binary.LittleEndian.Uint32(b))
 		if op == 'T' && int32(n) < 0 {
-			return nil, m.errorf(tensor.ErrCorrupt, at, "BINSTRING with a negative length")
+			return 0, m.errorf(tensor.ErrCorrupt, at, "BINSTRING with a negative length")
 		}
 	default: // 8-byte length
 		b, err := m.fixed(8, at)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		n = binary.LittleEndian.Uint64(b)
 	}
-	return m.read(n, at)
+	return n, nil
 }
 
 func (m *machine) pushIntText(s string, at int64) error {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return m.push(i, at)
+	}
+	// ParseInt's error (a copy of s), and a big.Int of fewer bytes than
+	// digits, with SetString's scratch
+	if err := m.charge(4*allocSize(int64(len(s)))+256, at); err != nil {
+		return err
 	}
 	z, ok := new(big.Int).SetString(s, 10)
 	if !ok {
@@ -730,8 +845,8 @@ func (m *machine) appendTo(items []any, at int64) error {
 	if !ok {
 		return m.errorf(tensor.ErrCorrupt, at, "APPEND to a %s, not a list", kind(t))
 	}
-	if err := m.charge(16*int64(len(items)), at); err != nil {
-		return err
+	if l.items, err = grow(m.b, l.items, len(items)); err != nil {
+		return m.wrapGlobal(err, at)
 	}
 	l.items = append(l.items, items...)
 	return nil
@@ -749,44 +864,81 @@ func (m *machine) setItemsTop(items []any, at int64) error {
 	return m.setItems(d, items, at)
 }
 
-// setItems sets key/value pairs; a key set again keeps its place (as a
-// Python dict does) with the new value. Keys are compared when they are
-// str, int or bool; other keys are kept side by side.
+// setItems sets key/value pairs (see pyDict.set).
 func (m *machine) setItems(d *pyDict, items []any, at int64) error {
 	if len(items)%2 != 0 {
 		return m.errorf(tensor.ErrCorrupt, at, "SETITEMS with an odd number (%d) of keys and values", len(items))
 	}
-	if err := m.charge(48*int64(len(items)), at); err != nil {
-		return err
-	}
 	for i := 0; i < len(items); i += 2 {
-		k, v := items[i], items[i+1]
-		if j := d.index(k); j >= 0 {
-			d.vals[j] = v
-			continue
+		if err := d.set(m.b, items[i], items[i+1]); err != nil {
+			return m.wrapGlobal(err, at)
 		}
-		d.keys = append(d.keys, k)
-		d.vals = append(d.vals, v)
 	}
 	return nil
 }
 
-// index finds a key that is a str, int or bool (other keys are never
-// equal to one another here).
-func (d *pyDict) index(k any) int {
+// dictScan is the number of keys up to which a dict finds a key by
+// scanning them; larger dicts keep an index (a map).
+const dictScan = 8
+
+// set sets d[k] = v, charging b: a key set again keeps its place (as a
+// Python dict does) with the new value. Keys are compared when they are
+// str, int or bool; other keys are kept side by side.
+func (d *pyDict) set(b *budget, k, v any) error {
+	j, comparable := d.find(k)
+	if j >= 0 {
+		d.vals[j] = v
+		return nil
+	}
+	var err error
+	if d.keys, err = grow(b, d.keys, 1); err != nil {
+		return err
+	}
+	if d.vals, err = grow(b, d.vals, 1); err != nil {
+		return err
+	}
+	if d.idx == nil && len(d.keys) >= dictScan {
+		if err := b.charge(mapFirst + mapEntry*int64(len(d.keys))); err != nil {
+			return err
+		}
+		d.idx = make(map[any]int)
+		for i, x := range d.keys {
+			if _, ok := d.find(x); ok {
+				d.idx[x] = i
+			}
+		}
+	}
+	if d.idx != nil && comparable {
+		if err := b.charge(mapEntry); err != nil {
+			return err
+		}
+		d.idx[k] = len(d.keys)
+	}
+	d.keys = append(d.keys, k)
+	d.vals = append(d.vals, v)
+	return nil
+}
+
+// find finds a key that is a str, int or bool (other keys are never equal
+// to one another here): its index or -1, and whether k is such a key.
+func (d *pyDict) find(k any) (int, bool) {
 	switch k.(type) {
 	case string, int64, bool:
 	default:
-		return -1
+		return -1, false
 	}
-	if d.idx == nil {
-		d.idx = map[any]int{}
+	if d.idx != nil {
+		if j, ok := d.idx[k]; ok {
+			return j, true
+		}
+		return -1, true
 	}
-	if j, ok := d.idx[k]; ok {
-		return j
+	for j, x := range d.keys {
+		if x == k { // k's type is comparable: no panic
+			return j, true
+		}
 	}
-	d.idx[k] = len(d.keys)
-	return -1
+	return -1, true
 }
 
 func (m *machine) put(i int64, at int64) error {
@@ -797,21 +949,28 @@ func (m *machine) put(i int64, at int64) error {
 	if i < 0 {
 		return m.errorf(tensor.ErrCorrupt, at, "memo index %d", i)
 	}
-	if _, ok := m.memo[i]; !ok {
-		if err := m.charge(48, at); err != nil {
-			return err
+	if i >= int64(len(m.memo)) {
+		if i >= m.b.max/16 { // more slots than the budget holds
+			return m.wrapGlobal(m.b.exceeded(), at)
 		}
+		memo, err := grow(m.b, m.memo, int(i)+1-len(m.memo))
+		if err != nil {
+			return m.wrapGlobal(err, at)
+		}
+		m.memo = memo[:i+1]
+	}
+	if m.memo[i] == nil {
+		m.memoN++
 	}
 	m.memo[i] = v
 	return nil
 }
 
 func (m *machine) get(i int64, at int64) error {
-	v, ok := m.memo[i]
-	if !ok {
+	if i < 0 || i >= int64(len(m.memo)) || m.memo[i] == nil {
 		return m.errorf(tensor.ErrCorrupt, at, "memo index %d was never stored", i)
 	}
-	return m.push(v, at)
+	return m.push(m.memo[i], at)
 }
 
 func (m *machine) pushGlobal(mod, name string, at int64) error {
@@ -840,9 +999,6 @@ func (m *machine) apply(fn, args any, at int64) error {
 	v, err := m.call(fn, t)
 	if err != nil {
 		return m.wrapGlobal(err, at)
-	}
-	if err := m.charge(64, at); err != nil {
-		return err
 	}
 	return m.push(v, at)
 }
@@ -945,13 +1101,17 @@ func reprTo(sb *strings.Builder, v any, budget, depth int) {
 	case int64:
 		sb.WriteString(strconv.FormatInt(v, 10))
 	case *big.Int:
+		if v.BitLen() > 128 { // formatting a huge int takes time and memory
+			fmt.Fprintf(sb, "<int of %d bits>", v.BitLen())
+			break
+		}
 		sb.WriteString(v.String())
 	case float64:
 		sb.WriteString(pyFloat(v))
 	case string:
 		sb.WriteString(pyQuoted(clip(v)))
 	case pyBytes:
-		sb.WriteString("b" + pyQuoted(clip(string(v))))
+		sb.WriteString("b" + pyQuoted(clip(string(v[:min(len(v), 61)]))))
 	case pyTuple:
 		sb.WriteString("(")
 		for i, x := range v {
@@ -1006,9 +1166,19 @@ func reprTo(sb *strings.Builder, v any, budget, depth int) {
 		}
 		sb.WriteString(")")
 	case *pyGlobal:
-		sb.WriteString(v.String())
+		sb.WriteString(clip(v.String()))
 	case *tensorVal:
-		fmt.Fprintf(sb, "tensor(%v)", v.size)
+		sb.WriteString("tensor([")
+		for i, n := range v.size {
+			if i > 0 {
+				sb.WriteString(" ")
+			}
+			sb.WriteString(strconv.FormatInt(n, 10))
+			if sb.Len() > budget {
+				break
+			}
+		}
+		sb.WriteString("])")
 	default:
 		sb.WriteString("<" + kind(v) + ">")
 	}
@@ -1057,19 +1227,21 @@ func pyQuote(s string) string {
 }
 
 // rawUnicodeUnescape decodes Python's raw-unicode-escape (\uXXXX and
-// \UXXXXXXXX; every other byte is Latin-1).
+// \UXXXXXXXX; every other byte is Latin-1). The result is at most twice
+// as long as s, in one allocation.
 func rawUnicodeUnescape(s string) string {
 	var sb strings.Builder
+	sb.Grow(2 * len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\\' && i+5 < len(s) && s[i+1] == 'u' {
-			if r, err := strconv.ParseUint(s[i+2:i+6], 16, 32); err == nil {
+			if r, ok := parseHex(s[i+2 : i+6]); ok {
 				sb.WriteRune(rune(r))
 				i += 5
 				continue
 			}
 		}
 		if s[i] == '\\' && i+9 < len(s) && s[i+1] == 'U' {
-			if r, err := strconv.ParseUint(s[i+2:i+10], 16, 32); err == nil && r <= utf8.MaxRune {
+			if r, ok := parseHex(s[i+2 : i+10]); ok && r <= utf8.MaxRune {
 				sb.WriteRune(rune(r))
 				i += 9
 				continue
@@ -1078,4 +1250,25 @@ func rawUnicodeUnescape(s string) string {
 		sb.WriteRune(rune(s[i]))
 	}
 	return sb.String()
+}
+
+// parseHex parses up to 8 hex digits without allocating (a failed
+// strconv.ParseUint allocates its error, once per bad escape).
+func parseHex(s string) (uint32, bool) {
+	var r uint32
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | uint32(c)
+	}
+	return r, true
 }

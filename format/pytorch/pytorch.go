@@ -29,8 +29,10 @@
 // torch.go: plain containers, the rebuild functions, storage classes,
 // torch.Size and what torch's weights_only=True loader allows); any other
 // global fails the whole file with tensor.ErrUnsupported naming it,
-// before any tensor is described. Memory for the pickle is charged to
-// MaxPickleMemory.
+// before any tensor is described. Every allocation of the pickle machine
+// and of naming the values it built is charged to MaxPickleMemory
+// (budget.go): Open allocates at most that limit, 1 MiB more, and what
+// archive/zip takes for the zip directory.
 //
 // Every tensor reachable in the object — a bare tensor (named ""), a
 // state_dict, nested dicts, lists and tuples — is named by its path
@@ -158,6 +160,8 @@ type File struct {
 	Tensors []*tensor.Tensor
 	// Format is "zip", "legacy" or "index".
 	Format string
+	// charged is what the pickle and the walk charged to MaxPickleMemory.
+	charged int64
 }
 
 func errorf(sentinel error, file, name string, off int64, format string, args ...any) error {
@@ -226,7 +230,8 @@ func openZip(r io.ReaderAt, size int64, name string) (*File, error) {
 		return nil, errorf(tensor.ErrCorrupt, name, "", base, "open %s: %v", pkl.Name, err)
 	}
 	defer rc.Close()
-	m := newMachine(rc, int64(pkl.UncompressedSize64), base, name, pkl.Name)
+	b := newBudget()
+	m := newMachine(rc, int64(pkl.UncompressedSize64), base, name, pkl.Name, b)
 	u := newUnpickler(false)
 	u.attach(m)
 	root, err := m.run()
@@ -257,48 +262,56 @@ func openZip(r io.ReaderAt, size int64, name string) (*File, error) {
 			return nil, errorf(tensor.ErrCorrupt, name, "", -1, "%s says %q, want little or big", bo.Name, clip(string(b)))
 		}
 	}
-	locate := func(st *storageRef) {
+	locate := func(st *storageRef) error {
 		if st.located {
-			return
+			return nil
 		}
 		st.located = true
+		// the member's name and its local header
+		if err := b.charge(allocSize(int64(len(prefix)+len(st.key))+5) + 64); err != nil {
+			return err
+		}
 		mn := prefix + "data/" + st.key
+		// why explains, in one message, why the bytes cannot be read
+		// (err) or converted (err nil)
+		why := func(err error, format string, args ...any) error {
+			if err := b.charge(msgCost); err != nil {
+				return err
+			}
+			st.err, st.why = err, fmt.Sprintf(format, args...)
+			return nil
+		}
 		st.off = -1
 		f := members[mn]
 		if f == nil {
-			st.err, st.why = tensor.ErrCorrupt, fmt.Sprintf("the archive holds no member %q", mn)
-			return
+			return why(tensor.ErrCorrupt, "the archive holds no member %q", clip(mn))
 		}
 		off, err := f.DataOffset()
 		if err != nil {
-			st.err, st.why = tensor.ErrCorrupt, fmt.Sprintf("member %q: local header: %v", mn, err)
-			return
+			return why(tensor.ErrCorrupt, "member %q: local header: %v", clip(mn), err)
 		}
 		st.off, st.bigEnd = off, bigEnd
 		if f.Method != zip.Store {
-			st.why = fmt.Sprintf("member %q is compressed (zip method %d); torch stores storages uncompressed: unzip and zip -0 the archive", mn, f.Method)
 			st.nbytes = int64(min(f.UncompressedSize64, 1<<62))
-			return
+			return why(nil, "member %q is compressed (zip method %d); torch stores storages uncompressed: unzip and zip -0 the archive", clip(mn), f.Method)
 		}
 		if f.CompressedSize64 != f.UncompressedSize64 {
-			st.err, st.why = tensor.ErrCorrupt, fmt.Sprintf("stored member %q has a compressed size of %d and an uncompressed size of %d", mn, f.CompressedSize64, f.UncompressedSize64)
-			return
+			return why(tensor.ErrCorrupt, "stored member %q has a compressed size of %d and an uncompressed size of %d", clip(mn), f.CompressedSize64, f.UncompressedSize64)
 		}
 		if f.CompressedSize64 > uint64(size) || off > size-int64(f.CompressedSize64) {
-			st.err, st.why = tensor.ErrCorrupt, fmt.Sprintf("truncated: member %q of %d bytes runs past the end of the %d-byte file", mn, f.CompressedSize64, size)
-			return
+			return why(tensor.ErrCorrupt, "truncated: member %q of %d bytes runs past the end of the %d-byte file", clip(mn), f.CompressedSize64, size)
 		}
 		st.nbytes = int64(f.CompressedSize64)
 		if need := st.numel * st.st.esize; st.numel > (1<<62)/16 || need > st.nbytes {
-			st.err, st.why = tensor.ErrCorrupt, fmt.Sprintf("truncated: member %q holds %d bytes, but the pickle declares %d %s elements (%d bytes)", mn, st.nbytes, st.numel, st.typeName, need)
-			return
+			return why(tensor.ErrCorrupt, "truncated: member %q holds %d bytes, but the pickle declares %d %s elements (%d bytes)", clip(mn), st.nbytes, st.numel, st.typeName, need)
 		}
 		st.nbytes = st.numel * st.st.esize
 		if st.st.dt.Type.Valid() == false && st.typeName != "UntypedStorage" {
-			st.why = fmt.Sprintf("torch.%s (quantized or complex32) has no NumPy or bigconv dtype", st.typeName)
+			return why(nil, "torch.%s (quantized or complex32) has no NumPy or bigconv dtype", st.typeName)
 		}
+		return nil
 	}
-	return walkRoot(root, r, name, "zip", locate)
+	return walkRoot(root, r, name, "zip", base, b, locate)
 }
 
 // readSmall reads a small member whole.
@@ -314,29 +327,37 @@ func readSmall(f *zip.File, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(rc, limit))
 }
 
-func walkRoot(root any, r io.ReaderAt, name, kind string, locate func(*storageRef)) (*File, error) {
-	w := &walker{file: name, r: r, onPath: map[any]bool{}, hasT: map[any]bool{}, names: map[string]bool{}}
-	w.locate = func(st *storageRef) {
+// walkRoot names the values reachable from root; base is the pickle's
+// offset in the file, for messages.
+func walkRoot(root any, r io.ReaderAt, name, kind string, base int64, b *budget, locate func(*storageRef) error) (*File, error) {
+	if err := b.charge(sizeOf[walker]() + 3*mapFirst); err != nil {
+		return nil, errorf(tensor.ErrUnsupported, name, "", base, "%v", err)
+	}
+	w := &walker{file: name, base: base, b: b, r: r, onPath: map[any]bool{}, hasT: map[any]bool{}, names: map[string]bool{}}
+	w.locate = func(st *storageRef) error {
 		if st.root != nil { // a legacy view
-			locate(st.root)
+			if err := locate(st.root); err != nil {
+				return err
+			}
 			st.err, st.why, st.bigEnd = st.root.err, st.root.why, st.root.bigEnd
 			st.off = st.root.off + st.viewOff*st.st.esize
 			st.nbytes = st.numel * st.st.esize
-			return
+			return nil
 		}
-		locate(st)
+		return locate(st)
 	}
 	if err := w.walk(root, "", 0); err != nil {
 		return nil, err
 	}
-	return &File{Tensors: w.out, Format: kind}, nil
+	return &File{Tensors: w.out, Format: kind, charged: b.used}, nil
 }
 
 // openLegacy reads the legacy format: five pickles, then the storages.
 func openLegacy(r io.ReaderAt, size int64, name string) (*File, error) {
 	pos := int64(0)
+	b := newBudget()
 	next := func(what string, u *unpickler) (any, error) {
-		m := newMachine(io.NewSectionReader(r, pos, size-pos), size-pos, pos, name, what)
+		m := newMachine(io.NewSectionReader(r, pos, size-pos), size-pos, pos, name, what, b)
 		if u == nil {
 			u = newUnpickler(true)
 		}
@@ -363,6 +384,7 @@ func openLegacy(r io.ReaderAt, size int64, name string) (*File, error) {
 		return nil, err
 	}
 	u := newUnpickler(true)
+	rootAt := pos
 	root, err := next("object pickle", u)
 	if err != nil {
 		return nil, err
@@ -376,35 +398,39 @@ func openLegacy(r io.ReaderAt, size int64, name string) (*File, error) {
 	if !ok {
 		return nil, errorf(tensor.ErrCorrupt, name, "", keysAt, "the storage keys pickle is a %s, not a list", kind(keysV))
 	}
-	// Lay the storages out in the keys' order.
+	// Lay the storages out in the keys' order (each is named once: what
+	// this allocates is charged once per storage).
 	for _, k := range kl.items {
+		if err := b.charge(256); err != nil {
+			return nil, errorf(tensor.ErrUnsupported, name, "", keysAt, "%v", err)
+		}
 		key, ok := k.(string)
 		if !ok {
 			return nil, errorf(tensor.ErrCorrupt, name, "", keysAt, "storage key %s is not a str", repr(k, 40))
 		}
 		st := u.storages[key]
 		if st == nil {
-			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "storage %q follows the pickle but no tensor names it, so its element size is unknown", key)
+			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "storage %q follows the pickle but no tensor names it, so its element size is unknown", clip(key))
 		}
 		if st.located {
-			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "storage %q is listed twice", key)
+			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "storage %q is listed twice", clip(key))
 		}
 		st.located = true
 		var cnt [8]byte
 		if pos > size-8 {
-			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "truncated: storage %q's element count runs past the end of the %d-byte file", key, size)
+			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "truncated: storage %q's element count runs past the end of the %d-byte file", clip(key), size)
 		}
 		if _, err := r.ReadAt(cnt[:], pos); err != nil {
-			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "read storage %q's element count: %v", key, err)
+			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "read storage %q's element count: %v", clip(key), err)
 		}
 		numel := int64(binary.LittleEndian.Uint64(cnt[:]))
 		if numel != st.numel {
-			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "storage %q has %d elements in the file but %d in the pickle", key, numel, st.numel)
+			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "storage %q has %d elements in the file but %d in the pickle", clip(key), numel, st.numel)
 		}
 		pos += 8
 		nb := numel * st.st.esize
 		if numel < 0 || numel > (1<<62)/16 || nb > size-pos {
-			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "truncated: storage %q of %d %s elements runs past the end of the %d-byte file", key, numel, st.typeName, size)
+			return nil, errorf(tensor.ErrCorrupt, name, "", pos, "truncated: storage %q of %d %s elements runs past the end of the %d-byte file", clip(key), numel, st.typeName, size)
 		}
 		st.off, st.nbytes = pos, nb
 		if !st.st.dt.Type.Valid() && st.typeName != "UntypedStorage" {
@@ -412,12 +438,13 @@ func openLegacy(r io.ReaderAt, size int64, name string) (*File, error) {
 		}
 		pos += nb
 	}
-	locate := func(st *storageRef) {
+	locate := func(st *storageRef) error {
 		if !st.located {
 			st.located = true
 			st.err, st.why = tensor.ErrCorrupt, "the storage keys pickle does not list it, so its data is not in the file"
 			st.off = -1
 		}
+		return nil
 	}
-	return walkRoot(root, r, name, "legacy", locate)
+	return walkRoot(root, r, name, "legacy", rootAt, b, locate)
 }

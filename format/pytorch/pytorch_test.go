@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/internal/brokentest"
 	"github.com/bigconv/bigconv/tensor"
@@ -58,6 +62,34 @@ func TestPickleMemory(t *testing.T) {
 	}
 	MaxPickleMemory = 64 << 20
 	open(t, b) // and under a larger budget it reads
+}
+
+// TestStateDict: a state_dict as torch writes it opens with every tensor
+// named in order.
+func TestStateDict(t *testing.T) {
+	pkl, st := stateDict(2500)
+	f := open(t, torchZip(pkl, st...))
+	if len(f.Tensors) != 2500 || f.Tensors[2499].Name != "layers.2499.weight" || !slices.Equal(f.Tensors[0].Shape, dtype.Shape{4, 3}) {
+		t.Fatalf("%d tensors, last %q, first shape %v", len(f.Tensors), f.Tensors[len(f.Tensors)-1].Name, f.Tensors[0].Shape)
+	}
+}
+
+// BenchmarkOpen opens a state_dict of n tensors as torch writes it (the
+// pickle and the walk; no tensor data is read).
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int{100, 5000} {
+		pkl, st := stateDict(n)
+		file := torchZip(pkl, st...)
+		b.Run("tensors="+strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(len(pkl)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Open(bytes.NewReader(file), int64(len(file)), "in.pt"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // TestBigEndian: a byteorder member saying "big" makes every tensor

@@ -83,6 +83,10 @@ var otherRebuilds = map[string]string{
 	"_rebuild_device_tensor_from_numpy": "a tensor rebuilt from a NumPy array",
 }
 
+// rebuildArgs are the fewest and most arguments of the tensor rebuild
+// functions.
+var rebuildArgs = map[string][2]int{"_rebuild_tensor": {4, 4}, "_rebuild_tensor_v2": {6, 7}, "_rebuild_tensor_v3": {7, 8}}
+
 // allowed reports whether module.name is on the allow-list: plain
 // containers, the torch rebuild functions, storage classes and dtypes,
 // torch.Size, and what torch's own weights_only=True loader accepts.
@@ -152,11 +156,12 @@ type opaque struct {
 	why  string
 }
 
-// unpickler holds the state of interpreting one torch pickle.
+// unpickler holds the state of interpreting one torch pickle. What its
+// callbacks allocate is charged to the machine's budget.
 type unpickler struct {
 	storages map[string]*storageRef
-	order    []*storageRef // in order of first reference
 	legacy   bool
+	b        *budget
 }
 
 func newUnpickler(legacy bool) *unpickler {
@@ -168,13 +173,17 @@ func (u *unpickler) attach(m *machine) {
 	m.call = u.call
 	m.pid = u.persistent
 	m.build = u.build
+	u.b = m.b
 }
 
 func (u *unpickler) global(module, name string) (any, error) {
 	if !allowed(module, name) {
 		return nil, refuse(tensor.ErrUnsupported, "the pickle names the global %s.%s, which is not on bigconv's allow-list (torch rebuild functions, storage classes, OrderedDict, torch.Size…); nothing was imported or run", module, name)
 	}
-	return &pyGlobal{module, name}, nil
+	if err := u.b.charge(sizeOf[pyGlobal]() + allocSize(int64(len(module)+1+len(name)))); err != nil {
+		return nil, err
+	}
+	return &pyGlobal{module, name, module + "." + name}, nil
 }
 
 func (u *unpickler) call(fn any, args pyTuple) (any, error) {
@@ -185,8 +194,11 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 	bad := func(format string, a ...any) error {
 		return refuse(tensor.ErrCorrupt, "%s(%s): %s", g, repr(args, 80), fmt.Sprintf(format, a...))
 	}
-	switch g.module + "." + g.name {
+	switch g.full {
 	case "collections.OrderedDict":
+		if err := u.b.charge(sizeOf[pyDict]()); err != nil {
+			return nil, err
+		}
 		d := &pyDict{ordered: true}
 		if len(args) == 0 {
 			return d, nil
@@ -208,15 +220,13 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 			if !ok || len(kv) != 2 {
 				return nil, bad("want a list of pairs")
 			}
-			if d.index(kv[0]) < 0 {
-				d.keys, d.vals = append(d.keys, kv[0]), append(d.vals, kv[1])
-			} else {
-				d.vals[d.index(kv[0])] = kv[1]
+			if err := d.set(u.b, kv[0], kv[1]); err != nil {
+				return nil, err
 			}
 		}
 		return d, nil
 	case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3":
-		want := map[string][2]int{"_rebuild_tensor": {4, 4}, "_rebuild_tensor_v2": {6, 7}, "_rebuild_tensor_v3": {7, 8}}[g.name]
+		want := rebuildArgs[g.name]
 		if len(args) < want[0] || len(args) > want[1] {
 			return nil, bad("%d arguments, want %d to %d", len(args), want[0], want[1])
 		}
@@ -227,6 +237,9 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 		}
 		switch t := args[0].(type) {
 		case *tensorVal:
+			if err := u.b.charge(sizeOf[tensorVal]()); err != nil {
+				return nil, err
+			}
 			c := *t
 			c.param = true
 			return &c, nil
@@ -253,6 +266,9 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 			return nil, err
 		}
 		if t, ok := v.(*tensorVal); ok && ty.name == "Parameter" {
+			if err := u.b.charge(sizeOf[tensorVal]()); err != nil {
+				return nil, err
+			}
 			c := *t
 			c.param = true
 			return &c, nil
@@ -269,10 +285,14 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 			return pyTuple(l.items), nil
 		}
 		return nil, bad("want one tuple")
-	case "torch.serialization._get_layout":
+	case "torch.serialization._get_layout", "torch.device":
+		if err := u.b.charge(sizeOf[opaque]() + reprCost + 64); err != nil {
+			return nil, err
+		}
+		if g.name == "device" {
+			return &opaque{kind: "torch.device", why: "device " + repr(args, 40)}, nil
+		}
 		return &opaque{kind: "torch.layout", why: "a tensor layout " + repr(args, 40)}, nil
-	case "torch.device":
-		return &opaque{kind: "torch.device", why: "device " + repr(args, 40)}, nil
 	case "_codecs.encode":
 		// protocol 2 pickles bytes as _codecs.encode(str, 'latin1')
 		if len(args) != 2 {
@@ -283,6 +303,9 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 		if !ok1 || !ok2 || (enc != "latin1" && enc != "latin-1") {
 			return nil, refuse(tensor.ErrUnsupported, "_codecs.encode(%s): bigconv decodes only (str, 'latin1')", repr(args, 60))
 		}
+		if err := u.b.charge(allocSize(int64(len(s)))); err != nil {
+			return nil, err
+		}
 		b := make(pyBytes, 0, len(s))
 		for _, r := range s {
 			if r > 0xff {
@@ -292,6 +315,9 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 		}
 		return b, nil
 	case "builtins.set", "__builtin__.set", "builtins.frozenset", "__builtin__.frozenset":
+		if err := u.b.charge(sizeOf[pySet]()); err != nil {
+			return nil, err
+		}
 		s := &pySet{frozen: strings.HasSuffix(g.name, "frozenset")}
 		if len(args) == 1 {
 			switch a := args[0].(type) {
@@ -314,6 +340,9 @@ func (u *unpickler) call(fn any, args pyTuple) (any, error) {
 		return nil, refuse(tensor.ErrUnsupported, "bytearray(%s)", repr(args, 60))
 	}
 	if what, ok := otherRebuilds[g.name]; ok && g.module == "torch._utils" {
+		if err := u.b.charge(sizeOf[opaque]() + allocSize(int64(len(what)+len(g.full)+20))); err != nil {
+			return nil, err
+		}
 		return &opaque{kind: "tensor", why: what + " (" + g.String() + ") is not converted"}, nil
 	}
 	return nil, refuse(tensor.ErrUnsupported, "the pickle calls %s, which bigconv does not interpret", g)
@@ -327,6 +356,12 @@ func (u *unpickler) rebuild(g *pyGlobal, args pyTuple) (any, error) {
 	if !ok {
 		return nil, refuse(tensor.ErrCorrupt, "%s: the storage argument is a %s, not a persistent storage id", g, kind(args[0]))
 	}
+	// the tensor, its size and stride (at most maxRank each), and
+	// messages if they are malformed (below)
+	rank := int64(min(max(seqLen(args[2]), seqLen(args[3])), maxRank))
+	if err := u.b.charge(sizeOf[tensorVal]() + 2*allocSize(8*rank)); err != nil {
+		return nil, err
+	}
 	t := &tensorVal{st: st, dt: st.st.dt, dtName: st.typeName}
 	var bad []string
 	if o, ok := args[1].(int64); ok && o >= 0 {
@@ -334,17 +369,21 @@ func (u *unpickler) rebuild(g *pyGlobal, args pyTuple) (any, error) {
 	} else {
 		bad = append(bad, "storage_offset "+repr(args[1], 40))
 	}
-	var err1, err2 string
-	t.size, err1 = ints(args[2])
-	t.stride, err2 = ints(args[3])
-	if err1 != "" {
-		bad = append(bad, "size "+err1)
-	}
-	if err2 != "" {
-		bad = append(bad, "stride "+err2)
-	}
-	if err1 == "" && err2 == "" && len(t.size) != len(t.stride) {
-		bad = append(bad, fmt.Sprintf("size %v and stride %v differ in length", t.size, t.stride))
+	if n := max(seqLen(args[2]), seqLen(args[3])); n > maxRank {
+		bad = append(bad, fmt.Sprintf("%d dimensions, more than NumPy's %d", n, maxRank))
+	} else {
+		var err1, err2 string
+		t.size, err1 = ints(args[2])
+		t.stride, err2 = ints(args[3])
+		if err1 != "" {
+			bad = append(bad, "size "+err1)
+		}
+		if err2 != "" {
+			bad = append(bad, "stride "+err2)
+		}
+		if err1 == "" && err2 == "" && len(t.size) != len(t.stride) {
+			bad = append(bad, fmt.Sprintf("size %v and stride %v differ in length", t.size, t.stride))
+		}
 	}
 	if g.name == "_rebuild_tensor_v3" {
 		dg, ok := args[6].(*pyGlobal)
@@ -355,15 +394,32 @@ func (u *unpickler) rebuild(g *pyGlobal, args pyTuple) (any, error) {
 		if !known {
 			return nil, refuse(tensor.ErrCorrupt, "%s: dtype argument %s is not a torch dtype", g, dg)
 		}
+		if err := u.b.charge(allocSize(int64(len(dg.full)))); err != nil {
+			return nil, err
+		}
 		t.dt, t.dtName = dt, "torch."+dg.name
 		if st.st.esize != 1 && dt.Type.Valid() && int64(dt.Size()) != st.st.esize {
 			bad = append(bad, fmt.Sprintf("dtype %s on a %s", dg, st.typeName))
 		}
 	}
 	if len(bad) > 0 {
+		if err := u.b.charge(int64(len(bad)+1) * (reprCost + 256)); err != nil {
+			return nil, err
+		}
 		t.bad = strings.Join(bad, "; ")
 	}
 	return t, nil
+}
+
+// seqLen is the length of a tuple or list (0 for anything else).
+func seqLen(v any) int {
+	switch v := v.(type) {
+	case pyTuple:
+		return len(v)
+	case *pyList:
+		return len(v.items)
+	}
+	return 0
 }
 
 // ints reads a tuple (or list) of non-negative ints.
@@ -421,9 +477,15 @@ func (u *unpickler) persistent(id any) (any, error) {
 	}
 	ref := u.storages[key]
 	if ref == nil {
+		cost := sizeOf[storageRef]() + mapEntry
+		if len(u.storages) == 0 {
+			cost += mapFirst
+		}
+		if err := u.b.charge(cost); err != nil {
+			return nil, err
+		}
 		ref = &storageRef{typeName: g.name, st: st, key: key, location: loc, numel: numel}
 		u.storages[key] = ref
-		u.order = append(u.order, ref)
 	} else if ref.typeName != g.name || ref.numel != numel {
 		return nil, refuse(tensor.ErrCorrupt, "storage %q is named as %s of %d elements and as %s of %d", key, ref.typeName, ref.numel, g.name, numel)
 	}
@@ -437,6 +499,9 @@ func (u *unpickler) persistent(id any) (any, error) {
 		n, ok2 := vm[2].(int64)
 		if !ok1 || !ok2 || off < 0 || n < 0 || off > numel || n > numel-off {
 			return nil, refuse(tensor.ErrCorrupt, "storage id %s: view [%v, +%v) is outside the %d-element storage", repr(id, 80), vm[1], vm[2], numel)
+		}
+		if err := u.b.charge(sizeOf[storageRef]()); err != nil {
+			return nil, err
 		}
 		return &storageRef{typeName: ref.typeName, st: ref.st, key: ref.key, location: ref.location, numel: n,
 			root: ref, viewOff: off}, nil

@@ -27,16 +27,19 @@ const (
 // times that).
 var MaxEntries = 1 << 18
 
-// walker names every value reachable from the root.
+// walker names every value reachable from the root, charging what it
+// allocates (names, maps, the Tensors) to the file's budget.
 type walker struct {
 	file   string
+	base   int64 // the pickle's offset in the file, for memory errors
+	b      *budget
 	r      io.ReaderAt
 	visits int
 	onPath map[any]bool
 	hasT   map[any]bool // memo: container holds a tensor
 	out    []*tensor.Tensor
 	names  map[string]bool
-	locate func(*storageRef) // resolves a storage's bytes
+	locate func(*storageRef) error // resolves a storage's bytes; fails when the budget is spent
 }
 
 // walk emits one tensor.Tensor per tensor, and one per maximal sub-object
@@ -52,92 +55,130 @@ func (w *walker) walk(v any, name string, depth int) error {
 	if t, ok := v.(*tensorVal); ok {
 		return w.tensor(t, name)
 	}
-	if !w.holdsTensor(v, 0) {
+	h, err := w.holdsTensor(v, 0)
+	if err != nil {
+		return w.fail(err, name)
+	}
+	if !h {
 		return w.value(v, name)
 	}
 	switch v.(type) {
 	case *pyList, *pyDict, *pySet: // tuples are immutable: a cycle passes through one of these
 		if w.onPath[v] {
-			return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, name, -1, "the %s contains itself", kind(v)))
+			return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, clip(name), -1, "the %s contains itself", kind(v)))
+		}
+		if err := w.b.charge(mapEntry); err != nil {
+			return w.fail(err, name)
 		}
 		w.onPath[v] = true
 		defer delete(w.onPath, v)
 	}
+	var keys, items []any
 	switch c := v.(type) {
 	case *pyDict:
-		for i, k := range c.keys {
-			if err := w.walk(c.vals[i], join(name, keyName(k)), depth+1); err != nil {
-				return err
-			}
-		}
+		keys, items = c.keys, c.vals
 	case *pyList:
-		for i, x := range c.items {
-			if err := w.walk(x, join(name, strconv.Itoa(i)), depth+1); err != nil {
-				return err
-			}
-		}
+		items = c.items
 	case pyTuple:
-		for i, x := range c {
-			if err := w.walk(x, join(name, strconv.Itoa(i)), depth+1); err != nil {
-				return err
-			}
-		}
+		items = c
 	case *pySet:
-		for i, x := range c.items {
-			if err := w.walk(x, join(name, strconv.Itoa(i)), depth+1); err != nil {
-				return err
-			}
+		items = c.items
+	}
+	for i, x := range items {
+		child, err := w.child(name, keys, i)
+		if err != nil {
+			return err
+		}
+		if err := w.walk(x, child, depth+1); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// child names the child i of name: keys[i] of a dict, or index i of a
+// sequence (keys nil); the name is charged.
+func (w *walker) child(name string, keys []any, i int) (string, error) {
+	var s string
+	cost := int64(0)
+	if keys == nil {
+		s, cost = strconv.Itoa(i), 16
+	} else if k, ok := keys[i].(string); ok {
+		s = k
+	} else {
+		s, cost = keyName(keys[i]), reprCost
+	}
+	if name != "" {
+		cost += allocSize(int64(len(name) + 1 + len(s)))
+	}
+	if err := w.b.charge(cost); err != nil {
+		return "", w.fail(err, name)
+	}
+	return join(name, s), nil
+}
+
 // holdsTensor reports whether v is or contains a tensor (memoized for
-// containers that are pointers; cycles and depth stop the search).
-func (w *walker) holdsTensor(v any, depth int) bool {
+// containers that are pointers; cycles and depth stop the search). Its
+// error is the budget's refusal.
+func (w *walker) holdsTensor(v any, depth int) (bool, error) {
 	if depth > MaxDepth+1 {
-		return true // let walk report the depth
+		return true, nil // let walk report the depth
 	}
 	var items []any
 	switch c := v.(type) {
 	case *tensorVal:
-		return true
+		return true, nil
 	case *opaque:
-		return c.kind == "tensor"
+		return c.kind == "tensor", nil
 	case pyTuple:
 		items = c
-	case *pyList:
+	case *pyList, *pyDict:
 		if h, ok := w.hasT[c]; ok {
-			return h
+			return h, nil
+		}
+		if err := w.b.charge(mapEntry); err != nil {
+			return false, err
 		}
 		w.hasT[c] = true // a cycle: assume so, walk reports it
-		items = c.items
-	case *pyDict:
-		if h, ok := w.hasT[c]; ok {
-			return h
+		if l, ok := c.(*pyList); ok {
+			items = l.items
+		} else {
+			items = c.(*pyDict).vals
 		}
-		w.hasT[c] = true
-		items = c.vals
 	case *pySet:
 		items = c.items
 	default:
-		return false
+		return false, nil
 	}
 	h := false
 	for _, x := range items {
 		w.visits++
-		if w.visits > maxVisits || w.holdsTensor(x, depth+1) {
+		if w.visits > maxVisits {
+			h = true
+			break
+		}
+		hx, err := w.holdsTensor(x, depth+1)
+		if err != nil {
+			return false, err
+		}
+		if hx {
 			h = true
 			break
 		}
 	}
-	switch c := v.(type) {
-	case *pyList:
-		w.hasT[c] = h
-	case *pyDict:
-		w.hasT[c] = h
+	switch v.(type) {
+	case *pyList, *pyDict:
+		w.hasT[v] = h
 	}
-	return h
+	return h, nil
+}
+
+// fail places the budget's refusal at the value name.
+func (w *walker) fail(err error, name string) error {
+	if re, ok := asRefusal(err); ok {
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(re.sentinel, w.file, clip(name), w.base, "%s", re.msg))
+	}
+	return err
 }
 
 func join(prefix, s string) string {
@@ -159,18 +200,29 @@ func keyName(k any) string {
 
 func (w *walker) add(t *tensor.Tensor) error {
 	if len(w.out) >= MaxEntries {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, t.Name, -1, "the pickled object names more than %d tensors and values (MaxEntries)", MaxEntries))
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, clip(t.Name), -1, "the pickled object names more than %d tensors and values (MaxEntries)", MaxEntries))
 	}
 	if w.names[t.Name] {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, t.Name, -1, "two values are named %q (a key with a dot in it?)", t.Name))
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrUnsupported, w.file, clip(t.Name), -1, "two values are named %q (a key with a dot in it?)", clip(t.Name)))
+	}
+	if err := w.b.charge(mapEntry); err != nil {
+		return w.fail(err, t.Name)
+	}
+	out, err := grow(w.b, w.out, 1)
+	if err != nil {
+		return w.fail(err, t.Name)
 	}
 	w.names[t.Name] = true
-	w.out = append(w.out, t)
+	w.out = append(out, t)
 	return nil
 }
 
 // value lists a non-tensor value.
 func (w *walker) value(v any, name string) error {
+	// the Tensor, its Extra, and its Unsupported (a repr)
+	if err := w.b.charge(sizeOf[tensor.Tensor]() + extraCost + reprCost + 256); err != nil {
+		return w.fail(err, name)
+	}
 	t := &tensor.Tensor{Name: name, File: w.file, Offset: -1, Shape: dtype.Shape{}}
 	if o, ok := v.(*opaque); ok {
 		t.Unsupported = o.why
@@ -185,15 +237,27 @@ func (w *walker) value(v any, name string) error {
 // tensor checks a rebuilt tensor against its storage and describes it.
 func (w *walker) tensor(tv *tensorVal, name string) error {
 	st := tv.st
-	w.locate(st)
+	if err := w.locate(st); err != nil {
+		return w.fail(err, name)
+	}
+	charge := func(n int64) error {
+		if err := w.b.charge(n); err != nil {
+			return w.fail(err, name)
+		}
+		return nil
+	}
 	corrupt := func(off int64, format string, args ...any) error {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrCorrupt, w.file, name, off, format, args...))
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(tensor.ErrCorrupt, w.file, clip(name), off, format, args...))
 	}
 	if st.err != nil {
-		return fmt.Errorf("pytorch: %w", tensor.Errorf(st.err, w.file, name, st.off, "storage %q: %s", st.key, st.why))
+		return fmt.Errorf("pytorch: %w", tensor.Errorf(st.err, w.file, clip(name), st.off, "storage %q: %s", clip(st.key), st.why))
 	}
 	if tv.bad != "" {
-		return corrupt(st.off, "storage %q: malformed tensor: %s", st.key, tv.bad)
+		return corrupt(st.off, "storage %q: malformed tensor: %s", clip(st.key), tv.bad)
+	}
+	// the Tensor, its Extra, the storage_offset and the dtype message
+	if err := charge(sizeOf[tensor.Tensor]() + extraCost + 32 + allocSize(int64(len(tv.dtName))+48)); err != nil {
+		return err
 	}
 	t := &tensor.Tensor{Name: name, DType: tv.dt, Shape: dtype.Shape(tv.size), File: w.file,
 		Extra: map[string]string{"storage": st.key, "storage_type": tv.dtName}}
@@ -230,7 +294,7 @@ func (w *walker) tensor(tv *tensorVal, name string) error {
 	avail := st.nbytes / esize
 	if elems > 0 && last >= avail || tv.offset > avail {
 		return corrupt(st.off, "the view (offset %d, size %v, stride %v) reaches element %d of storage %q, which holds %d %s elements (%d bytes)",
-			tv.offset, tv.size, tv.stride, last, st.key, avail, tv.dtName, st.nbytes)
+			tv.offset, tv.size, tv.stride, last, clip(st.key), avail, tv.dtName, st.nbytes)
 	}
 	base := st.off + tv.offset*esize
 	t.Offset = base
@@ -242,6 +306,11 @@ func (w *walker) tensor(tv *tensorVal, name string) error {
 	}
 	if t.Unsupported != "" {
 		return w.add(t)
+	}
+	// reduce's layout, grown by appends, and a section reader
+	r := int64(len(tv.size))
+	if err := charge(4*allocSize(8*r) + sizeOf[io.SectionReader]()); err != nil {
+		return err
 	}
 	l := reduce(tv.size, tv.stride)
 	switch {
@@ -255,6 +324,10 @@ func (w *walker) tensor(tv *tensorVal, name string) error {
 		t.Data = io.NewSectionReader(w.r, base, elems*esize)
 		t.Fortran = true
 	default:
+		// a gather instead: its output strides and the "strided" note
+		if err := charge(sizeOf[gather]() + allocSize(8*r) + 2*allocSize(21*r+16) + 32); err != nil {
+			return err
+		}
 		t.Data = newGather(w.r, base, st.nbytes-tv.offset*esize, esize, l, elems)
 		t.Extra["layout"] = fmt.Sprintf("strided %v", tv.stride)
 	}
