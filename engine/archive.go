@@ -543,13 +543,7 @@ func (r *archiveRun) copyStream(ctx context.Context, wk *archiveWorker, j *archi
 			r.progMu.Unlock()
 		}
 	}
-	var one [1]byte
-	if n, err := t.Stream.Read(one[:]); n > 0 {
-		return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+j.inBytes, "the stream is longer than its %d bytes", j.inBytes)
-	} else if err != nil && err != io.EOF {
-		return sum, err
-	}
-	return sum, nil
+	return sum, streamEnds(t, j.inBytes, "")
 }
 
 // archiveWorker holds one worker's buffers, grown to the largest block

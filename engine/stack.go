@@ -848,13 +848,20 @@ func (w *stackWorker) copyStream(ctx context.Context, s *stackSeg, progress func
 		off += n
 		progress(n)
 	}
+	return sum, streamEnds(t, s.inBytes, " (did the file change since its rows were counted?)")
+}
+
+// streamEnds checks that the one-pass stream of t, read for its n bytes,
+// has nothing more: a longer stream is ErrCorrupt (why, when not empty,
+// ends the message).
+func streamEnds(t *tensor.Tensor, n int64, why string) error {
 	var one [1]byte
-	if n, err := t.Stream.Read(one[:]); n > 0 {
-		return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+s.inBytes, "the stream is longer than its %d bytes (did the file change since its rows were counted?)", s.inBytes)
+	if k, err := t.Stream.Read(one[:]); k > 0 {
+		return tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+n, "the stream is longer than its %d bytes%s", n, why)
 	} else if err != nil && err != io.EOF {
-		return sum, err
+		return err
 	}
-	return sum, nil
+	return nil
 }
 
 // interrupted keeps what is durable for a resumed run (as run.interrupted).

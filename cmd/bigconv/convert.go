@@ -202,13 +202,9 @@ Flags:`)
 		return usageError{fmt.Errorf("--progress %q: want auto, always or never", *progress)}
 	}
 
-	var rows *tensor.RowRange
-	if *rowsFlag != "" {
-		rr, err := tensor.ParseRows(*rowsFlag)
-		if err != nil {
-			return usageError{fmt.Errorf("--rows: %v", err)}
-		}
-		rows = &rr
+	rows, err := parseRowsFlag(*rowsFlag)
+	if err != nil {
+		return err
 	}
 	modTime, err := sourceDateEpoch()
 	if err != nil {
@@ -345,4 +341,16 @@ func sourceDateEpoch() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
 	}
 	return time.Unix(n, 0).UTC(), nil
+}
+
+// parseRowsFlag reads --rows START:STOP; nil when the flag is empty.
+func parseRowsFlag(s string) (*tensor.RowRange, error) {
+	if s == "" {
+		return nil, nil
+	}
+	rr, err := tensor.ParseRows(s)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--rows: %v", err)}
+	}
+	return &rr, nil
 }

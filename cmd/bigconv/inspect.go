@@ -46,13 +46,9 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	opt.Stdin = stdin
-	var rows *tensor.RowRange
-	if *rowsFlag != "" {
-		rr, err := tensor.ParseRows(*rowsFlag)
-		if err != nil {
-			return usageError{fmt.Errorf("--rows: %v", err)}
-		}
-		rows = &rr
+	rows, err := parseRowsFlag(*rowsFlag)
+	if err != nil {
+		return err
 	}
 	if jf.multi(pos) {
 		return inspectMany(pos, opt, jf, tensors, rows, *asJSON, stdout, stderr)
