@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/tfrecord"
 	"github.com/bigconv/bigconv/tensor"
@@ -74,14 +75,10 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	defer in.Close()
 	ts := in.Tensors
 	if rows != nil {
-		ts = make([]*tensor.Tensor, len(in.Tensors))
-		for i, t := range in.Tensors {
-			ts[i] = t
-			if t.Unsupported == "" && (t.Data != nil || t.Stream != nil) {
-				if v, err := tensor.Rows(t, *rows); err == nil {
-					ts[i] = v // a scalar keeps its shape (convert skips it)
-				}
-			}
+		// as convert cuts them: a scalar among others skipped, any
+		// other error (a lone scalar included) convert's error
+		if ts, err = engine.CutRows(in.Tensors, *rows); err != nil {
+			return err
 		}
 	}
 	var infos []tensorInfo
