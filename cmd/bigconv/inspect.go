@@ -39,7 +39,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.Var(&tensors, "tensor", "with several INPUTs: the tensor NAME taken from each")
 	rowsFlag := fs.String("rows", "", "show rows START:STOP of each tensor's first axis (Python's slice rules), as convert --rows would write them; with several INPUTs, of the joined array")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size without reading data.\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape (of rows START:STOP with\n--rows), then each input it takes.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size from the file's headers,\nwithout reading tensor data, except from TFRecord files: an uncompressed\none is read through once (every record's CRC checked, to index them), and\nwith --stack/--concat each GZIP/ZLIB one is decompressed whole to count its\nrecords (a one-pass stream of one input is not: its row count shows as\nunknown).\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape (of rows START:STOP with\n--rows), then each input it takes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, opt, err := parseArgsAtLeast(fs, fo, args, 1, "an INPUT")

@@ -91,3 +91,44 @@ func TestInspectRowsSingle(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectHelpReads: inspect's help says when it reads data — a
+// TFRecord file is read through to index its records, and compressed
+// TFRecords joined with --stack/--concat are decompressed whole to count
+// theirs — and inspect --stack of gzip shards does count them.
+func TestInspectHelpReads(t *testing.T) {
+	code, help, _ := bigconv(t, "inspect", "-h")
+	if code != 0 {
+		t.Fatalf("inspect -h: exit %d", code)
+	}
+	text := strings.Join(strings.Fields(help), " ")
+	for _, w := range []string{"TFRecord", "decompress", "count"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("help does not say %q:\n%s", w, help)
+		}
+	}
+	if strings.Contains(text, "size without reading data.") {
+		t.Errorf("help still claims inspect never reads data:\n%s", help)
+	}
+	dir := t.TempDir()
+	var shards []string
+	for i := range 2 {
+		p := filepath.Join(dir, "r"+string(rune('0'+i))+".tfrecord.gz")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tfgen.WriteTensorRecords(f, "gzip", 7, dtype.Of(dtype.Float32), dtype.Shape{3}, func(int, int64, []byte) {})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, p)
+	}
+	code, stdout, stderr := bigconv(t, append([]string{"inspect", "--concat"}, shards...)...)
+	if code != 0 || !strings.Contains(stdout, "(14, 3)") {
+		t.Fatalf("inspect --concat of two gzip shards of 7 records: exit %d, want shape (14, 3):\n%s%s", code, stdout, stderr)
+	}
+}
