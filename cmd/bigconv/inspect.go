@@ -73,6 +73,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer in.Close()
+	warnInputs(stderr, in)
 	ts := in.Tensors
 	if rows != nil {
 		// as convert cuts them: a scalar among others skipped, any
