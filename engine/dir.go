@@ -167,19 +167,29 @@ func (opt *InputOptions) selectFrom(in *format.Input) ([]*tensor.Tensor, error) 
 	if err != nil || opt.Rows == nil {
 		return sel, err
 	}
-	rows := make([]*tensor.Tensor, len(sel))
-	for i, t := range sel {
+	return CutRows(sel, *opt.Rows)
+}
+
+// CutRows is ts cut to rows r of each one's first axis (tensor.Rows), as
+// a conversion with InputOptions.Rows writes them, for a caller that
+// shows the plan (inspect): a tensor that is unsupported or has no data
+// stays as it is; a scalar among several is marked Unsupported (a
+// directory or archive output skips it, saying why); a lone scalar, or
+// any other range a tensor cannot take, is an error.
+func CutRows(ts []*tensor.Tensor, r tensor.RowRange) ([]*tensor.Tensor, error) {
+	rows := make([]*tensor.Tensor, len(ts))
+	for i, t := range ts {
 		if t.Unsupported != "" || (t.Data == nil && t.Stream == nil) {
 			rows[i] = t // skipped or refused for its own reason
 			continue
 		}
-		v, err := tensor.Rows(t, *opt.Rows)
+		v, err := tensor.Rows(t, r)
 		if err != nil {
-			if !errors.Is(err, tensor.ErrUnsupported) || len(sel) == 1 {
+			if len(t.Shape) != 0 || len(ts) == 1 {
 				return nil, err
 			}
 			c := *t // a scalar among others: skipped, saying why
-			c.Unsupported = fmt.Sprintf("--rows %s: it has no rows (a scalar)", opt.Rows)
+			c.Unsupported = fmt.Sprintf("--rows %s: it has no rows (a scalar)", r)
 			v = &c
 		}
 		rows[i] = v

@@ -235,9 +235,7 @@ Flags:`)
 		return err
 	}
 	defer in.Close()
-	for _, w := range in.Warnings {
-		fmt.Fprintln(stderr, "bigconv: warning:", w)
-	}
+	warnInputs(stderr, in)
 	if sp != nil {
 		return convertPart(ctx, in, pos[1], engine.InputOptions{Options: eopt, Tensors: tensors, Rows: rows, ModTime: modTime}, *sp, stderr)
 	}

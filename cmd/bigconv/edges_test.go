@@ -373,4 +373,21 @@ func TestRawPrefixWarning(t *testing.T) {
 	if len(got) != 128+64000 || !bytes.Equal(got[128:], src[:64000]) {
 		t.Fatalf("output of %d bytes is not the 64000-byte prefix", len(got))
 	}
+	// inspect, of one input as of several, warns the same on stderr (and
+	// notes unused_bytes in its table)
+	for _, args := range [][]string{
+		{"inspect", "--in-dtype", "<i8", "--shape", "1000,8", in},
+		{"inspect", "--stack", "--in-dtype", "<i8", "--shape", "1000,8", in, in},
+	} {
+		code, stdout, istderr := bigconv(t, args...)
+		if code != 0 || !strings.Contains(istderr, "bigconv: warning:") || !strings.Contains(istderr, in) {
+			t.Errorf("%v: exit %d, stderr %q, want the warning", args, code, istderr)
+		}
+		if len(args) == 6 && !strings.Contains(stdout, "unused_bytes=") {
+			t.Errorf("%v: no unused_bytes note:\n%s", args, stdout)
+		}
+		if w := strings.SplitN(istderr, "\n", 2)[0]; w != strings.SplitN(stderr, "\n", 2)[0] {
+			t.Errorf("%v: warning %q differs from convert's %q", args, w, strings.SplitN(stderr, "\n", 2)[0])
+		}
+	}
 }

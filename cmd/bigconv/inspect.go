@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/tfrecord"
 	"github.com/bigconv/bigconv/tensor"
@@ -38,7 +39,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.Var(&tensors, "tensor", "with several INPUTs: the tensor NAME taken from each")
 	rowsFlag := fs.String("rows", "", "show rows START:STOP of each tensor's first axis (Python's slice rules), as convert --rows would write them; with several INPUTs, of the joined array")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size without reading data.\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape (of rows START:STOP with\n--rows), then each input it takes.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: bigconv inspect [--json] [format flags] INPUT\n       bigconv inspect [--json] [--stack|--concat] INPUT...\n\nLists each tensor's name, dtype, shape and size from the file's headers,\nwithout reading tensor data, except from TFRecord files: an uncompressed\none is read through once (every record's CRC checked, to index them), and\nwith --stack/--concat each GZIP/ZLIB one is decompressed whole to count its\nrecords (a one-pass stream of one input is not: its row count shows as\nunknown).\nWith several INPUTs (or a quoted glob, expanded sorted by name), prints the\narray convert would write: joined dtype and shape (of rows START:STOP with\n--rows), then each input it takes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, opt, err := parseArgsAtLeast(fs, fo, args, 1, "an INPUT")
@@ -72,16 +73,13 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer in.Close()
+	warnInputs(stderr, in)
 	ts := in.Tensors
 	if rows != nil {
-		ts = make([]*tensor.Tensor, len(in.Tensors))
-		for i, t := range in.Tensors {
-			ts[i] = t
-			if t.Unsupported == "" && (t.Data != nil || t.Stream != nil) {
-				if v, err := tensor.Rows(t, *rows); err == nil {
-					ts[i] = v // a scalar keeps its shape (convert skips it)
-				}
-			}
+		// as convert cuts them: a scalar among others skipped, any
+		// other error (a lone scalar included) convert's error
+		if ts, err = engine.CutRows(in.Tensors, *rows); err != nil {
+			return err
 		}
 	}
 	var infos []tensorInfo

@@ -312,12 +312,23 @@ func TestONNXExternalSymlinkCLI(t *testing.T) {
 		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i)-2.5))
 	}
 	root := t.TempDir()
+	// a descriptor of a deleted file outside: /proc/self/fd/N opens, but
+	// resolves nowhere
+	gone := filepath.Join(root, "gone.bin")
+	os.WriteFile(gone, data, 0o644)
+	g, err := os.Open(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	os.Remove(gone)
 	for _, c := range []struct {
 		name, target string // w.bin → target, relative to the model's directory
 		ok           bool
 	}{
 		{"inside", filepath.Join("data", "w-real.bin"), true},
 		{"outside", filepath.Join("..", "secret.bin"), false},
+		{"deleted file by descriptor", "/proc/self/fd/" + itoa(int(g.Fd())), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(root, c.name)

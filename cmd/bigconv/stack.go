@@ -68,8 +68,9 @@ func (j *joinFlags) join(ins []*format.Input) (engine.Join, error) {
 }
 
 // warnInputs prints each input's warnings (a raw shape that uses only a
-// prefix of its file), as convert does for one input.
-func warnInputs(ins []*format.Input, stderr io.Writer) {
+// prefix of its file) on stderr, for convert and inspect of one input or
+// several.
+func warnInputs(stderr io.Writer, ins ...*format.Input) {
 	for _, in := range ins {
 		for _, w := range in.Warnings {
 			fmt.Fprintln(stderr, "bigconv: warning:", w)
@@ -97,7 +98,7 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 		return err
 	}
 	defer closeInputs(ins)
-	warnInputs(ins, stderr)
+	warnInputs(stderr, ins...)
 	join, err := jf.join(ins)
 	if err != nil {
 		return err
@@ -176,7 +177,7 @@ func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []
 		return err
 	}
 	defer closeInputs(ins)
-	warnInputs(ins, stderr)
+	warnInputs(stderr, ins...)
 	join, err := jf.join(ins)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -597,32 +599,66 @@ func (o *opener) sibling(location, name string, at int64) (*extFile, error) {
 		return nil, errf(tensor.ErrUnsupported, o.src.Name, name, at, "external data %q: the input has no directory", location)
 	}
 	full := filepath.Join(filepath.Dir(o.src.Name), p)
-	if err := o.confined(full, location, name, at); err != nil {
-		return nil, err
+	if target, err := resolve(full); err == nil {
+		// refused before anything outside is opened
+		if err := o.confined(target, location, name, at); err != nil {
+			return nil, err
+		}
 	}
 	r, size, err := o.src.Sibling(p)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", tensor.Errorf(fmt.Errorf("%w: %w", ErrExternal, err), o.src.Name, name, at,
 			"external data file %s", full))
 	}
+	if err := o.opened(r, full, location, name, at); err != nil {
+		return nil, err
+	}
 	f := &extFile{r: r, size: size, path: full}
 	o.ext[location] = f
 	return f, nil
 }
 
-// confined refuses (ErrEscape) an external data file that symbolic links
-// take out of the model's directory. The file, every link on its path
-// resolved, must lie inside the model's directory (its links resolved
-// too) or inside the directory that holds the model file once the model's
-// own link is resolved: a Hugging Face cache links snapshots/REV/model.onnx
-// and its data file to blobs/, a layout onnxruntime accepts for the same
-// reason. A path that does not resolve (a missing file, a dangling link, a
-// Source whose files are not on disk) is left to Sibling to open or fail.
-func (o *opener) confined(full, location, name string, at int64) error {
-	target, err := resolve(full)
-	if err != nil {
+// opened checks the file Sibling opened for location, once it is open so
+// that no link can be swapped in between: a file on disk (a reader with a
+// Stat method, as *os.File) must be the file its path resolves to, every
+// symbolic link followed, and that must lie in a directory confined
+// allows. A path that does not resolve once opened (a link to
+// /proc/self/fd/N of a deleted file or a pipe) is refused. A reader that
+// is no file on disk (a Source whose files are in memory) is the Source's
+// own: its path was checked before opening when it resolves.
+func (o *opener) opened(r io.ReaderAt, full, location, name string, at int64) error {
+	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
 		return nil
 	}
+	got, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("onnx: %w", tensor.Errorf(fmt.Errorf("%w: %w", ErrExternal, err), o.src.Name, name, at,
+			"external data file %s", full))
+	}
+	target, err := resolve(full)
+	if err != nil {
+		return errf(ErrEscape, o.src.Name, name, at,
+			"location %q does not resolve, every symbolic link followed, to a file (%v)", location, err)
+	}
+	if err := o.confined(target, location, name, at); err != nil {
+		return err
+	}
+	if want, err := os.Stat(target); err != nil || !os.SameFile(got, want) {
+		return errf(ErrEscape, o.src.Name, name, at,
+			"location %q: the file opened is not %s, where its path and symbolic links lead (replaced while opening)", location, target)
+	}
+	return nil
+}
+
+// confined refuses (ErrEscape) an external data file that symbolic links
+// take out of the model's directory. The file's resolved path target
+// (every link on its path followed) must lie inside the model's directory
+// (its links resolved too) or inside the directory that holds the model
+// file once the model's own link is resolved: a Hugging Face cache links
+// snapshots/REV/model.onnx and its data file to blobs/, a layout
+// onnxruntime accepts for the same reason.
+func (o *opener) confined(target, location, name string, at int64) error {
 	dirs := []string{filepath.Dir(o.src.Name)}
 	if model, err := resolve(o.src.Name); err == nil {
 		dirs = append(dirs, filepath.Dir(model))

@@ -17,7 +17,8 @@
 //   - external_data: a section of the named file beside the model, opened
 //     through format.Source.Sibling; locations outside the model's
 //     directory, by name or through a symbolic link, are refused
-//     (ErrEscape);
+//     (ErrEscape), and so is an opened file that is not the one its path
+//     resolves to or whose path resolves nowhere (/proc/self/fd/N);
 //   - float_data / double_data in one packed run (FLOAT, COMPLEX64,
 //     DOUBLE, COMPLEX128): a section of the file as well;
 //   - any other typed field (varints, strings, several runs): decoded into
@@ -74,7 +75,8 @@ var (
 	// ErrExternal: external data whose file is missing or too short.
 	ErrExternal = fmt.Errorf("external data: %w", tensor.ErrCorrupt)
 	// ErrEscape: an external data location outside the model's directory,
-	// by its name or through a symbolic link.
+	// by its name or through a symbolic link, or one whose opened file its
+	// path does not resolve to.
 	ErrEscape = fmt.Errorf("external data location escapes the model's directory: %w", tensor.ErrCorrupt)
 	// ErrNotTensor: an ONNX SequenceProto or OptionalProto, not a tensor.
 	ErrNotTensor = fmt.Errorf("not a TensorProto: %w", tensor.ErrUnsupported)

@@ -3,10 +3,14 @@ package onnx
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bigconv/bigconv/format"
 )
 
 // TestExternalSymlinks: external data reached through a symbolic link is
@@ -133,4 +137,90 @@ func TestExternalSymlinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExternalUnresolvable: an external data file whose path does not
+// resolve to a file in an allowed directory once opened — a link to an
+// open descriptor of a deleted file or of a pipe (/proc/self/fd/N, which
+// opens though it resolves nowhere) — is refused with ErrEscape, as is a
+// file that is not the one its path resolves to (replaced between the
+// check and the open).
+func TestExternalUnresolvable(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	data := make([]byte, 32)
+	model := cat(vf(1, 8), bf(2, []byte("t")), bf(7, bf(5, ext("w.bin", "0", "32"))))
+	setup := func(t *testing.T) (root, m string) {
+		root = t.TempDir()
+		m = filepath.Join(root, "m")
+		if err := os.MkdirAll(m, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(m, "model.onnx"), model, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return root, m
+	}
+	refused := func(t *testing.T, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrEscape) {
+			t.Fatalf("want ErrEscape, got %v", err)
+		}
+		t.Log(err)
+	}
+	t.Run("deleted file by descriptor", func(t *testing.T) {
+		root, m := setup(t)
+		outside := filepath.Join(root, "secret.bin")
+		if err := os.WriteFile(outside, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(outside)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		os.Remove(outside)
+		if err := os.Symlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), filepath.Join(m, "w.bin")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = openPath(t, filepath.Join(m, "model.onnx"))
+		refused(t, err)
+	})
+	t.Run("pipe by descriptor", func(t *testing.T) {
+		_, m := setup(t)
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		defer pw.Close()
+		pw.Write(data)
+		if err := os.Symlink(fmt.Sprintf("/proc/self/fd/%d", pr.Fd()), filepath.Join(m, "w.bin")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = openPath(t, filepath.Join(m, "model.onnx"))
+		refused(t, err)
+	})
+	t.Run("file replaced while opened", func(t *testing.T) {
+		// the path names a file inside; the opener hands back another
+		// (outside), as a swap between check and open would
+		root, m := setup(t)
+		if err := os.WriteFile(filepath.Join(m, "w.bin"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "secret.bin"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(m, "model.onnx")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		swapped := func(string) (io.ReaderAt, int64, error) {
+			return dirSibling(t, root)("secret.bin")
+		}
+		_, err = Open(format.Source{R: bytes.NewReader(b), Size: int64(len(b)), Name: path, Sibling: swapped})
+		refused(t, err)
+	})
 }
