@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -295,40 +296,71 @@ func (c *checkpointer) stop() {
 	<-c.exit
 }
 
-// blockSum is what a written block contributes to the journal.
 // prefix is what is known of blocks [0, done) of a tensor, whose blocks
-// finish in any order: ahead holds those past done until they can be
-// folded in. Its users hold their own lock.
+// finish in any order: ahead holds those past done, merged into spans of
+// consecutive blocks, until they can be folded in. Its memory is one span
+// per gap between finished blocks (the blocks in flight, a one-pass
+// stream still being read), not one per block. Its users hold their own
+// lock.
 type prefix struct {
-	ahead map[int64]blockSum
+	ahead []span     // sorted, disjoint, not adjacent, all past done
 	done  int64      // blocks [0, done) written
 	crc   uint32     // crc32c of their input bytes
 	stats cast.Stats // what the cast met in them
+	n     int64      // blocks added in all: done and those in ahead
+}
+
+// span is the blocks [start, end) written, with the crc32c, length and
+// cast counts of their input bytes in order.
+type span struct {
+	start, end int64
+	sum        blockSum
+}
+
+// then appends the blockSum b of the bytes that follow a's.
+func (a blockSum) then(b blockSum) blockSum {
+	a.crc = crc32c.Combine(a.crc, b.crc, b.len)
+	a.len += b.len
+	a.stats.Add(b.stats)
+	return a
 }
 
 // add records block i and folds in every block now contiguous with the
 // prefix.
 func (p *prefix) add(i int64, s blockSum) {
-	if p.ahead == nil {
-		p.ahead = map[int64]blockSum{}
-	}
-	p.ahead[i] = s
-	for {
-		b, ok := p.ahead[p.done]
-		if !ok {
-			return
-		}
-		delete(p.ahead, p.done)
-		if p.done == 0 {
-			p.crc = b.crc
-		} else {
-			p.crc = crc32c.Combine(p.crc, b.crc, b.len)
-		}
-		p.stats.Add(b.stats)
-		p.done++
-	}
+	p.addSpan(span{i, i + 1, s})
 }
 
+// addSpan records the blocks of sp (none of them recorded yet), merging
+// it with the spans it touches, and folds in what is now contiguous with
+// the prefix.
+func (p *prefix) addSpan(sp span) {
+	p.n += sp.end - sp.start
+	k, _ := slices.BinarySearchFunc(p.ahead, sp.start, func(a span, i int64) int { return cmp.Compare(a.start, i) })
+	if k > 0 && p.ahead[k-1].end == sp.start { // joins the span before it
+		k--
+		sp = span{p.ahead[k].start, sp.end, p.ahead[k].sum.then(sp.sum)}
+		p.ahead = slices.Delete(p.ahead, k, k+1)
+	}
+	if k < len(p.ahead) && p.ahead[k].start == sp.end { // and the one after
+		sp = span{sp.start, p.ahead[k].end, sp.sum.then(p.ahead[k].sum)}
+		p.ahead = slices.Delete(p.ahead, k, k+1)
+	}
+	if sp.start != p.done {
+		p.ahead = slices.Insert(p.ahead, k, sp)
+		return
+	}
+	if p.done == 0 {
+		p.crc = sp.sum.crc
+	} else {
+		p.crc = crc32c.Combine(p.crc, sp.sum.crc, sp.sum.len)
+	}
+	p.stats.Add(sp.sum.stats)
+	p.done = sp.end
+}
+
+// blockSum is what a written block (or a span of them) contributes to
+// the journal.
 type blockSum struct {
 	crc   uint32 // crc32c of its input bytes
 	len   int64  // its input bytes
