@@ -92,7 +92,39 @@ type journal struct {
 	Done      int64      `json:"done"`   // blocks [0, Done) are durable in the partial file
 	CRC       uint32     `json:"crc32c"` // crc32c of the input bytes of blocks [0, Done)
 	Stats     cast.Stats `json:"stats"`  // what the cast met in blocks [0, Done)
-	Updated   time.Time  `json:"updated"`
+	// Ahead are the blocks past Done also durable, as spans (a stack's
+	// journal: blocks finished behind a one-pass input still being read,
+	// or in flight); the crc32c and stats above do not count them.
+	Ahead   []journalSpan `json:"ahead,omitempty"`
+	Updated time.Time     `json:"updated"`
+}
+
+// journalSpan is a span of blocks [Start, End) durable past a journal's
+// Done: the crc32c of their Bytes input bytes and what the cast met.
+type journalSpan struct {
+	Start int64      `json:"start"`
+	End   int64      `json:"end"`
+	Bytes int64      `json:"bytes"`
+	CRC   uint32     `json:"crc32c"`
+	Stats cast.Stats `json:"stats"`
+}
+
+// kept is the number of blocks the journal records durable.
+func (j *journal) kept() int64 {
+	n := j.Done
+	for _, a := range j.Ahead {
+		n += a.End - a.Start
+	}
+	return n
+}
+
+// spans are the journal's blocks past Done, as a prefix holds them.
+func (j *journal) spans() []span {
+	var sp []span
+	for _, a := range j.Ahead {
+		sp = append(sp, span{a.Start, a.End, blockSum{crc: a.CRC, len: a.Bytes, stats: a.Stats}})
+	}
+	return sp
 }
 
 // maxJournal caps the size of a journal file read back.
@@ -120,6 +152,13 @@ func readJournal(path string) (*journal, error) {
 	}
 	if j.Done < 0 || j.Done > j.Blocks {
 		return nil, fmt.Errorf("%w: journal %s records %d of %d blocks", ErrResume, path, j.Done, j.Blocks)
+	}
+	end := j.Done
+	for _, a := range j.Ahead {
+		if a.Start < end || a.End <= a.Start || a.End > j.Blocks || a.Bytes < 0 {
+			return nil, fmt.Errorf("%w: journal %s records blocks [%d, %d) out of order (after block %d of %d)", ErrResume, path, a.Start, a.End, end, j.Blocks)
+		}
+		end = a.End
 	}
 	return &j, nil
 }
@@ -190,7 +229,7 @@ func sampleHash(t *tensor.Tensor, n int64) (string, error) {
 func findJournal(out, jpath string, opt Options) (*journal, error) {
 	j, err := readJournal(jpath)
 	cont, err := leftJournal(out, jpath, opt, err, func() (string, time.Time) {
-		return fmt.Sprintf("%d of %d blocks of tensor %q", j.Done, j.Blocks, j.Tensor), j.Updated
+		return fmt.Sprintf("%d of %d blocks of tensor %q", j.kept(), j.Blocks, j.Tensor), j.Updated
 	})
 	if !cont {
 		return nil, err
@@ -246,10 +285,14 @@ type checkpointer struct {
 	last  time.Time     // when the last checkpoint was asked for (or the run began)
 	taken int           // checkpoints recorded by this run
 
+	// spans: the journal records the blocks written past the prefix
+	// too (a stack, where a one-pass input holds the prefix back)
+	spans bool
+
 	mu       sync.Mutex
 	prefix         // the blocks written, folded in order (under mu)
 	pending  int64 // output bytes since the last checkpoint
-	recorded int64 // done as last recorded
+	recorded int64 // blocks recorded (prefix.n as last recorded)
 	dirSync  bool
 
 	kick chan struct{}
@@ -263,7 +306,11 @@ func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slic
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
 	c.bytes, c.every = opt.cadence()
 	if j != nil {
-		c.done, c.crc, c.stats, c.recorded = j.Done, j.CRC, j.Stats, j.Done
+		c.done, c.crc, c.stats, c.n = j.Done, j.CRC, j.Stats, j.Done
+		for _, sp := range j.spans() {
+			c.addSpan(sp)
+		}
+		c.recorded = c.n
 	}
 	return c
 }
@@ -392,15 +439,23 @@ func (c *checkpointer) checkpoint() error {
 		return nil
 	}
 	c.mu.Lock()
-	done, crc, stats := c.done, c.crc, c.stats
+	done, crc, stats, n := c.done, c.crc, c.stats, c.n
+	var ahead []journalSpan
+	if c.spans {
+		for _, a := range c.ahead {
+			ahead = append(ahead, journalSpan{Start: a.start, End: a.end, Bytes: a.sum.len, CRC: a.sum.crc, Stats: a.sum.stats})
+		}
+	} else {
+		n = done
+	}
 	c.mu.Unlock()
-	if done == c.recorded {
+	if n == c.recorded {
 		return nil
 	}
 	if err := c.w.Sync(); err != nil {
 		return err
 	}
-	c.j.Done, c.j.CRC, c.j.Stats = done, crc, stats
+	c.j.Done, c.j.CRC, c.j.Stats, c.j.Ahead = done, crc, stats, ahead
 	if err := c.j.write(c.path); err != nil {
 		return err
 	}
@@ -408,10 +463,10 @@ func (c *checkpointer) checkpoint() error {
 		c.dirSync = true
 		mmapnpy.SyncDir(filepath.Dir(c.path))
 	}
-	c.recorded = done
+	c.recorded = n
 	c.taken++
 	if testhook.Checkpoint != nil {
-		testhook.Checkpoint(done, c.j.Blocks)
+		testhook.Checkpoint(n, c.j.Blocks)
 	}
 	return nil
 }

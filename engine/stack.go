@@ -382,6 +382,7 @@ type stackRun struct {
 	blocks      int64 // blocks of all segments
 	inBytes     int64
 	old, jr     *journal
+	keep        []span // the global blocks the interrupted run left durable: [0, Done) and its Ahead
 	w           *mmapnpy.Writer
 	ck          *checkpointer
 	res         Result
@@ -584,9 +585,13 @@ func (r *stackRun) openOutput() error {
 		return err
 	}
 	if r.old != nil && r.w.Reused() {
-		r.jr.Done, r.jr.CRC, r.jr.Stats = r.old.Done, r.old.CRC, r.old.Stats
-		r.res.Resumed = r.old.Done
-		if err := r.resumeChecksum(r.old.Done); err != nil {
+		r.jr.Done, r.jr.CRC, r.jr.Stats, r.jr.Ahead = r.old.Done, r.old.CRC, r.old.Stats, r.old.Ahead
+		r.res.Resumed = r.old.kept()
+		if r.old.Done > 0 {
+			r.keep = append(r.keep, span{start: 0, end: r.old.Done})
+		}
+		r.keep = append(r.keep, r.old.spans()...)
+		if err := r.resumeChecksums(); err != nil {
 			r.w.Abort()
 			return err
 		}
@@ -594,23 +599,43 @@ func (r *stackRun) openOutput() error {
 		r.old = nil
 	}
 	r.ck = newCheckpointer(r.w, r.jr, r.jpath, nil, r.opt)
+	r.ck.spans = true
 	return nil
 }
 
-// resumeChecksum folds the CRC-32C of the blocks before global block
-// done of the input done falls in, when that input is verified.
-func (r *stackRun) resumeChecksum(done int64) error {
-	s := r.segOf(done)
-	if s == nil || !s.verify || done == s.first {
-		return nil
-	}
-	buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
-	for i := range done - s.first {
-		b := s.sl.Block(i)
-		if err := s.sl.ReadBlock(b, buf); err != nil {
-			return err
+// kept reports whether global block g was left durable by the
+// interrupted run this one continues.
+func (r *stackRun) kept(g int64) bool {
+	k := sort.Search(len(r.keep), func(k int) bool { return r.keep[k].end > g })
+	return k < len(r.keep) && r.keep[k].start <= g
+}
+
+// resumeChecksums folds into each verified input that the interrupted
+// run left partly written the CRC-32C of its kept blocks, read again
+// (not written), so that its checksum still covers all of it. An input
+// it left whole was verified when its last block was written.
+func (r *stackRun) resumeChecksums() error {
+	for _, s := range r.segs {
+		if !s.verify || s.stream {
+			continue
 		}
-		s.sums.add(i, s.sl.Len(), blockSum{crc: crc32c.Checksum(buf[:b.Len]), len: b.Len})
+		var kept []int64
+		for i := range s.blocks {
+			if r.kept(s.first + i) {
+				kept = append(kept, i)
+			}
+		}
+		if len(kept) == 0 || int64(len(kept)) == s.blocks {
+			continue
+		}
+		buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
+		for _, i := range kept {
+			b := s.sl.Block(i)
+			if err := s.sl.ReadBlock(b, buf); err != nil {
+				return err
+			}
+			s.sums.add(i, s.blocks, blockSum{crc: crc32c.Checksum(buf[:b.Len]), len: b.Len})
+		}
 	}
 	return nil
 }
@@ -642,7 +667,9 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 	)
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	next.Store(first)
-	done.Store(r.inputBytesBefore(first))
+	for _, a := range r.keep { // the prefix [0, first) and the spans past it
+		done.Add(r.inputBytesBefore(a.end) - r.inputBytesBefore(a.start))
+	}
 	var maxIn, maxOut int64
 	for _, s := range r.segs {
 		elems := streamPiece(r.bs, s.Plan.From, r.sp.To) // a stream is copied in pieces
@@ -673,6 +700,9 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 				g := next.Add(1) - 1
 				if g >= r.blocks || ctx.Err() != nil {
 					return
+				}
+				if r.kept(g) {
+					continue
 				}
 				if testhook.BeforeBlock != nil {
 					testhook.BeforeBlock(g, r.blocks)
@@ -879,7 +909,7 @@ func (r *stackRun) interrupted(cause error) error {
 		os.Remove(r.jpath)
 		return fmt.Errorf("%w; the partial output could not be kept: %v", cause, err)
 	}
-	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.done, Blocks: r.blocks}
+	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.recorded, Blocks: r.blocks}
 }
 
 // commit records the finished state, renames the output into place and

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -421,4 +422,100 @@ func TestStackToArchiveResume(t *testing.T) {
 	if len(ents) != 2 {
 		t.Errorf("left %d files", len(ents))
 	}
+}
+
+// midStream is a one-pass input that, once half of it is read, calls
+// half (once) before it goes on.
+type midStream struct {
+	r      io.Reader
+	n, at  int64
+	half   func()
+	called bool
+}
+
+func (m *midStream) Read(p []byte) (int, error) {
+	if !m.called && m.at*2 >= m.n {
+		m.called = true
+		m.half()
+	}
+	k, err := m.r.Read(p)
+	m.at += int64(k)
+	return k, err
+}
+
+// streamInputs are six int16 tensors of 64×1024 (128 KiB), input 1 a
+// one-pass stream (mid) and inputs 3 and 5 carrying their crc32c.
+func streamInputs(mid func()) []*tensor.Tensor {
+	var ts []*tensor.Tensor
+	for k := range 6 {
+		tt := i16Tensor(fmt.Sprintf("in%d", k), 1000*k, 64, 1024)
+		b := make([]byte, 64*1024*2)
+		tt.Data.ReadAt(b, 0)
+		switch k {
+		case 1:
+			tt.Data, tt.Stream = nil, &midStream{r: bytes.NewReader(b), n: int64(len(b)), half: mid}
+		case 3, 5:
+			crc := crc32c.Checksum(b)
+			tt.CRC32C = &crc
+		}
+		ts = append(ts, tt)
+	}
+	return ts
+}
+
+// TestStackCancelInsideStream interrupts a stack into a .npy while its
+// one-pass input (the second of six) is half read, after every other
+// block is written: the journal on disk already records all of them
+// (what a SIGKILL there would keep), the interruption keeps all but the
+// stream, and the resumed run redoes only the stream and writes the
+// bytes an uninterrupted run writes.
+func TestStackCancelInsideStream(t *testing.T) {
+	dir := t.TempDir()
+	opt := StackOptions{Join: JoinConcat, Options: Options{BlockSize: 16 << 10, Workers: 3, CheckpointBytes: 1, DType: dtype.MustParse("<i4")}}
+	want := filepath.Join(dir, "want.npy")
+	if _, err := Stack(context.Background(), streamInputs(func() {}), want, opt); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.npy")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var journaled int64 // blocks the journal recorded when the stream was cancelled
+	mid := func() {
+		// wait until the journal holds every block but the stream's
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			if j, err := readJournal(JournalPath(out)); err == nil {
+				if journaled = j.kept(); journaled == j.Blocks-1 {
+					break
+				}
+			}
+		}
+		cancel()
+	}
+	_, err := Stack(ctx, streamInputs(mid), out, opt)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if ie.Done != ie.Blocks-1 || journaled != ie.Blocks-1 {
+		t.Fatalf("interrupted in the stream: %d of %d blocks kept (the journal held %d before the cancel), want all but the stream's",
+			ie.Done, ie.Blocks, journaled)
+	}
+	if _, err := Stack(context.Background(), streamInputs(func() {}), out, opt); !errors.Is(err, ErrPending) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("%d of %d blocks", ie.Blocks-1, ie.Blocks)) {
+		t.Fatalf("rerun without resume: %v", err)
+	}
+	again := opt
+	again.Resume = true
+	res, err := Stack(context.Background(), streamInputs(func() {}), out, again)
+	if err != nil || res.Resumed != ie.Blocks-1 || !res.CRCVerify {
+		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("resumed output (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
+	}
+	os.Remove(want)
+	os.Remove(out)
+	emptyDir(t, dir)
 }
