@@ -789,6 +789,7 @@ func (s *stackSeg) check(i int64, sum blockSum) error {
 type stackWorker struct {
 	r         *stackRun
 	buf, obuf []byte
+	sbuf      []byte // a stream's converted pieces, when obuf is nil (mapped windows)
 }
 
 // write converts block b of segment s into its place in the output.
@@ -839,46 +840,81 @@ func streamPiece(bs int64, from, to dtype.DType) int64 {
 }
 
 // copyStream reads the one-pass input of segment s from its start to its
-// end (so that the source's own end checks run: a zip or GZIP CRC, its
-// length) and writes it, converted, into its place in the output in
-// pieces of the worker's buffers, as archiveRun.copyStream does for a
-// member. A stream cannot be resumed part way, so it is one block, done
-// or not: a cancelled ctx stops it with errStopped.
+// end and writes it, converted, into its place in the output (copyStream).
 func (w *stackWorker) copyStream(ctx context.Context, s *stackSeg, progress func(int64)) (blockSum, error) {
-	t := s.Plan.Tensor
-	inItem, outItem := int64(s.Plan.From.Size()), int64(w.r.sp.To.Size())
-	items := streamPiece(w.r.bs, s.Plan.From, w.r.sp.To)
-	if w.obuf == nil || int64(len(w.obuf)) < items*outItem { // mapped windows are not used for streams
-		w.obuf = make([]byte, items*outItem)
+	base := s.Elem0 * int64(w.r.sp.To.Size())
+	obuf := &w.obuf
+	if w.obuf == nil { // mapped windows: not for a stream, and w.obuf stays nil
+		obuf = &w.sbuf
 	}
-	buf, obuf := w.buf[:items*inItem], w.obuf[:items*outItem]
-	base := s.Elem0 * outItem
-	sum := blockSum{len: s.inBytes}
-	for off := int64(0); off < s.inBytes; {
+	return copyStream(ctx, s.Plan, s.inBytes, s.verify, streamPiece(w.r.bs, s.Plan.From, w.r.sp.To), &w.buf, obuf,
+		func(out []byte, off int64) error {
+			if err := w.r.w.WriteAt(out, base+off); err != nil {
+				return err
+			}
+			w.r.w.WriteBack(base+off, int64(len(out)))
+			return nil
+		}, progress)
+}
+
+// copyStream reads the one-pass stream of p's tensor, n input bytes,
+// from its start to its end (so that the source's own end checks run: a
+// zip or GZIP CRC, its length) and converts it in pieces of items
+// elements, through the buffers *buf and *obuf (grown as needed), each
+// piece handed to write with its offset in output bytes from the
+// tensor's element 0 and counted by progress. It is what a stack into a
+// .npy and an .npz archive both do with such an input. A stream cannot
+// be resumed part way, so it is one block, done or not: a cancelled ctx
+// stops it between pieces with errStopped. A stream shorter or longer
+// than n is ErrCorrupt, naming where it ended.
+func copyStream(ctx context.Context, p *Plan, n int64, verify bool, items int64, buf, obuf *[]byte,
+	write func(out []byte, off int64) error, progress func(int64)) (blockSum, error) {
+	t := p.Tensor
+	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
+	for _, b := range []struct {
+		p *[]byte
+		n int64
+	}{{buf, items * inItem}, {obuf, items * outItem}} {
+		if int64(cap(*b.p)) < b.n {
+			*b.p = make([]byte, b.n)
+		}
+	}
+	in, out := (*buf)[:items*inItem], (*obuf)[:items*outItem]
+	sum := blockSum{len: n}
+	for off := int64(0); off < n; {
 		if ctx.Err() != nil {
 			return sum, errStopped
 		}
-		n := min(int64(len(buf)), s.inBytes-off)
-		if k, err := io.ReadFull(t.Stream, buf[:n]); err != nil {
+		m := min(int64(len(in)), n-off)
+		if k, err := io.ReadFull(t.Stream, in[:m]); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+off+int64(k), "the stream ends %d bytes early", s.inBytes-off-int64(k))
+				end := off + int64(k)
+				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+end, "the stream ends %d bytes early, after %d of its %d bytes%s",
+					n-end, end, n, recountHint(t))
 			}
 			return sum, err
 		}
-		if s.verify {
-			sum.crc = crc32c.Update(sum.crc, buf[:n])
+		if verify {
+			sum.crc = crc32c.Update(sum.crc, in[:m])
 		}
-		out := obuf[:n/inItem*outItem]
-		s.Plan.kernel(out, buf[:n], &sum.stats)
-		o := base + off/inItem*outItem
-		if err := w.r.w.WriteAt(out, o); err != nil {
+		o := out[:m/inItem*outItem]
+		p.kernel(o, in[:m], &sum.stats)
+		if err := write(o, off/inItem*outItem); err != nil {
 			return sum, err
 		}
-		w.r.w.WriteBack(o, int64(len(out)))
-		off += n
-		progress(n)
+		off += m
+		progress(m)
 	}
-	return sum, streamEnds(t, s.inBytes, " (did the file change since its rows were counted?)")
+	return sum, streamEnds(t, n, recountHint(t))
+}
+
+// recountHint is what ends the message of a stream whose length differs
+// from its rows when those were counted in a pass of their own.
+func recountHint(t *tensor.Tensor) string {
+	if strings.Contains(t.Extra["records"], "counted") {
+		return " (did the file change since its rows were counted?)"
+	}
+	return ""
 }
 
 // streamEnds checks that the one-pass stream of t, read for its n bytes,

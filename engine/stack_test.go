@@ -345,17 +345,26 @@ func TestStackStreams(t *testing.T) {
 		bad  *tensor.Tensor
 		want string
 	}{
-		{"short", func() *tensor.Tensor { s := stream("short", 0, 5, 100, false); s.Shape[0] = 6; return s }(), "ends 200 bytes early"},
-		{"long", func() *tensor.Tensor { s := stream("long", 0, 5, 100, false); s.Shape[0] = 4; return s }(), "longer than its 800 bytes"},
+		// pieces of 64 elements (128 bytes) with BlockSize 256: the
+		// stream of 1000 bytes ends inside its eighth piece
+		{"short", func() *tensor.Tensor { s := stream("short", 0, 5, 100, false); s.Shape[0] = 6; return s }(),
+			"offset 1000: the stream ends 200 bytes early, after 1000 of its 1200 bytes"},
+		{"long", func() *tensor.Tensor { s := stream("long", 0, 5, 100, false); s.Shape[0] = 4; return s }(), "offset 800: the stream is longer than its 800 bytes"},
 		{"uncounted", func() *tensor.Tensor { s := stream("pipe", 0, 5, 100, false); s.Shape[0] = 0; return s }(), "save it to a file"},
 	} {
-		out := filepath.Join(t.TempDir(), "o.npy")
-		_, err := Stack(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 100), c.bad}, out, StackOptions{Join: JoinConcat})
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.bad.File) {
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
-		}
-		if _, err := os.Stat(out); err == nil {
-			t.Errorf("%s: output left", c.name)
+		// into a .npy and into an .npz: one copy of a stream, one message
+		for _, name := range []string{"o.npy", "o.npz"} {
+			data := c.bad.Stream.(*bytes.Reader)
+			data.Seek(0, io.SeekStart)
+			out := filepath.Join(t.TempDir(), name)
+			_, err := Stack(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 100), c.bad}, out,
+				StackOptions{Join: JoinConcat, Options: Options{DType: dtype.MustParse("<i4"), BlockSize: 256}})
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.bad.File) {
+				t.Errorf("%s into %s: %v, want %q", c.name, name, err, c.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s into %s: output left", c.name, name)
+			}
 		}
 	}
 }
