@@ -140,6 +140,9 @@ func newArchiveRun(out string, opt InputOptions) *archiveRun {
 // run writes the planned archive: resume, openOutput, streamBlocks,
 // commit (or keep what is durable when ctx is cancelled).
 func (r *archiveRun) run(ctx context.Context) (Summary, error) {
+	if err := ctx.Err(); err != nil {
+		return Summary{}, err // nothing reserved, nothing to keep
+	}
 	if err := r.resume(); err != nil {
 		return Summary{}, err
 	}
@@ -699,8 +702,11 @@ func (r *archiveRun) checkpoint() error {
 // interrupted keeps what is durable for a resumed run, or removes the
 // partial archive of a run without a journal.
 func (r *archiveRun) interrupted(cause error) error {
-	if r.jr == nil {
+	if r.jr == nil || r.old == nil && !r.anyDone() {
+		// no journal, or nothing to record in it (stopped before a
+		// block was finished, or inside its only stream)
 		r.w.Abort()
+		os.Remove(r.jpath)
 		return cause
 	}
 	err := r.checkpoint()
@@ -718,6 +724,18 @@ func (r *archiveRun) interrupted(cause error) error {
 		blocks += t.Blocks
 	}
 	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: done, Blocks: blocks}
+}
+
+// anyDone reports whether a block of any job is written.
+func (r *archiveRun) anyDone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, j := range r.jobs {
+		if j.n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // commit records the finished state (so that a crash during the rename

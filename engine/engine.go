@@ -261,6 +261,9 @@ func Convert(ctx context.Context, t *tensor.Tensor, out string, opt Options) (Re
 // (they are no part of what is resumed): continued with Resume,
 // discarded with Restart, otherwise reported (ErrPending).
 func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // nothing reserved, nothing to keep
+	}
 	if p.Tensor.Stream != nil {
 		return p.runStream(ctx, out, opt)
 	}
@@ -516,13 +519,19 @@ func sameFS(f *os.File, dir string) bool {
 }
 
 // interrupted keeps what is durable for a resumed run, or removes the
-// partial output of a run without a journal.
+// partial output of a run without a journal, or that recorded nothing
+// (stopped before its first block was finished).
 func (r *run) interrupted(cause error) error {
 	if !r.journaling {
 		r.w.Abort()
 		return cause
 	}
 	err := r.ck.checkpoint()
+	if err == nil && r.ck.taken == 0 && r.old == nil {
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return cause
+	}
 	if rerr := r.w.Release(); err == nil {
 		err = rerr
 	}

@@ -161,7 +161,7 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	if IsArchivePath(out) {
 		return res, fmt.Errorf("engine: %s: parts write a stack into a .npy file; a stack into an .npz is written by one process (drop --part, or name a .npy OUTPUT)", out)
 	}
-	plan, err := PlanInputs(ins, opt)
+	plan, err := PlanInputs(ctx, ins, opt)
 	if err != nil {
 		return res, err
 	}

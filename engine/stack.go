@@ -110,8 +110,10 @@ type StackPlan struct {
 // NewStackPlan checks that the tensors ts fit together under opt.Join
 // and that each casts to the output type under opt.Casting, then keeps
 // the rows opt.Rows selects. Errors name the file at fault and both
-// shapes or types.
-func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
+// shapes or types. A one-pass input whose row count only its end tells
+// (a compressed TFRecord file) has its records counted first, in a pass
+// of its own; a cancelled ctx stops that with ctx.Err().
+func NewStackPlan(ctx context.Context, ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: no inputs", ErrStackShape)
 	}
@@ -124,7 +126,7 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "no data to convert")
 		}
 	}
-	ts, err := countRows(ts, opt.Join, opt.Workers)
+	ts, err := countRows(ctx, ts, opt.Join, opt.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -222,15 +224,19 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 }
 
 // rowCounter is a one-pass Stream that can count its rows in a pass of
-// its own (a compressed TFRecord file, decompressed once more).
-type rowCounter interface{ Rows() (int64, error) }
+// its own (a compressed TFRecord file, decompressed once more), stopping
+// when ctx is done.
+type rowCounter interface {
+	Rows(ctx context.Context) (int64, error)
+}
 
 // countRows gives each one-pass input whose first axis is known only at
 // its end (a Stream with Shape[0] 0) its row count, which its stream
 // counts (workers at a time), so that every input has its place in the
 // output before anything is read; one that cannot count (stdin, a pipe)
 // is an error saying so. Inputs of known length are returned as they are.
-func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, error) {
+// A cancelled ctx stops the counting between records: ctx.Err().
+func countRows(ctx context.Context, ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, error) {
 	var idx []int
 	for i, t := range ts {
 		if t.Data != nil || t.Stream == nil || len(t.Shape) == 0 || t.Shape[0] != 0 {
@@ -255,11 +261,17 @@ func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, e
 	var wg sync.WaitGroup
 	for k, i := range idx {
 		wg.Add(1)
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Done()
+			errs[k] = ctx.Err()
+			continue
+		}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			t := ts[i]
-			n, err := t.Stream.(rowCounter).Rows()
+			n, err := t.Stream.(rowCounter).Rows(ctx)
 			if err != nil {
 				errs[k] = err
 				return
@@ -276,6 +288,9 @@ func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, e
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -329,7 +344,7 @@ func commonType(ts []*tensor.Tensor, rawBits bool) (dtype.DType, error) {
 // Options.Identity should cover every input file (StackInputs joins
 // their format.Input identities).
 func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOptions) (Result, error) {
-	sp, err := NewStackPlan(ts, opt)
+	sp, err := NewStackPlan(ctx, ts, opt)
 	if err != nil {
 		return Result{}, err
 	}
@@ -341,6 +356,9 @@ func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOption
 // journal and its refusals are as for Plan.Run (ConvertArchive's for an
 // .npz).
 func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // nothing reserved, nothing to keep
+	}
 	if sp.Rows != "" {
 		opt.Identity += " rows=" + sp.Rows // another range is another output
 	}
@@ -937,6 +955,13 @@ func (r *stackRun) interrupted(cause error) error {
 		return cause
 	}
 	err := r.ck.checkpoint()
+	if err == nil && r.ck.taken == 0 && r.old == nil {
+		// nothing recorded (the run stopped before a block was
+		// finished, or inside its only stream): nothing to keep
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return cause
+	}
 	if rerr := r.w.Release(); err == nil {
 		err = rerr
 	}

@@ -111,7 +111,7 @@ func TestStackRowsPlan(t *testing.T) {
 		{"5:3", dtype.Shape{0, 4}, nil, 0},
 	} {
 		out := filepath.Join(t.TempDir(), "o.npy")
-		sp, err := NewStackPlan(ts, StackOptions{Join: JoinConcat, Rows: rr(c.rows), Options: Options{DType: dtype.MustParse("<i4")}})
+		sp, err := NewStackPlan(context.Background(), ts, StackOptions{Join: JoinConcat, Rows: rr(c.rows), Options: Options{DType: dtype.MustParse("<i4")}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestStackRowsPlan(t *testing.T) {
 		}
 	}
 	same := []*tensor.Tensor{i16Tensor("a", 0, 2, 4), i16Tensor("b", 100, 2, 4), i16Tensor("c", 200, 2, 4)}
-	sp, err := NewStackPlan(same, StackOptions{Join: JoinStack, Rows: rr("-2:")})
+	sp, err := NewStackPlan(context.Background(), same, StackOptions{Join: JoinStack, Rows: rr("-2:")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestStackPlanRefusals(t *testing.T) {
 		emptyDir(t, dir)
 	}
 	// The common type: int16 and float64 give float64.
-	sp, err := NewStackPlan([]*tensor.Tensor{i16Tensor("a", 0, 3, 2), f8}, StackOptions{})
+	sp, err := NewStackPlan(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 2), f8}, StackOptions{})
 	if err != nil || sp.To.String() != "<f8" || !sp.Shape.Equal(dtype.Shape{2, 3, 2}) {
 		t.Errorf("plan %+v, %v", sp, err)
 	}
@@ -296,7 +296,7 @@ type countingStream struct {
 	rows int64
 }
 
-func (c *countingStream) Rows() (int64, error) { return c.rows, nil }
+func (c *countingStream) Rows(context.Context) (int64, error) { return c.rows, nil }
 
 // TestStackStreams: one-pass inputs (Stream, no Data) stack with inputs
 // of random access, each stream read by one worker from its start: one
@@ -526,5 +526,78 @@ func TestStackCancelInsideStream(t *testing.T) {
 	}
 	os.Remove(want)
 	os.Remove(out)
+	emptyDir(t, dir)
+}
+
+// slowCount is a one-pass input whose row count takes until its context
+// is done (or 20 s).
+type slowCount struct{ countingStream }
+
+func (c *slowCount) Rows(ctx context.Context) (int64, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(20 * time.Second):
+		return c.rows, nil
+	}
+}
+
+// TestCancelBeforeAnythingRecorded: a run cancelled before it recorded
+// any block leaves nothing and returns the context's error, not an
+// interruption that claims a journal — cancelled while a compressed
+// input's rows are counted (the count stops at once and no output is
+// reserved), before the run starts, or inside the only input, a stream;
+// into a .npy and an .npz, a stack and one tensor.
+func TestCancelBeforeAnythingRecorded(t *testing.T) {
+	opt := StackOptions{Join: JoinConcat, Options: Options{BlockSize: 16 << 10, Workers: 1, CheckpointBytes: 1}}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, name := range []string{"o.npy", "o.npz"} {
+		check := func(what string, err error, dir string) {
+			t.Helper()
+			if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {
+				t.Errorf("%s into %s: %v, want context.Canceled and nothing kept", what, name, err)
+			}
+			emptyDir(t, dir)
+		}
+
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		slow := i16Tensor("slow.tfrecord.gz", 0, 64, 1024)
+		b := make([]byte, 64*1024*2)
+		slow.Data.ReadAt(b, 0)
+		slow.Data, slow.Shape[0] = nil, 0
+		slow.Stream = &slowCount{countingStream{bytes.NewReader(b), 64}}
+		start := time.Now()
+		_, err := Stack(ctx, []*tensor.Tensor{i16Tensor("a", 0, 64, 1024), slow}, filepath.Join(dir, name), opt)
+		cancel()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("counting went on %v after the cancel", d)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInterrupted) {
+			t.Errorf("cancelled while counting, into %s: %v", name, err)
+		}
+		emptyDir(t, dir)
+
+		dir = t.TempDir()
+		_, err = Stack(cancelled, []*tensor.Tensor{i16Tensor("a", 0, 64, 1024), i16Tensor("b", 0, 64, 1024)}, filepath.Join(dir, name), opt)
+		check("a stack cancelled before it started", err, dir)
+
+		dir = t.TempDir()
+		_, err = Stack(context.Background(), streamInputs(func() {})[1:2], filepath.Join(dir, name), opt) // uncancelled: written
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, name))
+		ctx, cancel = context.WithCancel(context.Background())
+		_, err = Stack(ctx, streamInputs(cancel)[1:2], filepath.Join(dir, name), opt)
+		cancel()
+		check("a stack of one stream cancelled inside it", err, dir)
+	}
+	dir := t.TempDir()
+	_, err := Convert(cancelled, i16Tensor("a", 0, 64, 1024), filepath.Join(dir, "o.npy"), opt.Options)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {
+		t.Errorf("one tensor cancelled before it started: %v", err)
+	}
 	emptyDir(t, dir)
 }
