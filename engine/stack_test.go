@@ -601,3 +601,55 @@ func TestCancelBeforeAnythingRecorded(t *testing.T) {
 	}
 	emptyDir(t, dir)
 }
+
+// TestStackToArchiveCancelInsideStream: the same for a stack into an
+// .npz: cancelled half way through the one-pass input once the journal
+// records every other block, the resume redoes only the stream and the
+// archive is byte for byte an uninterrupted run's.
+func TestStackToArchiveCancelInsideStream(t *testing.T) {
+	dir := t.TempDir()
+	opt := StackOptions{Join: JoinConcat, ModTime: time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC),
+		Options: Options{BlockSize: 16 << 10, Workers: 3, CheckpointBytes: 1, DType: dtype.MustParse("<i4")}}
+	want := filepath.Join(dir, "want.npz")
+	if _, err := Stack(context.Background(), streamInputs(func() {}), want, opt); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.npz")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var journaled, blocks int64
+	mid := func() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			if j, err := readArchiveJournal(JournalPath(out)); err == nil {
+				journaled, blocks = 0, 0
+				for _, tt := range j.Tensors {
+					journaled += tt.Done
+					blocks += tt.Blocks
+				}
+				if journaled == blocks-1 {
+					break
+				}
+			}
+		}
+		cancel()
+	}
+	_, err := Stack(ctx, streamInputs(mid), out, opt)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Done != ie.Blocks-1 || journaled != ie.Blocks-1 {
+		t.Fatalf("cancelled in the stream: %v (journal held %d of %d blocks before the cancel), want all but the stream's kept", err, journaled, blocks)
+	}
+	again := opt
+	again.Resume = true
+	res, err := Stack(context.Background(), streamInputs(func() {}), out, again)
+	if err != nil || res.Resumed != ie.Blocks-1 || !res.CRCVerify {
+		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("resumed archive (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
+	}
+	os.Remove(want)
+	os.Remove(out)
+	emptyDir(t, dir)
+}
