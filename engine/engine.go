@@ -255,7 +255,9 @@ func Convert(ctx context.Context, t *tensor.Tensor, out string, opt Options) (Re
 // Run carries out the plan, writing out. Unless Options.CheckpointBytes
 // is negative it keeps a journal beside the output (JournalPath) so that
 // an interrupted run can be resumed: on cancellation the partial output
-// and journal are kept and ErrInterrupted is returned; a later Run with
+// and journal are kept and ErrInterrupted is returned (a run cancelled
+// before it recorded any block keeps nothing and returns the context's
+// error); a later Run with
 // Options.Resume continues from the last checkpoint. A journal left by
 // an interrupted run is honoured whatever this run's checkpoint settings
 // (they are no part of what is resumed): continued with Resume,
