@@ -140,6 +140,9 @@ func newArchiveRun(out string, opt InputOptions) *archiveRun {
 // run writes the planned archive: resume, openOutput, streamBlocks,
 // commit (or keep what is durable when ctx is cancelled).
 func (r *archiveRun) run(ctx context.Context) (Summary, error) {
+	if err := ctx.Err(); err != nil {
+		return Summary{}, err // nothing reserved, nothing to keep
+	}
 	if err := r.resume(); err != nil {
 		return Summary{}, err
 	}
@@ -188,16 +191,9 @@ func (r *archiveRun) plan(sel []*tensor.Tensor) error {
 		}
 		names[name] = t.Name
 		r.members = append(r.members, mmapnpz.Member{Name: name, DType: plan.To, Shape: t.Shape})
-		j := &archiveJob{member: len(r.jobs), name: name, t: t, plan: plan,
-			verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
-		if j.inBytes, err = t.Shape.NumBytes(plan.From.Size()); err != nil {
+		if err := r.addJob(len(r.jobs), name, 0, plan); err != nil {
 			return err
 		}
-		if j.outBytes, err = t.Shape.NumBytes(plan.To.Size()); err != nil {
-			return err
-		}
-		r.inTotal += j.inBytes
-		r.jobs = append(r.jobs, j)
 	}
 	if len(r.jobs) == 0 {
 		return fmt.Errorf("%s: none of the %d selected tensors can be converted", r.out, len(sel))
@@ -215,21 +211,29 @@ func (r *archiveRun) planStack(sp *StackPlan) error {
 	}
 	r.stack = sp
 	r.members = []mmapnpz.Member{{Name: "arr_0", DType: sp.To, Shape: sp.Shape}}
-	item := int64(sp.To.Size())
 	for _, s := range sp.Segments {
-		t := s.Plan.Tensor
-		j := &archiveJob{name: "arr_0", base: s.Elem0 * item, t: t, plan: s.Plan,
-			verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
-		var err error
-		if j.inBytes, err = t.Shape.NumBytes(s.Plan.From.Size()); err != nil {
+		if err := r.addJob(0, "arr_0", s.Elem0*int64(sp.To.Size()), s.Plan); err != nil {
 			return err
 		}
-		if j.outBytes, err = t.Shape.NumBytes(s.Plan.To.Size()); err != nil {
-			return err
-		}
-		r.inTotal += j.inBytes
-		r.jobs = append(r.jobs, j)
 	}
+	return nil
+}
+
+// addJob adds the job that writes plan's tensor into member (named
+// name) from byte base of its data on.
+func (r *archiveRun) addJob(member int, name string, base int64, plan *Plan) error {
+	t := plan.Tensor
+	j := &archiveJob{member: member, name: name, base: base, t: t, plan: plan,
+		verify: t.CRC32C != nil && !r.opt.NoVerify, stream: t.Data == nil}
+	var err error
+	if j.inBytes, err = t.Shape.NumBytes(plan.From.Size()); err != nil {
+		return err
+	}
+	if j.outBytes, err = t.Shape.NumBytes(plan.To.Size()); err != nil {
+		return err
+	}
+	r.inTotal += j.inBytes
+	r.jobs = append(r.jobs, j)
 	return nil
 }
 
@@ -492,12 +496,7 @@ func (r *archiveRun) work(ctx context.Context, fail func(error)) {
 			fail(err)
 			return
 		}
-		d := r.inDone.Add(b.Len)
-		if r.opt.Progress != nil {
-			r.progMu.Lock()
-			r.opt.Progress(d, r.inTotal)
-			r.progMu.Unlock()
-		}
+		r.progress(b.Len)
 	}
 }
 
@@ -505,45 +504,21 @@ func (r *archiveRun) work(ctx context.Context, fail func(error)) {
 var errStopped = errors.New("engine: stopped")
 
 // copyStream reads a one-pass stream of known size from its start to
-// its end (so that the source's own end checks run) and writes it into
-// its member in pieces of a block, converted; a stream cannot be resumed
-// part way, so it counts as one block, done or not.
+// its end and writes it, converted, into its member (copyStream).
 func (r *archiveRun) copyStream(ctx context.Context, wk *archiveWorker, j *archiveJob) (blockSum, error) {
-	t := j.t
-	inItem, outItem := int64(j.plan.From.Size()), int64(j.plan.To.Size())
-	items := max(r.bs/max(inItem, outItem), 1)
-	wk.buf = grow(wk.buf, items*inItem)
-	wk.obuf = grow(wk.obuf, items*outItem)
 	e := r.w.Entry(j.member)
-	sum := blockSum{len: j.inBytes}
-	for off := int64(0); off < j.inBytes; {
-		if ctx.Err() != nil {
-			return sum, errStopped
-		}
-		n := min(int64(len(wk.buf)), j.inBytes-off)
-		if _, err := io.ReadFull(t.Stream, wk.buf[:n]); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+off, "the stream ends %d bytes early", j.inBytes-off)
-			}
-			return sum, err
-		}
-		if j.verify {
-			sum.crc = crc32c.Update(sum.crc, wk.buf[:n])
-		}
-		out := wk.obuf[:n/inItem*outItem]
-		j.plan.kernel(out, wk.buf[:n], &sum.stats)
-		if err := e.WriteAt(out, j.base+off/inItem*outItem); err != nil {
-			return sum, err
-		}
-		off += n
-		d := r.inDone.Add(n)
-		if r.opt.Progress != nil {
-			r.progMu.Lock()
-			r.opt.Progress(d, r.inTotal)
-			r.progMu.Unlock()
-		}
+	return copyStream(ctx, j.plan, j.inBytes, j.verify, streamPiece(r.bs, j.plan.From, j.plan.To), &wk.buf, &wk.obuf,
+		func(out []byte, off int64) error { return e.WriteAt(out, j.base+off) }, r.progress)
+}
+
+// progress counts n more input bytes done.
+func (r *archiveRun) progress(n int64) {
+	d := r.inDone.Add(n)
+	if r.opt.Progress != nil {
+		r.progMu.Lock()
+		r.opt.Progress(d, r.inTotal)
+		r.progMu.Unlock()
 	}
-	return sum, streamEnds(t, j.inBytes, "")
 }
 
 // archiveWorker holds one worker's buffers, grown to the largest block
@@ -727,8 +702,11 @@ func (r *archiveRun) checkpoint() error {
 // interrupted keeps what is durable for a resumed run, or removes the
 // partial archive of a run without a journal.
 func (r *archiveRun) interrupted(cause error) error {
-	if r.jr == nil {
+	if r.jr == nil || r.old == nil && !r.anyDone() {
+		// no journal, or nothing to record in it (stopped before a
+		// block was finished, or inside its only stream)
 		r.w.Abort()
+		os.Remove(r.jpath)
 		return cause
 	}
 	err := r.checkpoint()
@@ -746,6 +724,18 @@ func (r *archiveRun) interrupted(cause error) error {
 		blocks += t.Blocks
 	}
 	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: done, Blocks: blocks}
+}
+
+// anyDone reports whether a block of any job is written.
+func (r *archiveRun) anyDone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, j := range r.jobs {
+		if j.n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // commit records the finished state (so that a crash during the rename

@@ -255,12 +255,17 @@ func Convert(ctx context.Context, t *tensor.Tensor, out string, opt Options) (Re
 // Run carries out the plan, writing out. Unless Options.CheckpointBytes
 // is negative it keeps a journal beside the output (JournalPath) so that
 // an interrupted run can be resumed: on cancellation the partial output
-// and journal are kept and ErrInterrupted is returned; a later Run with
+// and journal are kept and ErrInterrupted is returned (a run cancelled
+// before it recorded any block keeps nothing and returns the context's
+// error); a later Run with
 // Options.Resume continues from the last checkpoint. A journal left by
 // an interrupted run is honoured whatever this run's checkpoint settings
 // (they are no part of what is resumed): continued with Resume,
 // discarded with Restart, otherwise reported (ErrPending).
 func (p *Plan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // nothing reserved, nothing to keep
+	}
 	if p.Tensor.Stream != nil {
 		return p.runStream(ctx, out, opt)
 	}
@@ -516,13 +521,19 @@ func sameFS(f *os.File, dir string) bool {
 }
 
 // interrupted keeps what is durable for a resumed run, or removes the
-// partial output of a run without a journal.
+// partial output of a run without a journal, or that recorded nothing
+// (stopped before its first block was finished).
 func (r *run) interrupted(cause error) error {
 	if !r.journaling {
 		r.w.Abort()
 		return cause
 	}
 	err := r.ck.checkpoint()
+	if err == nil && r.ck.taken == 0 && r.old == nil {
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return cause
+	}
 	if rerr := r.w.Release(); err == nil {
 		err = rerr
 	}

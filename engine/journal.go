@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -91,7 +92,39 @@ type journal struct {
 	Done      int64      `json:"done"`   // blocks [0, Done) are durable in the partial file
 	CRC       uint32     `json:"crc32c"` // crc32c of the input bytes of blocks [0, Done)
 	Stats     cast.Stats `json:"stats"`  // what the cast met in blocks [0, Done)
-	Updated   time.Time  `json:"updated"`
+	// Ahead are the blocks past Done also durable, as spans (a stack's
+	// journal: blocks finished behind a one-pass input still being read,
+	// or in flight); the crc32c and stats above do not count them.
+	Ahead   []journalSpan `json:"ahead,omitempty"`
+	Updated time.Time     `json:"updated"`
+}
+
+// journalSpan is a span of blocks [Start, End) durable past a journal's
+// Done: the crc32c of their Bytes input bytes and what the cast met.
+type journalSpan struct {
+	Start int64      `json:"start"`
+	End   int64      `json:"end"`
+	Bytes int64      `json:"bytes"`
+	CRC   uint32     `json:"crc32c"`
+	Stats cast.Stats `json:"stats"`
+}
+
+// kept is the number of blocks the journal records durable.
+func (j *journal) kept() int64 {
+	n := j.Done
+	for _, a := range j.Ahead {
+		n += a.End - a.Start
+	}
+	return n
+}
+
+// spans are the journal's blocks past Done, as a prefix holds them.
+func (j *journal) spans() []span {
+	var sp []span
+	for _, a := range j.Ahead {
+		sp = append(sp, span{a.Start, a.End, blockSum{crc: a.CRC, len: a.Bytes, stats: a.Stats}})
+	}
+	return sp
 }
 
 // maxJournal caps the size of a journal file read back.
@@ -119,6 +152,13 @@ func readJournal(path string) (*journal, error) {
 	}
 	if j.Done < 0 || j.Done > j.Blocks {
 		return nil, fmt.Errorf("%w: journal %s records %d of %d blocks", ErrResume, path, j.Done, j.Blocks)
+	}
+	end := j.Done
+	for _, a := range j.Ahead {
+		if a.Start < end || a.End <= a.Start || a.End > j.Blocks || a.Bytes < 0 {
+			return nil, fmt.Errorf("%w: journal %s records blocks [%d, %d) out of order (after block %d of %d)", ErrResume, path, a.Start, a.End, end, j.Blocks)
+		}
+		end = a.End
 	}
 	return &j, nil
 }
@@ -189,7 +229,7 @@ func sampleHash(t *tensor.Tensor, n int64) (string, error) {
 func findJournal(out, jpath string, opt Options) (*journal, error) {
 	j, err := readJournal(jpath)
 	cont, err := leftJournal(out, jpath, opt, err, func() (string, time.Time) {
-		return fmt.Sprintf("%d of %d blocks of tensor %q", j.Done, j.Blocks, j.Tensor), j.Updated
+		return fmt.Sprintf("%d of %d blocks of tensor %q", j.kept(), j.Blocks, j.Tensor), j.Updated
 	})
 	if !cont {
 		return nil, err
@@ -245,10 +285,14 @@ type checkpointer struct {
 	last  time.Time     // when the last checkpoint was asked for (or the run began)
 	taken int           // checkpoints recorded by this run
 
+	// spans: the journal records the blocks written past the prefix
+	// too (a stack, where a one-pass input holds the prefix back)
+	spans bool
+
 	mu       sync.Mutex
 	prefix         // the blocks written, folded in order (under mu)
 	pending  int64 // output bytes since the last checkpoint
-	recorded int64 // done as last recorded
+	recorded int64 // blocks recorded (prefix.n as last recorded)
 	dirSync  bool
 
 	kick chan struct{}
@@ -262,7 +306,11 @@ func newCheckpointer(w *mmapnpy.Writer, j *journal, path string, sl *slicer.Slic
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{})}
 	c.bytes, c.every = opt.cadence()
 	if j != nil {
-		c.done, c.crc, c.stats, c.recorded = j.Done, j.CRC, j.Stats, j.Done
+		c.done, c.crc, c.stats, c.n = j.Done, j.CRC, j.Stats, j.Done
+		for _, sp := range j.spans() {
+			c.addSpan(sp)
+		}
+		c.recorded = c.n
 	}
 	return c
 }
@@ -295,40 +343,71 @@ func (c *checkpointer) stop() {
 	<-c.exit
 }
 
-// blockSum is what a written block contributes to the journal.
 // prefix is what is known of blocks [0, done) of a tensor, whose blocks
-// finish in any order: ahead holds those past done until they can be
-// folded in. Its users hold their own lock.
+// finish in any order: ahead holds those past done, merged into spans of
+// consecutive blocks, until they can be folded in. Its memory is one span
+// per gap between finished blocks (the blocks in flight, a one-pass
+// stream still being read), not one per block. Its users hold their own
+// lock.
 type prefix struct {
-	ahead map[int64]blockSum
+	ahead []span     // sorted, disjoint, not adjacent, all past done
 	done  int64      // blocks [0, done) written
 	crc   uint32     // crc32c of their input bytes
 	stats cast.Stats // what the cast met in them
+	n     int64      // blocks added in all: done and those in ahead
+}
+
+// span is the blocks [start, end) written, with the crc32c, length and
+// cast counts of their input bytes in order.
+type span struct {
+	start, end int64
+	sum        blockSum
+}
+
+// then appends the blockSum b of the bytes that follow a's.
+func (a blockSum) then(b blockSum) blockSum {
+	a.crc = crc32c.Combine(a.crc, b.crc, b.len)
+	a.len += b.len
+	a.stats.Add(b.stats)
+	return a
 }
 
 // add records block i and folds in every block now contiguous with the
 // prefix.
 func (p *prefix) add(i int64, s blockSum) {
-	if p.ahead == nil {
-		p.ahead = map[int64]blockSum{}
-	}
-	p.ahead[i] = s
-	for {
-		b, ok := p.ahead[p.done]
-		if !ok {
-			return
-		}
-		delete(p.ahead, p.done)
-		if p.done == 0 {
-			p.crc = b.crc
-		} else {
-			p.crc = crc32c.Combine(p.crc, b.crc, b.len)
-		}
-		p.stats.Add(b.stats)
-		p.done++
-	}
+	p.addSpan(span{i, i + 1, s})
 }
 
+// addSpan records the blocks of sp (none of them recorded yet), merging
+// it with the spans it touches, and folds in what is now contiguous with
+// the prefix.
+func (p *prefix) addSpan(sp span) {
+	p.n += sp.end - sp.start
+	k, _ := slices.BinarySearchFunc(p.ahead, sp.start, func(a span, i int64) int { return cmp.Compare(a.start, i) })
+	if k > 0 && p.ahead[k-1].end == sp.start { // joins the span before it
+		k--
+		sp = span{p.ahead[k].start, sp.end, p.ahead[k].sum.then(sp.sum)}
+		p.ahead = slices.Delete(p.ahead, k, k+1)
+	}
+	if k < len(p.ahead) && p.ahead[k].start == sp.end { // and the one after
+		sp = span{sp.start, p.ahead[k].end, sp.sum.then(p.ahead[k].sum)}
+		p.ahead = slices.Delete(p.ahead, k, k+1)
+	}
+	if sp.start != p.done {
+		p.ahead = slices.Insert(p.ahead, k, sp)
+		return
+	}
+	if p.done == 0 {
+		p.crc = sp.sum.crc
+	} else {
+		p.crc = crc32c.Combine(p.crc, sp.sum.crc, sp.sum.len)
+	}
+	p.stats.Add(sp.sum.stats)
+	p.done = sp.end
+}
+
+// blockSum is what a written block (or a span of them) contributes to
+// the journal.
 type blockSum struct {
 	crc   uint32 // crc32c of its input bytes
 	len   int64  // its input bytes
@@ -360,15 +439,23 @@ func (c *checkpointer) checkpoint() error {
 		return nil
 	}
 	c.mu.Lock()
-	done, crc, stats := c.done, c.crc, c.stats
+	done, crc, stats, n := c.done, c.crc, c.stats, c.n
+	var ahead []journalSpan
+	if c.spans {
+		for _, a := range c.ahead {
+			ahead = append(ahead, journalSpan{Start: a.start, End: a.end, Bytes: a.sum.len, CRC: a.sum.crc, Stats: a.sum.stats})
+		}
+	} else {
+		n = done
+	}
 	c.mu.Unlock()
-	if done == c.recorded {
+	if n == c.recorded {
 		return nil
 	}
 	if err := c.w.Sync(); err != nil {
 		return err
 	}
-	c.j.Done, c.j.CRC, c.j.Stats = done, crc, stats
+	c.j.Done, c.j.CRC, c.j.Stats, c.j.Ahead = done, crc, stats, ahead
 	if err := c.j.write(c.path); err != nil {
 		return err
 	}
@@ -376,10 +463,10 @@ func (c *checkpointer) checkpoint() error {
 		c.dirSync = true
 		mmapnpy.SyncDir(filepath.Dir(c.path))
 	}
-	c.recorded = done
+	c.recorded = n
 	c.taken++
 	if testhook.Checkpoint != nil {
-		testhook.Checkpoint(done, c.j.Blocks)
+		testhook.Checkpoint(n, c.j.Blocks)
 	}
 	return nil
 }

@@ -161,7 +161,18 @@ func RunPartStack(ctx context.Context, ins []*format.Input, out string, opt Stac
 	if IsArchivePath(out) {
 		return res, fmt.Errorf("engine: %s: parts write a stack into a .npy file; a stack into an .npz is written by one process (drop --part, or name a .npy OUTPUT)", out)
 	}
-	plan, err := PlanInputs(ins, opt)
+	ts, err := StackTensors(ins, opt.Tensors)
+	if err != nil {
+		return res, err
+	}
+	// before NewStackPlan, which would count a compressed input's
+	// records (decompressing it whole) in every part only to fail
+	for _, t := range ts {
+		if t.Data == nil {
+			return res, errOnePassPart(t)
+		}
+	}
+	plan, err := NewStackPlan(ctx, ts, opt.StackOptions)
 	if err != nil {
 		return res, err
 	}
@@ -247,10 +258,15 @@ func (pr *partRun) blockSize(p *Plan) int64 {
 	return pr.opt.BlockSize
 }
 
+// errOnePassPart refuses a one-pass input (a stream) in a part run.
+func errOnePassPart(t *tensor.Tensor) error {
+	return tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, t.Offset,
+		"a one-pass stream cannot be split into parts; convert it in one process")
+}
+
 func newSeg(t *tensor.Tensor, p *Plan, blockSize, elem0 int64) (*partSeg, error) {
 	if t.Stream != nil || t.Data == nil {
-		return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, t.Offset,
-			"a one-pass stream cannot be split into parts; convert it in one process")
+		return nil, errOnePassPart(t)
 	}
 	src := *t
 	src.DType = p.From
@@ -293,8 +309,7 @@ func (pr *partRun) addFile(segs []*partSeg, to dtype.DType, shape dtype.Shape, p
 
 func (pr *partRun) planFile(t *tensor.Tensor, path, file string) error {
 	if t.Stream != nil {
-		return tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, t.Offset,
-			"a one-pass stream cannot be split into parts; convert it in one process")
+		return errOnePassPart(t)
 	}
 	p, err := NewPlan(t, pr.opt.Options)
 	if err != nil {

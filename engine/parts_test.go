@@ -337,3 +337,33 @@ func TestRunPartStack(t *testing.T) {
 		}
 	}
 }
+
+// countSpy is a one-pass input that can count its rows, and says whether
+// it was asked to.
+type countSpy struct {
+	*bytes.Reader
+	counted bool
+}
+
+func (c *countSpy) Rows(context.Context) (int64, error) { c.counted = true; return 4, nil }
+
+// TestRunPartStackRefusesStreamsFirst: a stack with a one-pass input (a
+// compressed TFRecord shard) is refused by --part before its records are
+// counted, so N parts do not each decompress every shard only to fail.
+func TestRunPartStackRefusesStreamsFirst(t *testing.T) {
+	ins := stackInputs()
+	spy := &countSpy{Reader: bytes.NewReader(nil)}
+	st := *ins[1].Tensors[0]
+	st.File, st.Data, st.Stream = "shard.tfrecord.gz", nil, spy
+	st.Shape = append(dtype.Shape{0}, st.Shape[1:]...)
+	ins[1] = &format.Input{Format: "mem", Path: st.File, Tensors: []*tensor.Tensor{&st}}
+	out := filepath.Join(t.TempDir(), "o.npy")
+	opt := engine.StackInputOptions{StackOptions: engine.StackOptions{Join: engine.JoinConcat}}
+	_, err := engine.RunPartStack(context.Background(), ins, out, opt, part.Spec{Index: 0, Count: 2})
+	if !errors.Is(err, tensor.ErrUnsupported) || !bytes.Contains([]byte(err.Error()), []byte("shard.tfrecord.gz")) {
+		t.Fatalf("err = %v, want ErrUnsupported naming the shard", err)
+	}
+	if spy.counted {
+		t.Fatal("the shard's records were counted before --part refused it")
+	}
+}

@@ -110,8 +110,10 @@ type StackPlan struct {
 // NewStackPlan checks that the tensors ts fit together under opt.Join
 // and that each casts to the output type under opt.Casting, then keeps
 // the rows opt.Rows selects. Errors name the file at fault and both
-// shapes or types.
-func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
+// shapes or types. A one-pass input whose row count only its end tells
+// (a compressed TFRecord file) has its records counted first, in a pass
+// of its own; a cancelled ctx stops that with ctx.Err().
+func NewStackPlan(ctx context.Context, ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: no inputs", ErrStackShape)
 	}
@@ -124,7 +126,7 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 			return nil, tensor.Errorf(tensor.ErrUnsupported, t.File, t.Name, -1, "no data to convert")
 		}
 	}
-	ts, err := countRows(ts, opt.Join, opt.Workers)
+	ts, err := countRows(ctx, ts, opt.Join, opt.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -222,15 +224,19 @@ func NewStackPlan(ts []*tensor.Tensor, opt StackOptions) (*StackPlan, error) {
 }
 
 // rowCounter is a one-pass Stream that can count its rows in a pass of
-// its own (a compressed TFRecord file, decompressed once more).
-type rowCounter interface{ Rows() (int64, error) }
+// its own (a compressed TFRecord file, decompressed once more), stopping
+// when ctx is done.
+type rowCounter interface {
+	Rows(ctx context.Context) (int64, error)
+}
 
 // countRows gives each one-pass input whose first axis is known only at
 // its end (a Stream with Shape[0] 0) its row count, which its stream
 // counts (workers at a time), so that every input has its place in the
 // output before anything is read; one that cannot count (stdin, a pipe)
 // is an error saying so. Inputs of known length are returned as they are.
-func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, error) {
+// A cancelled ctx stops the counting between records: ctx.Err().
+func countRows(ctx context.Context, ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, error) {
 	var idx []int
 	for i, t := range ts {
 		if t.Data != nil || t.Stream == nil || len(t.Shape) == 0 || t.Shape[0] != 0 {
@@ -255,11 +261,17 @@ func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, e
 	var wg sync.WaitGroup
 	for k, i := range idx {
 		wg.Add(1)
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Done()
+			errs[k] = ctx.Err()
+			continue
+		}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			t := ts[i]
-			n, err := t.Stream.(rowCounter).Rows()
+			n, err := t.Stream.(rowCounter).Rows(ctx)
 			if err != nil {
 				errs[k] = err
 				return
@@ -276,6 +288,9 @@ func countRows(ts []*tensor.Tensor, join Join, workers int) ([]*tensor.Tensor, e
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -329,7 +344,7 @@ func commonType(ts []*tensor.Tensor, rawBits bool) (dtype.DType, error) {
 // Options.Identity should cover every input file (StackInputs joins
 // their format.Input identities).
 func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOptions) (Result, error) {
-	sp, err := NewStackPlan(ts, opt)
+	sp, err := NewStackPlan(ctx, ts, opt)
 	if err != nil {
 		return Result{}, err
 	}
@@ -341,6 +356,9 @@ func Stack(ctx context.Context, ts []*tensor.Tensor, out string, opt StackOption
 // journal and its refusals are as for Plan.Run (ConvertArchive's for an
 // .npz).
 func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // nothing reserved, nothing to keep
+	}
 	if sp.Rows != "" {
 		opt.Identity += " rows=" + sp.Rows // another range is another output
 	}
@@ -382,6 +400,7 @@ type stackRun struct {
 	blocks      int64 // blocks of all segments
 	inBytes     int64
 	old, jr     *journal
+	keep        []span // the global blocks the interrupted run left durable: [0, Done) and its Ahead
 	w           *mmapnpy.Writer
 	ck          *checkpointer
 	res         Result
@@ -584,9 +603,13 @@ func (r *stackRun) openOutput() error {
 		return err
 	}
 	if r.old != nil && r.w.Reused() {
-		r.jr.Done, r.jr.CRC, r.jr.Stats = r.old.Done, r.old.CRC, r.old.Stats
-		r.res.Resumed = r.old.Done
-		if err := r.resumeChecksum(r.old.Done); err != nil {
+		r.jr.Done, r.jr.CRC, r.jr.Stats, r.jr.Ahead = r.old.Done, r.old.CRC, r.old.Stats, r.old.Ahead
+		r.res.Resumed = r.old.kept()
+		if r.old.Done > 0 {
+			r.keep = append(r.keep, span{start: 0, end: r.old.Done})
+		}
+		r.keep = append(r.keep, r.old.spans()...)
+		if err := r.resumeChecksums(); err != nil {
 			r.w.Abort()
 			return err
 		}
@@ -594,23 +617,43 @@ func (r *stackRun) openOutput() error {
 		r.old = nil
 	}
 	r.ck = newCheckpointer(r.w, r.jr, r.jpath, nil, r.opt)
+	r.ck.spans = true
 	return nil
 }
 
-// resumeChecksum folds the CRC-32C of the blocks before global block
-// done of the input done falls in, when that input is verified.
-func (r *stackRun) resumeChecksum(done int64) error {
-	s := r.segOf(done)
-	if s == nil || !s.verify || done == s.first {
-		return nil
-	}
-	buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
-	for i := range done - s.first {
-		b := s.sl.Block(i)
-		if err := s.sl.ReadBlock(b, buf); err != nil {
-			return err
+// kept reports whether global block g was left durable by the
+// interrupted run this one continues.
+func (r *stackRun) kept(g int64) bool {
+	k := sort.Search(len(r.keep), func(k int) bool { return r.keep[k].end > g })
+	return k < len(r.keep) && r.keep[k].start <= g
+}
+
+// resumeChecksums folds into each verified input that the interrupted
+// run left partly written the CRC-32C of its kept blocks, read again
+// (not written), so that its checksum still covers all of it. An input
+// it left whole was verified when its last block was written.
+func (r *stackRun) resumeChecksums() error {
+	for _, s := range r.segs {
+		if !s.verify || s.stream {
+			continue
 		}
-		s.sums.add(i, s.sl.Len(), blockSum{crc: crc32c.Checksum(buf[:b.Len]), len: b.Len})
+		var kept []int64
+		for i := range s.blocks {
+			if r.kept(s.first + i) {
+				kept = append(kept, i)
+			}
+		}
+		if len(kept) == 0 || int64(len(kept)) == s.blocks {
+			continue
+		}
+		buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
+		for _, i := range kept {
+			b := s.sl.Block(i)
+			if err := s.sl.ReadBlock(b, buf); err != nil {
+				return err
+			}
+			s.sums.add(i, s.blocks, blockSum{crc: crc32c.Checksum(buf[:b.Len]), len: b.Len})
+		}
 	}
 	return nil
 }
@@ -642,7 +685,9 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 	)
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	next.Store(first)
-	done.Store(r.inputBytesBefore(first))
+	for _, a := range r.keep { // the prefix [0, first) and the spans past it
+		done.Add(r.inputBytesBefore(a.end) - r.inputBytesBefore(a.start))
+	}
 	var maxIn, maxOut int64
 	for _, s := range r.segs {
 		elems := streamPiece(r.bs, s.Plan.From, r.sp.To) // a stream is copied in pieces
@@ -673,6 +718,9 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 				g := next.Add(1) - 1
 				if g >= r.blocks || ctx.Err() != nil {
 					return
+				}
+				if r.kept(g) {
+					continue
 				}
 				if testhook.BeforeBlock != nil {
 					testhook.BeforeBlock(g, r.blocks)
@@ -759,6 +807,7 @@ func (s *stackSeg) check(i int64, sum blockSum) error {
 type stackWorker struct {
 	r         *stackRun
 	buf, obuf []byte
+	sbuf      []byte // a stream's converted pieces, when obuf is nil (mapped windows)
 }
 
 // write converts block b of segment s into its place in the output.
@@ -809,46 +858,81 @@ func streamPiece(bs int64, from, to dtype.DType) int64 {
 }
 
 // copyStream reads the one-pass input of segment s from its start to its
-// end (so that the source's own end checks run: a zip or GZIP CRC, its
-// length) and writes it, converted, into its place in the output in
-// pieces of the worker's buffers, as archiveRun.copyStream does for a
-// member. A stream cannot be resumed part way, so it is one block, done
-// or not: a cancelled ctx stops it with errStopped.
+// end and writes it, converted, into its place in the output (copyStream).
 func (w *stackWorker) copyStream(ctx context.Context, s *stackSeg, progress func(int64)) (blockSum, error) {
-	t := s.Plan.Tensor
-	inItem, outItem := int64(s.Plan.From.Size()), int64(w.r.sp.To.Size())
-	items := streamPiece(w.r.bs, s.Plan.From, w.r.sp.To)
-	if w.obuf == nil || int64(len(w.obuf)) < items*outItem { // mapped windows are not used for streams
-		w.obuf = make([]byte, items*outItem)
+	base := s.Elem0 * int64(w.r.sp.To.Size())
+	obuf := &w.obuf
+	if w.obuf == nil { // mapped windows: not for a stream, and w.obuf stays nil
+		obuf = &w.sbuf
 	}
-	buf, obuf := w.buf[:items*inItem], w.obuf[:items*outItem]
-	base := s.Elem0 * outItem
-	sum := blockSum{len: s.inBytes}
-	for off := int64(0); off < s.inBytes; {
+	return copyStream(ctx, s.Plan, s.inBytes, s.verify, streamPiece(w.r.bs, s.Plan.From, w.r.sp.To), &w.buf, obuf,
+		func(out []byte, off int64) error {
+			if err := w.r.w.WriteAt(out, base+off); err != nil {
+				return err
+			}
+			w.r.w.WriteBack(base+off, int64(len(out)))
+			return nil
+		}, progress)
+}
+
+// copyStream reads the one-pass stream of p's tensor, n input bytes,
+// from its start to its end (so that the source's own end checks run: a
+// zip or GZIP CRC, its length) and converts it in pieces of items
+// elements, through the buffers *buf and *obuf (grown as needed), each
+// piece handed to write with its offset in output bytes from the
+// tensor's element 0 and counted by progress. It is what a stack into a
+// .npy and an .npz archive both do with such an input. A stream cannot
+// be resumed part way, so it is one block, done or not: a cancelled ctx
+// stops it between pieces with errStopped. A stream shorter or longer
+// than n is ErrCorrupt, naming where it ended.
+func copyStream(ctx context.Context, p *Plan, n int64, verify bool, items int64, buf, obuf *[]byte,
+	write func(out []byte, off int64) error, progress func(int64)) (blockSum, error) {
+	t := p.Tensor
+	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
+	for _, b := range []struct {
+		p *[]byte
+		n int64
+	}{{buf, items * inItem}, {obuf, items * outItem}} {
+		if int64(cap(*b.p)) < b.n {
+			*b.p = make([]byte, b.n)
+		}
+	}
+	in, out := (*buf)[:items*inItem], (*obuf)[:items*outItem]
+	sum := blockSum{len: n}
+	for off := int64(0); off < n; {
 		if ctx.Err() != nil {
 			return sum, errStopped
 		}
-		n := min(int64(len(buf)), s.inBytes-off)
-		if k, err := io.ReadFull(t.Stream, buf[:n]); err != nil {
+		m := min(int64(len(in)), n-off)
+		if k, err := io.ReadFull(t.Stream, in[:m]); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+off+int64(k), "the stream ends %d bytes early", s.inBytes-off-int64(k))
+				end := off + int64(k)
+				return sum, tensor.Errorf(tensor.ErrCorrupt, t.File, t.Name, t.Offset+end, "the stream ends %d bytes early, after %d of its %d bytes%s",
+					n-end, end, n, recountHint(t))
 			}
 			return sum, err
 		}
-		if s.verify {
-			sum.crc = crc32c.Update(sum.crc, buf[:n])
+		if verify {
+			sum.crc = crc32c.Update(sum.crc, in[:m])
 		}
-		out := obuf[:n/inItem*outItem]
-		s.Plan.kernel(out, buf[:n], &sum.stats)
-		o := base + off/inItem*outItem
-		if err := w.r.w.WriteAt(out, o); err != nil {
+		o := out[:m/inItem*outItem]
+		p.kernel(o, in[:m], &sum.stats)
+		if err := write(o, off/inItem*outItem); err != nil {
 			return sum, err
 		}
-		w.r.w.WriteBack(o, int64(len(out)))
-		off += n
-		progress(n)
+		off += m
+		progress(m)
 	}
-	return sum, streamEnds(t, s.inBytes, " (did the file change since its rows were counted?)")
+	return sum, streamEnds(t, n, recountHint(t))
+}
+
+// recountHint is what ends the message of a stream whose length differs
+// from its rows when those were counted in a pass of their own.
+func recountHint(t *tensor.Tensor) string {
+	if strings.Contains(t.Extra["records"], "counted") {
+		return " (did the file change since its rows were counted?)"
+	}
+	return ""
 }
 
 // streamEnds checks that the one-pass stream of t, read for its n bytes,
@@ -871,6 +955,13 @@ func (r *stackRun) interrupted(cause error) error {
 		return cause
 	}
 	err := r.ck.checkpoint()
+	if err == nil && r.ck.taken == 0 && r.old == nil {
+		// nothing recorded (the run stopped before a block was
+		// finished, or inside its only stream): nothing to keep
+		r.w.Abort()
+		os.Remove(r.jpath)
+		return cause
+	}
 	if rerr := r.w.Release(); err == nil {
 		err = rerr
 	}
@@ -879,7 +970,7 @@ func (r *stackRun) interrupted(cause error) error {
 		os.Remove(r.jpath)
 		return fmt.Errorf("%w; the partial output could not be kept: %v", cause, err)
 	}
-	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.done, Blocks: r.blocks}
+	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.recorded, Blocks: r.blocks}
 }
 
 // commit records the finished state, renames the output into place and

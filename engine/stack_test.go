@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +111,7 @@ func TestStackRowsPlan(t *testing.T) {
 		{"5:3", dtype.Shape{0, 4}, nil, 0},
 	} {
 		out := filepath.Join(t.TempDir(), "o.npy")
-		sp, err := NewStackPlan(ts, StackOptions{Join: JoinConcat, Rows: rr(c.rows), Options: Options{DType: dtype.MustParse("<i4")}})
+		sp, err := NewStackPlan(context.Background(), ts, StackOptions{Join: JoinConcat, Rows: rr(c.rows), Options: Options{DType: dtype.MustParse("<i4")}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestStackRowsPlan(t *testing.T) {
 		}
 	}
 	same := []*tensor.Tensor{i16Tensor("a", 0, 2, 4), i16Tensor("b", 100, 2, 4), i16Tensor("c", 200, 2, 4)}
-	sp, err := NewStackPlan(same, StackOptions{Join: JoinStack, Rows: rr("-2:")})
+	sp, err := NewStackPlan(context.Background(), same, StackOptions{Join: JoinStack, Rows: rr("-2:")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestStackPlanRefusals(t *testing.T) {
 		emptyDir(t, dir)
 	}
 	// The common type: int16 and float64 give float64.
-	sp, err := NewStackPlan([]*tensor.Tensor{i16Tensor("a", 0, 3, 2), f8}, StackOptions{})
+	sp, err := NewStackPlan(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 2), f8}, StackOptions{})
 	if err != nil || sp.To.String() != "<f8" || !sp.Shape.Equal(dtype.Shape{2, 3, 2}) {
 		t.Errorf("plan %+v, %v", sp, err)
 	}
@@ -295,7 +296,7 @@ type countingStream struct {
 	rows int64
 }
 
-func (c *countingStream) Rows() (int64, error) { return c.rows, nil }
+func (c *countingStream) Rows(context.Context) (int64, error) { return c.rows, nil }
 
 // TestStackStreams: one-pass inputs (Stream, no Data) stack with inputs
 // of random access, each stream read by one worker from its start: one
@@ -344,17 +345,26 @@ func TestStackStreams(t *testing.T) {
 		bad  *tensor.Tensor
 		want string
 	}{
-		{"short", func() *tensor.Tensor { s := stream("short", 0, 5, 100, false); s.Shape[0] = 6; return s }(), "ends 200 bytes early"},
-		{"long", func() *tensor.Tensor { s := stream("long", 0, 5, 100, false); s.Shape[0] = 4; return s }(), "longer than its 800 bytes"},
+		// pieces of 64 elements (128 bytes) with BlockSize 256: the
+		// stream of 1000 bytes ends inside its eighth piece
+		{"short", func() *tensor.Tensor { s := stream("short", 0, 5, 100, false); s.Shape[0] = 6; return s }(),
+			"offset 1000: the stream ends 200 bytes early, after 1000 of its 1200 bytes"},
+		{"long", func() *tensor.Tensor { s := stream("long", 0, 5, 100, false); s.Shape[0] = 4; return s }(), "offset 800: the stream is longer than its 800 bytes"},
 		{"uncounted", func() *tensor.Tensor { s := stream("pipe", 0, 5, 100, false); s.Shape[0] = 0; return s }(), "save it to a file"},
 	} {
-		out := filepath.Join(t.TempDir(), "o.npy")
-		_, err := Stack(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 100), c.bad}, out, StackOptions{Join: JoinConcat})
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.bad.File) {
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
-		}
-		if _, err := os.Stat(out); err == nil {
-			t.Errorf("%s: output left", c.name)
+		// into a .npy and into an .npz: one copy of a stream, one message
+		for _, name := range []string{"o.npy", "o.npz"} {
+			data := c.bad.Stream.(*bytes.Reader)
+			data.Seek(0, io.SeekStart)
+			out := filepath.Join(t.TempDir(), name)
+			_, err := Stack(context.Background(), []*tensor.Tensor{i16Tensor("a", 0, 3, 100), c.bad}, out,
+				StackOptions{Join: JoinConcat, Options: Options{DType: dtype.MustParse("<i4"), BlockSize: 256}})
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.bad.File) {
+				t.Errorf("%s into %s: %v, want %q", c.name, name, err, c.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s into %s: output left", c.name, name)
+			}
 		}
 	}
 }
@@ -421,4 +431,225 @@ func TestStackToArchiveResume(t *testing.T) {
 	if len(ents) != 2 {
 		t.Errorf("left %d files", len(ents))
 	}
+}
+
+// midStream is a one-pass input that, once half of it is read, calls
+// half (once) before it goes on.
+type midStream struct {
+	r      io.Reader
+	n, at  int64
+	half   func()
+	called bool
+}
+
+func (m *midStream) Read(p []byte) (int, error) {
+	if !m.called && m.at*2 >= m.n {
+		m.called = true
+		m.half()
+	}
+	k, err := m.r.Read(p)
+	m.at += int64(k)
+	return k, err
+}
+
+// streamInputs are six int16 tensors of 64×1024 (128 KiB), input 1 a
+// one-pass stream (mid) and inputs 3 and 5 carrying their crc32c.
+func streamInputs(mid func()) []*tensor.Tensor {
+	var ts []*tensor.Tensor
+	for k := range 6 {
+		tt := i16Tensor(fmt.Sprintf("in%d", k), 1000*k, 64, 1024)
+		b := make([]byte, 64*1024*2)
+		tt.Data.ReadAt(b, 0)
+		switch k {
+		case 1:
+			tt.Data, tt.Stream = nil, &midStream{r: bytes.NewReader(b), n: int64(len(b)), half: mid}
+		case 3, 5:
+			crc := crc32c.Checksum(b)
+			tt.CRC32C = &crc
+		}
+		ts = append(ts, tt)
+	}
+	return ts
+}
+
+// TestStackCancelInsideStream interrupts a stack into a .npy while its
+// one-pass input (the second of six) is half read, after every other
+// block is written: the journal on disk already records all of them
+// (what a SIGKILL there would keep), the interruption keeps all but the
+// stream, and the resumed run redoes only the stream and writes the
+// bytes an uninterrupted run writes.
+func TestStackCancelInsideStream(t *testing.T) {
+	dir := t.TempDir()
+	opt := StackOptions{Join: JoinConcat, Options: Options{BlockSize: 16 << 10, Workers: 3, CheckpointBytes: 1, DType: dtype.MustParse("<i4")}}
+	want := filepath.Join(dir, "want.npy")
+	if _, err := Stack(context.Background(), streamInputs(func() {}), want, opt); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.npy")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var journaled int64 // blocks the journal recorded when the stream was cancelled
+	mid := func() {
+		// wait until the journal holds every block but the stream's
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			if j, err := readJournal(JournalPath(out)); err == nil {
+				if journaled = j.kept(); journaled == j.Blocks-1 {
+					break
+				}
+			}
+		}
+		cancel()
+	}
+	_, err := Stack(ctx, streamInputs(mid), out, opt)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if ie.Done != ie.Blocks-1 || journaled != ie.Blocks-1 {
+		t.Fatalf("interrupted in the stream: %d of %d blocks kept (the journal held %d before the cancel), want all but the stream's",
+			ie.Done, ie.Blocks, journaled)
+	}
+	if _, err := Stack(context.Background(), streamInputs(func() {}), out, opt); !errors.Is(err, ErrPending) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("%d of %d blocks", ie.Blocks-1, ie.Blocks)) {
+		t.Fatalf("rerun without resume: %v", err)
+	}
+	again := opt
+	again.Resume = true
+	res, err := Stack(context.Background(), streamInputs(func() {}), out, again)
+	if err != nil || res.Resumed != ie.Blocks-1 || !res.CRCVerify {
+		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("resumed output (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
+	}
+	os.Remove(want)
+	os.Remove(out)
+	emptyDir(t, dir)
+}
+
+// slowCount is a one-pass input whose row count takes until its context
+// is done (or 20 s).
+type slowCount struct{ countingStream }
+
+func (c *slowCount) Rows(ctx context.Context) (int64, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(20 * time.Second):
+		return c.rows, nil
+	}
+}
+
+// TestCancelBeforeAnythingRecorded: a run cancelled before it recorded
+// any block leaves nothing and returns the context's error, not an
+// interruption that claims a journal — cancelled while a compressed
+// input's rows are counted (the count stops at once and no output is
+// reserved), before the run starts, or inside the only input, a stream;
+// into a .npy and an .npz, a stack and one tensor.
+func TestCancelBeforeAnythingRecorded(t *testing.T) {
+	opt := StackOptions{Join: JoinConcat, Options: Options{BlockSize: 16 << 10, Workers: 1, CheckpointBytes: 1}}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, name := range []string{"o.npy", "o.npz"} {
+		check := func(what string, err error, dir string) {
+			t.Helper()
+			if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {
+				t.Errorf("%s into %s: %v, want context.Canceled and nothing kept", what, name, err)
+			}
+			emptyDir(t, dir)
+		}
+
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		slow := i16Tensor("slow.tfrecord.gz", 0, 64, 1024)
+		b := make([]byte, 64*1024*2)
+		slow.Data.ReadAt(b, 0)
+		slow.Data, slow.Shape[0] = nil, 0
+		slow.Stream = &slowCount{countingStream{bytes.NewReader(b), 64}}
+		start := time.Now()
+		_, err := Stack(ctx, []*tensor.Tensor{i16Tensor("a", 0, 64, 1024), slow}, filepath.Join(dir, name), opt)
+		cancel()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("counting went on %v after the cancel", d)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInterrupted) {
+			t.Errorf("cancelled while counting, into %s: %v", name, err)
+		}
+		emptyDir(t, dir)
+
+		dir = t.TempDir()
+		_, err = Stack(cancelled, []*tensor.Tensor{i16Tensor("a", 0, 64, 1024), i16Tensor("b", 0, 64, 1024)}, filepath.Join(dir, name), opt)
+		check("a stack cancelled before it started", err, dir)
+
+		dir = t.TempDir()
+		_, err = Stack(context.Background(), streamInputs(func() {})[1:2], filepath.Join(dir, name), opt) // uncancelled: written
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, name))
+		ctx, cancel = context.WithCancel(context.Background())
+		_, err = Stack(ctx, streamInputs(cancel)[1:2], filepath.Join(dir, name), opt)
+		cancel()
+		check("a stack of one stream cancelled inside it", err, dir)
+	}
+	dir := t.TempDir()
+	_, err := Convert(cancelled, i16Tensor("a", 0, 64, 1024), filepath.Join(dir, "o.npy"), opt.Options)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {
+		t.Errorf("one tensor cancelled before it started: %v", err)
+	}
+	emptyDir(t, dir)
+}
+
+// TestStackToArchiveCancelInsideStream: the same for a stack into an
+// .npz: cancelled half way through the one-pass input once the journal
+// records every other block, the resume redoes only the stream and the
+// archive is byte for byte an uninterrupted run's.
+func TestStackToArchiveCancelInsideStream(t *testing.T) {
+	dir := t.TempDir()
+	opt := StackOptions{Join: JoinConcat, ModTime: time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC),
+		Options: Options{BlockSize: 16 << 10, Workers: 3, CheckpointBytes: 1, DType: dtype.MustParse("<i4")}}
+	want := filepath.Join(dir, "want.npz")
+	if _, err := Stack(context.Background(), streamInputs(func() {}), want, opt); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.npz")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var journaled, blocks int64
+	mid := func() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			if j, err := readArchiveJournal(JournalPath(out)); err == nil {
+				journaled, blocks = 0, 0
+				for _, tt := range j.Tensors {
+					journaled += tt.Done
+					blocks += tt.Blocks
+				}
+				if journaled == blocks-1 {
+					break
+				}
+			}
+		}
+		cancel()
+	}
+	_, err := Stack(ctx, streamInputs(mid), out, opt)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Done != ie.Blocks-1 || journaled != ie.Blocks-1 {
+		t.Fatalf("cancelled in the stream: %v (journal held %d of %d blocks before the cancel), want all but the stream's kept", err, journaled, blocks)
+	}
+	again := opt
+	again.Resume = true
+	res, err := Stack(context.Background(), streamInputs(func() {}), out, again)
+	if err != nil || res.Resumed != ie.Blocks-1 || !res.CRCVerify {
+		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("resumed archive (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
+	}
+	os.Remove(want)
+	os.Remove(out)
+	emptyDir(t, dir)
 }

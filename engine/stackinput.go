@@ -53,13 +53,13 @@ func StackTensors(ins []*format.Input, tensors []string) ([]*tensor.Tensor, erro
 
 // PlanInputs is NewStackPlan for the tensors StackTensors picks: what
 // `bigconv inspect` prints for several inputs, and what StackInputs
-// runs.
-func PlanInputs(ins []*format.Input, opt StackInputOptions) (*StackPlan, error) {
+// runs. A cancelled ctx stops the count of a compressed input's records.
+func PlanInputs(ctx context.Context, ins []*format.Input, opt StackInputOptions) (*StackPlan, error) {
 	ts, err := StackTensors(ins, opt.Tensors)
 	if err != nil {
 		return nil, err
 	}
-	return NewStackPlan(ts, opt.StackOptions)
+	return NewStackPlan(ctx, ts, opt.StackOptions)
 }
 
 // StackInputs writes one tensor of each input as one array to the .npy
@@ -70,7 +70,7 @@ func StackInputs(ctx context.Context, ins []*format.Input, out string, opt Stack
 	if err := notAnInput(ins, out); err != nil {
 		return Result{}, err
 	}
-	sp, err := PlanInputs(ins, opt)
+	sp, err := PlanInputs(ctx, ins, opt)
 	if err != nil {
 		return Result{}, err
 	}

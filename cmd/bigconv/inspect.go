@@ -52,7 +52,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	if jf.multi(pos) {
-		return inspectMany(pos, opt, jf, tensors, rows, *asJSON, stdout, stderr)
+		return inspectMany(ctx, pos, opt, jf, tensors, rows, *asJSON, stdout, stderr)
 	}
 	in, err := format.OpenPath(pos[0], opt)
 	var nt *tfrecord.NotTensorsError

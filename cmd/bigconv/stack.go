@@ -171,7 +171,7 @@ func convertMany(ctx context.Context, inputs []string, out string, fopt format.O
 // inspectMany prints what a stack of several inputs would be: the
 // joined dtype and shape, then each input's file, format, tensor, dtype
 // and shape; the inputs' warnings go to stderr.
-func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []string, rows *tensor.RowRange, asJSON bool, stdout, stderr io.Writer) error {
+func inspectMany(ctx context.Context, inputs []string, fopt format.Options, jf *joinFlags, tensors []string, rows *tensor.RowRange, asJSON bool, stdout, stderr io.Writer) error {
 	ins, err := format.OpenPaths(inputs, fopt)
 	if err != nil {
 		return err
@@ -182,7 +182,7 @@ func inspectMany(inputs []string, fopt format.Options, jf *joinFlags, tensors []
 	if err != nil {
 		return err
 	}
-	sp, err := engine.PlanInputs(ins, engine.StackInputOptions{StackOptions: engine.StackOptions{Join: join, Rows: rows}, Tensors: tensors})
+	sp, err := engine.PlanInputs(ctx, ins, engine.StackInputOptions{StackOptions: engine.StackOptions{Join: join, Rows: rows}, Tensors: tensors})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package tfrecord
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -213,8 +214,9 @@ func countableStream(st io.Reader, src io.ReaderAt, size int64, comp string) io.
 // the compressed stream's own checksum checked: the first axis the
 // stream will yield, for a caller that must know it before reading (a
 // stack writes each input at a known offset). It holds one record in
-// memory and may run while other files are read.
-func (c *countable) Rows() (int64, error) {
+// memory and may run while other files are read. A cancelled ctx stops
+// it between records with ctx.Err().
+func (c *countable) Rows(ctx context.Context) (int64, error) {
 	d, err := Decompress(io.NewSectionReader(c.src, 0, c.size), c.comp, c.name)
 	if err != nil {
 		return 0, err
@@ -222,6 +224,9 @@ func (c *countable) Rows() (int64, error) {
 	rr := NewReader(bufio.NewReaderSize(d, 1<<16), c.name)
 	var n int64
 	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
 		if _, err := rr.Next(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return n, nil

@@ -15,9 +15,10 @@
 // are evenly spaced); its Data is an io.ReaderAt. A GZIP or ZLIB file,
 // or a stream such as stdin, is read once by OpenStream; its tensor has
 // a Stream and Shape[0] == 0; the Stream of a file (not stdin) also has
-// a method Rows() (int64, error) that counts the records in a pass of its
-// own, for callers that must know the first axis before reading (a
-// stack). Records that are not tensors (TensorBoard
+// a method Rows(context.Context) (int64, error) that counts the records in
+// a pass of its own (stopping between records when the context is done),
+// for callers that must know the first axis before reading (a stack).
+// Records that are not tensors (TensorBoard
 // events) give a *NotTensorsError that says how many records there are;
 // Count counts any TFRecord file's records.
 //

@@ -3,6 +3,7 @@ package tfrecord
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -706,5 +707,29 @@ func TestRealEvents(t *testing.T) {
 			t.Errorf("%s: Open: %v", filepath.Base(c.path), err)
 		}
 		t.Logf("%s: %d records; %v", filepath.Base(c.path), n, err)
+	}
+}
+
+// TestRowsCancelled: counting a compressed file's records stops between
+// records when its context is done.
+func TestRowsCancelled(t *testing.T) {
+	gz := tensorRecords(t, "gzip", 1000, dtype.Of(dtype.Int8), dtype.Shape{2})
+	tt, err := openBytes(t, gz, "a.tfrecord.gz", format.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, ok := tt.Stream.(interface {
+		Rows(context.Context) (int64, error)
+	})
+	if !ok {
+		t.Fatalf("the stream of a gzip file (%T) cannot count its rows", tt.Stream)
+	}
+	if n, err := rc.Rows(context.Background()); n != 1000 || err != nil {
+		t.Fatalf("Rows = %d, %v; want 1000", n, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if n, err := rc.Rows(ctx); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Rows with a cancelled context = %d, %v; want 0, context.Canceled", n, err)
 	}
 }
