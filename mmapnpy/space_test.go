@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/testdisk"
 )
@@ -123,6 +125,39 @@ func TestResumeCountsHeldSpace(t *testing.T) {
 	if !errors.As(err, &ns) || ns.Held != 0 {
 		t.Fatalf("got %v (%+v), want a NoSpaceError with nothing held", err, ns)
 	}
+
+	// A kept partial file that holds part of what its resumed run needs
+	// (a hole punched in it, as a sparse or streamed partial has): the
+	// refusal says how much it already holds.
+	h := filepath.Join(mnt, "h.npy")
+	shape := dtype.Shape{rows / 4, 1024}
+	w, err = Create(h, dtype.MustParse("<f4"), shape, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillAll(t, w, 3)
+	tmp := w.TempPath()
+	if err := w.Release(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hole = 1 << 20
+	err = unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 64<<10, hole)
+	f.Close()
+	if err != nil {
+		t.Fatalf("punching a hole: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "filler"), make([]byte, testdisk.Free(t, mnt)-hole/2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Create(h, dtype.MustParse("<f4"), shape, Options{Keep: true})
+	if !errors.As(err, &ns) || ns.Held <= 0 || ns.Held >= ns.Need || !strings.Contains(err.Error(), "already holds") {
+		t.Fatalf("got %v (%+v), want a NoSpaceError saying what the partial file already holds", err, ns)
+	}
+	t.Log(err)
 }
 
 func readAll(t *testing.T, path string) []byte {
