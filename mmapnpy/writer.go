@@ -100,11 +100,11 @@ type NoSpaceError struct {
 }
 
 func (e *NoSpaceError) Error() string {
-	msg := fmt.Sprintf("%v: %s needs %d bytes (%s), %d bytes (%s) free before reserving",
-		ErrNoSpace, e.Path, e.Need, human(e.Need), e.Free, human(e.Free))
+	msg := fmt.Sprintf("%v: %s needs %d bytes (%s)", ErrNoSpace, e.Path, e.Need, human(e.Need))
 	if e.Held > 0 {
 		msg += fmt.Sprintf(", of which the partial file of an interrupted run already holds %d bytes (%s)", e.Held, human(e.Held))
 	}
+	msg += fmt.Sprintf(", %d bytes (%s) free before reserving", e.Free, human(e.Free))
 	if e.Existing > 0 {
 		msg += fmt.Sprintf("; the existing %s (%d bytes, %s) stays whole until the new output is complete and is freed only then, "+
 			"so replacing it needs room for both: delete it first, or replace it non-atomically with --replace", e.Path, e.Existing, human(e.Existing))
