@@ -513,19 +513,7 @@ func TestStackCancelInsideStream(t *testing.T) {
 		!strings.Contains(err.Error(), fmt.Sprintf("%d of %d blocks", ie.Blocks-1, ie.Blocks)) {
 		t.Fatalf("rerun without resume: %v", err)
 	}
-	again := opt
-	again.Resume = true
-	res, err := Stack(context.Background(), streamInputs(func() {}), out, again)
-	if err != nil || res.Resumed != ie.Blocks-1 || !res.CRCVerify {
-		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
-	}
-	a, _ := os.ReadFile(out)
-	b, _ := os.ReadFile(want)
-	if !bytes.Equal(a, b) {
-		t.Fatalf("resumed output (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
-	}
-	os.Remove(want)
-	os.Remove(out)
+	resumeAllButStream(t, streamInputs(func() {}), out, want, opt, ie.Blocks)
 	emptyDir(t, dir)
 }
 
@@ -638,18 +626,26 @@ func TestStackToArchiveCancelInsideStream(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Done != ie.Blocks-1 || journaled != ie.Blocks-1 {
 		t.Fatalf("cancelled in the stream: %v (journal held %d of %d blocks before the cancel), want all but the stream's kept", err, journaled, blocks)
 	}
+	resumeAllButStream(t, streamInputs(func() {}), out, want, opt, ie.Blocks)
+	emptyDir(t, dir)
+}
+
+// resumeAllButStream resumes the interrupted Stack of ins into out and
+// checks that all blocks but the stream's were kept (of blocks), that the
+// checksums were verified and that out now equals want; it removes both.
+func resumeAllButStream(t *testing.T, ins []*tensor.Tensor, out, want string, opt StackOptions, blocks int64) {
+	t.Helper()
 	again := opt
 	again.Resume = true
-	res, err := Stack(context.Background(), streamInputs(func() {}), out, again)
-	if err != nil || res.Resumed != ie.Blocks-1 || !res.CRCVerify {
+	res, err := Stack(context.Background(), ins, out, again)
+	if err != nil || res.Resumed != blocks-1 || !res.CRCVerify {
 		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
 	}
 	a, _ := os.ReadFile(out)
 	b, _ := os.ReadFile(want)
 	if !bytes.Equal(a, b) {
-		t.Fatalf("resumed archive (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
+		t.Fatalf("resumed output (%d bytes) differs from an uninterrupted one (%d bytes)", len(a), len(b))
 	}
 	os.Remove(want)
 	os.Remove(out)
-	emptyDir(t, dir)
 }
