@@ -109,16 +109,26 @@ type fileExtra struct {
 // refused (part.ErrMismatch), and a second process of a running part gets
 // part.ErrTaken. A part run after the commit does nothing (NothingToDo).
 func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions, sp part.Spec) (PartResult, error) {
+	pr, err := planPart(in, out, opt, sp)
+	if err != nil {
+		return pr.res, err
+	}
+	return pr.run(ctx)
+}
+
+// planPart plans part sp of the conversion of in into out (RunPart's
+// first step).
+func planPart(in *format.Input, out string, opt InputOptions, sp part.Spec) (*partRun, error) {
 	res := PartResult{Part: sp, Output: out}
 	if _, err := part.Parse(sp.String()); err != nil {
-		return res, err
+		return &partRun{res: res}, err
 	}
 	sel, err := opt.selectFrom(in)
 	if err != nil {
-		return res, err
+		return &partRun{res: res}, err
 	}
 	if len(sel) == 0 {
-		return res, fmt.Errorf("%s: no tensors to convert", in.Path)
+		return &partRun{res: res}, fmt.Errorf("%s: no tensors to convert", in.Path)
 	}
 	opt.Identity = opt.identity(in)
 	defaultBS := opt.BlockSize <= 0
@@ -139,10 +149,10 @@ func RunPart(ctx context.Context, in *format.Input, out string, opt InputOptions
 		err = pr.planDir(in, sel)
 	}
 	if err != nil {
-		return pr.res, err
+		return pr, err
 	}
 	pr.identity = pr.identityOf()
-	return pr.run(ctx)
+	return pr, nil
 }
 
 // RunPartStack is RunPart for several inputs made one array, as
@@ -902,8 +912,11 @@ func (pr *partRun) commit(ms []part.Marker) error {
 	}
 	defer unlock()
 	if _, err := os.Stat(pr.building()); os.IsNotExist(err) {
-		pr.res.CommittedElsewhere = true // done while we waited for the lock
-		return nil
+		// Committed by another part between our Status and our lock: its
+		// Clean removed the markers and the lock file, and our LockCommit
+		// may have made a new lock file, which nobody else would remove.
+		pr.res.CommittedElsewhere = true
+		return part.Clean(pr.out)
 	}
 	results, err := pr.gather(ms)
 	if err != nil {

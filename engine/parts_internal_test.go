@@ -1,11 +1,18 @@
 package engine
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine/part"
+	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/mmapnpz"
+	"github.com/bigconv/bigconv/tensor"
 )
 
 // chunks cuts a part's ranges of one file into page-aligned pieces of the
@@ -63,5 +70,42 @@ func TestMergeSums(t *testing.T) {
 	maxSumRanges = 3
 	if got := mergeSums(a, b); got != nil {
 		t.Fatalf("4 ranges with a cap of 3: %v", got)
+	}
+}
+
+// TestLateCommitterCleansUp: a part that found every part done, but took
+// the commit lock only after another part had committed and cleaned up,
+// made the lock file again; it must remove it, or it is left beside
+// OUTPUT for good (seen once in TestRunPartMatchesOneRun with 40 parts).
+func TestLateCommitterCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.npy")
+	tt := &tensor.Tensor{Name: "x", File: "mem.bin", DType: dtype.Of(dtype.Float32), Shape: dtype.Shape{64, 8},
+		Data: bytes.NewReader(make([]byte, 64*8*4)), Contiguous: true}
+	in := &format.Input{Format: "mem", Path: "mem.bin", Tensors: []*tensor.Tensor{tt}}
+	var opt InputOptions
+	for i := range 2 {
+		if _, err := RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal(err)
+	}
+	// part 0 arrives at its commit step late: the output is in place
+	pr, err := planPart(in, out, opt, part.Spec{Index: 0, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.commit(nil); err != nil || !pr.res.CommittedElsewhere {
+		t.Fatalf("late commit: %v (committed elsewhere %v)", err, pr.res.CommittedElsewhere)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "out.npy" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("left beside the output: %v", names)
 	}
 }
