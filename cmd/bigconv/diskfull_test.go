@@ -104,11 +104,7 @@ func TestResumeOnFullDiskCLI(t *testing.T) {
 	if code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", in, want); code != 0 {
 		t.Fatal(stderr)
 	}
-	a, _ := os.ReadFile(out)
-	b, _ := os.ReadFile(want)
-	if !bytes.Equal(a, b) {
-		t.Fatal("resumed output differs from a whole run's")
-	}
+	sameBytes(t, out, want)
 	leftovers(t, mnt, "filler", "o.npy")
 }
 

@@ -269,11 +269,7 @@ func TestResumeOtherCheckpoint(t *testing.T) {
 			if code, _, stderr := bigconv(t, "convert", "--progress", "never", "--in-dtype", "<i8", in, want); code != 0 {
 				t.Fatal(stderr)
 			}
-			a, _ := os.ReadFile(out)
-			b, _ := os.ReadFile(want)
-			if !bytes.Equal(a, b) {
-				t.Fatal("resumed output differs from an uninterrupted run")
-			}
+			sameBytes(t, out, want)
 			leftovers(t, dir, "in.bin", "out.npy", "want.npy")
 		})
 	}
