@@ -402,7 +402,10 @@ func (r *archiveRun) openOutput() error {
 			}
 		}
 	} else {
-		r.old = nil // the partial file was not this archive's: start over
+		// the partial file was not this archive's: start over, and drop
+		// the journal that described it (as run.openOutput does)
+		r.old = nil
+		os.Remove(r.jpath)
 	}
 	return nil
 }

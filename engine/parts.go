@@ -914,9 +914,10 @@ func (pr *partRun) commit(ms []part.Marker) error {
 	if _, err := os.Stat(pr.building()); os.IsNotExist(err) {
 		// Committed by another part between our Status and our lock: its
 		// Clean removed the markers and the lock file, and our LockCommit
-		// may have made a new lock file, which nobody else would remove.
+		// may have made a new lock file, which nobody else would remove
+		// (only that file: a new run's markers may exist by now).
 		pr.res.CommittedElsewhere = true
-		return part.Clean(pr.out)
+		return part.RemoveCommitLock(pr.out)
 	}
 	results, err := pr.gather(ms)
 	if err != nil {

@@ -610,11 +610,16 @@ func (r *stackRun) openOutput() error {
 		}
 		r.keep = append(r.keep, r.old.spans()...)
 		if err := r.resumeChecksums(); err != nil {
-			r.w.Abort()
+			r.w.Release() // keep the partial file and its journal: the work is not lost
 			return err
 		}
 	} else {
+		// The partial file was not this output's: start over, and drop
+		// the journal that described it, which this run may not
+		// overwrite before its first checkpoint (a crash before then
+		// would leave it beside a new partial file it does not describe).
 		r.old = nil
+		os.Remove(r.jpath)
 	}
 	r.ck = newCheckpointer(r.w, r.jr, r.jpath, nil, r.opt)
 	r.ck.spans = true

@@ -16,6 +16,8 @@ import (
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/internal/testhook"
+	"github.com/bigconv/bigconv/mmapnpy"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -648,4 +650,84 @@ func resumeAllButStream(t *testing.T, ins []*tensor.Tensor, out, want string, op
 	}
 	os.Remove(want)
 	os.Remove(out)
+}
+
+// TestStackCrashAfterUnusablePartial: a resumed stack whose partial file
+// turns out not to be this output's starts over and must drop the old
+// journal at once: a crash before its first checkpoint used to leave
+// that journal beside a new partial file, and the next --resume skipped
+// blocks that were never written (found in review; the archive had the
+// same gap).
+func TestStackCrashAfterUnusablePartial(t *testing.T) {
+	var ts []*tensor.Tensor
+	for i := range 2 {
+		tt, _ := f64Tensor(1 << 14)
+		tt.File = fmt.Sprintf("in%d.bin", i)
+		ts = append(ts, tt)
+	}
+	dir := t.TempDir()
+	want := filepath.Join(dir, "want.npy")
+	out := filepath.Join(dir, "o.npy")
+	opt := StackOptions{Options: Options{BlockSize: 4096, Workers: 1, CheckpointBytes: 1}}
+	if _, err := Stack(context.Background(), ts, want, opt); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	o := opt
+	o.Progress = func(done, total int64) {
+		if calls++; calls == 40 {
+			cancel()
+		}
+	}
+	var ie *InterruptedError
+	if _, err := Stack(ctx, ts, out, o); !errors.As(err, &ie) || ie.Done == 0 {
+		t.Fatalf("first run: %v", err)
+	}
+	partial := mmapnpy.PartialPath(out)
+	st, err := os.Stat(partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(partial, st.Size()-1) // a partial file that cannot be reused
+	// The resumed run "crashes" before its first block: what is on disk
+	// then is what a rerun finds.
+	var journal, data []byte
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer func() { testhook.BeforeBlock = nil }()
+	testhook.BeforeBlock = func(i, n int64) {
+		if data == nil {
+			journal, _ = os.ReadFile(JournalPath(out))
+			data, _ = os.ReadFile(partial)
+			cancel2()
+		}
+	}
+	again := opt
+	again.Resume = true
+	Stack(ctx2, ts, out, again)
+	testhook.BeforeBlock = nil
+	if data == nil {
+		t.Fatal("the resumed run wrote no block")
+	}
+	if journal != nil {
+		t.Errorf("the old journal (%d bytes) is still beside the new partial file", len(journal))
+		os.WriteFile(JournalPath(out), journal, 0o644)
+	} else {
+		os.Remove(JournalPath(out))
+	}
+	os.WriteFile(partial, data, 0o644)
+	res, err := Stack(context.Background(), ts, out, again)
+	if err != nil && !errors.Is(err, ErrResume) {
+		t.Fatalf("rerun: %v", err)
+	}
+	if err != nil { // nothing to resume: a plain run
+		if res, err = Stack(context.Background(), ts, out, opt); err != nil {
+			t.Fatalf("plain rerun: %v", err)
+		}
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("output differs from an uninterrupted run (resumed %d blocks)", res.Resumed)
+	}
 }

@@ -280,7 +280,7 @@ func Lock(out string, sp Spec) (unlock func(), err error) {
 // that finish at once and both find every part done, the second gets
 // ErrTaken and leaves the commit to the first.
 func LockCommit(out string) (unlock func(), err error) {
-	path := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+markerInfix+"commit.lock")
+	path := commitLockPath(out)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("part: lock %s: %w", path, err)
@@ -293,6 +293,20 @@ func LockCommit(out string) (unlock func(), err error) {
 		return nil, fmt.Errorf("part: lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+func commitLockPath(out string) string {
+	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+markerInfix+"commit.lock")
+}
+
+// RemoveCommitLock removes the commit lock file of out: for a part that
+// took the lock after another part had committed and cleaned up, and so
+// made the file again.
+func RemoveCommitLock(out string) error {
+	if err := os.Remove(commitLockPath(out)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("part: %w", err)
+	}
+	return nil
 }
 
 // Clean removes every marker (and stale lock and temporary file) of out:
