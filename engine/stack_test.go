@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -639,9 +640,15 @@ func resumeAllButStream(t *testing.T, ins []*tensor.Tensor, out, want string, op
 	t.Helper()
 	again := opt
 	again.Resume = true
+	var written atomic.Int64 // blocks the resumed run writes: the stream's only
+	testhook.BeforeBlock = func(i, n int64) { written.Add(1) }
 	res, err := Stack(context.Background(), ins, out, again)
+	testhook.BeforeBlock = nil
 	if err != nil || res.Resumed != blocks-1 || !res.CRCVerify {
 		t.Fatalf("resume: %v (resumed %d of %d, crc verified %v)", err, res.Resumed, res.Blocks, res.CRCVerify)
+	}
+	if written.Load() != 1 {
+		t.Fatalf("the resumed run wrote %d blocks, want only the stream's", written.Load())
 	}
 	a, _ := os.ReadFile(out)
 	b, _ := os.ReadFile(want)
