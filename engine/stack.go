@@ -642,17 +642,20 @@ func (r *stackRun) resumeChecksums() error {
 		if !s.verify || s.stream {
 			continue
 		}
-		var kept []int64
+		var kept int64
 		for i := range s.blocks {
 			if r.kept(s.first + i) {
-				kept = append(kept, i)
+				kept++
 			}
 		}
-		if len(kept) == 0 || int64(len(kept)) == s.blocks {
+		if kept == 0 || kept == s.blocks {
 			continue
 		}
 		buf := make([]byte, s.sl.MaxElems()*int64(s.Plan.From.Size()))
-		for _, i := range kept {
+		for i := range s.blocks {
+			if !r.kept(s.first + i) {
+				continue
+			}
 			b := s.sl.Block(i)
 			if err := s.sl.ReadBlock(b, buf); err != nil {
 				return err
