@@ -520,29 +520,37 @@ func sameFS(f *os.File, dir string) bool {
 	return ok1 && ok2 && sa.Dev == sb.Dev
 }
 
-// interrupted keeps what is durable for a resumed run, or removes the
-// partial output of a run without a journal, or that recorded nothing
-// (stopped before its first block was finished).
+// interrupted keeps what is durable for a resumed run (keepJournaled).
 func (r *run) interrupted(cause error) error {
-	if !r.journaling {
-		r.w.Abort()
+	return keepJournaled(cause, r.w, r.ck, r.out, r.jpath, r.journaling, r.old != nil, r.sl.Len())
+}
+
+// keepJournaled is the interrupted step of Plan.Run and StackPlan.Run:
+// it records what is durable and keeps the partial output for a resumed
+// run (*InterruptedError), or removes it when the run keeps no journal,
+// or recorded nothing and continued no earlier run (stopped before its
+// first block was finished, or inside its only stream), or could not
+// keep it.
+func keepJournaled(cause error, w *mmapnpy.Writer, ck *checkpointer, out, jpath string, journaling, continued bool, blocks int64) error {
+	if !journaling {
+		w.Abort()
 		return cause
 	}
-	err := r.ck.checkpoint()
-	if err == nil && r.ck.taken == 0 && r.old == nil {
-		r.w.Abort()
-		os.Remove(r.jpath)
+	err := ck.checkpoint()
+	if err == nil && ck.taken == 0 && !continued {
+		w.Abort()
+		os.Remove(jpath)
 		return cause
 	}
-	if rerr := r.w.Release(); err == nil {
+	if rerr := w.Release(); err == nil {
 		err = rerr
 	}
 	if err != nil {
-		r.w.Abort()
-		os.Remove(r.jpath)
+		w.Abort()
+		os.Remove(jpath)
 		return fmt.Errorf("%w; the partial output could not be kept: %v", cause, err)
 	}
-	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.done, Blocks: r.sl.Len()}
+	return &InterruptedError{Err: cause, Output: out, Partial: w.TempPath(), Journal: jpath, Done: ck.recorded, Blocks: blocks}
 }
 
 // verify checks the input's checksum over everything read.

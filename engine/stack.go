@@ -897,15 +897,8 @@ func copyStream(ctx context.Context, p *Plan, n int64, verify bool, items int64,
 	write func(out []byte, off int64) error, progress func(int64)) (blockSum, error) {
 	t := p.Tensor
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
-	for _, b := range []struct {
-		p *[]byte
-		n int64
-	}{{buf, items * inItem}, {obuf, items * outItem}} {
-		if int64(cap(*b.p)) < b.n {
-			*b.p = make([]byte, b.n)
-		}
-	}
-	in, out := (*buf)[:items*inItem], (*obuf)[:items*outItem]
+	*buf, *obuf = grow(*buf, items*inItem), grow(*obuf, items*outItem)
+	in, out := *buf, *obuf
 	sum := blockSum{len: n}
 	for off := int64(0); off < n; {
 		if ctx.Err() != nil {
@@ -956,29 +949,9 @@ func streamEnds(t *tensor.Tensor, n int64, why string) error {
 	return nil
 }
 
-// interrupted keeps what is durable for a resumed run (as run.interrupted).
+// interrupted keeps what is durable for a resumed run (keepJournaled).
 func (r *stackRun) interrupted(cause error) error {
-	if !r.journaling {
-		r.w.Abort()
-		return cause
-	}
-	err := r.ck.checkpoint()
-	if err == nil && r.ck.taken == 0 && r.old == nil {
-		// nothing recorded (the run stopped before a block was
-		// finished, or inside its only stream): nothing to keep
-		r.w.Abort()
-		os.Remove(r.jpath)
-		return cause
-	}
-	if rerr := r.w.Release(); err == nil {
-		err = rerr
-	}
-	if err != nil {
-		r.w.Abort()
-		os.Remove(r.jpath)
-		return fmt.Errorf("%w; the partial output could not be kept: %v", cause, err)
-	}
-	return &InterruptedError{Err: cause, Output: r.out, Partial: r.w.TempPath(), Journal: r.jpath, Done: r.ck.recorded, Blocks: r.blocks}
+	return keepJournaled(cause, r.w, r.ck, r.out, r.jpath, r.journaling, r.old != nil, r.blocks)
 }
 
 // commit records the finished state, renames the output into place and

@@ -112,7 +112,7 @@ func cmdInspect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if k == tensor.ExtraDescr && !in.Tensors[i].DType.Type.Valid() {
+			if k == tensor.ExtraDescr && !ts[i].DType.Type.Valid() {
 				continue // the DTYPE column shows it
 			}
 			note = append(note, k+"="+ti.Extra[k])

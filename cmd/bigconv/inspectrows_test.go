@@ -41,17 +41,7 @@ func TestInspectRowsSingle(t *testing.T) {
 	}
 	st := append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)
 	os.WriteFile(p("ms.safetensors"), append(st, make([]byte, 52)...), 0o644)
-	f, err := os.Create(p("r.tfrecord.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = tfgen.WriteTensorRecords(f, "gzip", 7, dtype.Of(dtype.Float32), dtype.Shape{3}, func(int, int64, []byte) {})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	writeGzipRecords(t, p("r.tfrecord.gz"))
 
 	for _, c := range []struct {
 		name, in, rows string
@@ -114,21 +104,27 @@ func TestInspectHelpReads(t *testing.T) {
 	var shards []string
 	for i := range 2 {
 		p := filepath.Join(dir, "r"+string(rune('0'+i))+".tfrecord.gz")
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = tfgen.WriteTensorRecords(f, "gzip", 7, dtype.Of(dtype.Float32), dtype.Shape{3}, func(int, int64, []byte) {})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		writeGzipRecords(t, p)
 		shards = append(shards, p)
 	}
 	code, stdout, stderr := bigconv(t, append([]string{"inspect", "--concat"}, shards...)...)
 	if code != 0 || !strings.Contains(stdout, "(14, 3)") {
 		t.Fatalf("inspect --concat of two gzip shards of 7 records: exit %d, want shape (14, 3):\n%s%s", code, stdout, stderr)
+	}
+}
+
+// writeGzipRecords writes a GZIP TFRecord file of 7 float32 [3] tensors.
+func writeGzipRecords(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tfgen.WriteTensorRecords(f, "gzip", 7, dtype.Of(dtype.Float32), dtype.Shape{3}, func(int, int64, []byte) {})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
