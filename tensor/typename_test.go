@@ -14,7 +14,7 @@ func TestTypeName(t *testing.T) {
 		t    Tensor
 		want string
 	}{
-		{"numpy type", Tensor{DType: dtype.MustParse(">i4"), Extra: map[string]string{ExtraDescr: ">i4"}}, ">i4"},
+		{"numpy type", Tensor{DType: dtype.MustParse(">i4"), Extra: map[string]string{ExtraDescr: "<U3"}}, ">i4"}, // the dtype wins over the descr
 		{"bfloat16", Tensor{DType: dtype.Of(dtype.BFloat16)}, "bfloat16"},
 		{"bytes", Tensor{DType: dtype.BytesOf(3)}, "|S3"},
 		{"npy unicode", Tensor{Extra: map[string]string{ExtraDescr: "<U3"}}, "<U3"},

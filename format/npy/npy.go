@@ -86,6 +86,6 @@ func Describe(h *npyhdr.Header, off int64, file, name string) *tensor.Tensor {
 		File:        file,
 		Offset:      off + h.DataOffset,
 		Unsupported: h.Unsupported,
-		Extra:       map[string]string{"descr": h.Descr, "version": string('0'+h.Major) + "." + string('0'+h.Minor)},
+		Extra:       map[string]string{tensor.ExtraDescr: h.Descr, "version": string('0'+h.Major) + "." + string('0'+h.Minor)},
 	}
 }

@@ -47,6 +47,10 @@ type classified struct {
 type opener struct {
 	src format.Source
 	ext map[string]*extFile
+	// dirs are the resolved directories external data may lie in
+	// (confined), worked out on first use
+	dirs     []string
+	dirsDone bool
 }
 
 // extFile is an external data file, opened once per location.
@@ -659,12 +663,20 @@ func (o *opener) opened(r io.ReaderAt, full, location, name string, at int64) er
 // snapshots/REV/model.onnx and its data file to blobs/, a layout
 // onnxruntime accepts for the same reason.
 func (o *opener) confined(target, location, name string, at int64) error {
-	dirs := []string{filepath.Dir(o.src.Name)}
-	if model, err := resolve(o.src.Name); err == nil {
-		dirs = append(dirs, filepath.Dir(model))
+	if !o.dirsDone {
+		o.dirsDone = true
+		ds := []string{filepath.Dir(o.src.Name)}
+		if model, err := resolve(o.src.Name); err == nil {
+			ds = append(ds, filepath.Dir(model))
+		}
+		for _, d := range ds {
+			if rd, err := resolve(d); err == nil {
+				o.dirs = append(o.dirs, rd)
+			}
+		}
 	}
-	for _, d := range dirs {
-		if rd, err := resolve(d); err == nil && inside(rd, target) {
+	for _, d := range o.dirs {
+		if inside(d, target) {
 			return nil
 		}
 	}

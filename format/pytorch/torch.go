@@ -358,8 +358,8 @@ func (u *unpickler) rebuild(g *pyGlobal, args pyTuple) (any, error) {
 	}
 	// the tensor, its size and stride (at most maxRank each), and
 	// messages if they are malformed (below)
-	rank := int64(min(max(seqLen(args[2]), seqLen(args[3])), maxRank))
-	if err := u.b.charge(sizeOf[tensorVal]() + 2*allocSize(8*rank)); err != nil {
+	n := max(seqLen(args[2]), seqLen(args[3]))
+	if err := u.b.charge(sizeOf[tensorVal]() + 2*allocSize(8*int64(min(n, maxRank)))); err != nil {
 		return nil, err
 	}
 	t := &tensorVal{st: st, dt: st.st.dt, dtName: st.typeName}
@@ -369,7 +369,7 @@ func (u *unpickler) rebuild(g *pyGlobal, args pyTuple) (any, error) {
 	} else {
 		bad = append(bad, "storage_offset "+repr(args[1], 40))
 	}
-	if n := max(seqLen(args[2]), seqLen(args[3])); n > maxRank {
+	if n > maxRank {
 		bad = append(bad, fmt.Sprintf("%d dimensions, more than NumPy's %d", n, maxRank))
 	} else {
 		var err1, err2 string

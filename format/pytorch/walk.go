@@ -270,9 +270,6 @@ func (w *walker) tensor(tv *tensorVal, name string) error {
 	if st.bigEnd {
 		t.DType.BigEndian = t.DType.Type.Size() > 1
 	}
-	if len(tv.size) > maxRank {
-		return corrupt(st.off, "%d dimensions, more than NumPy's %d", len(tv.size), maxRank)
-	}
 	elems, err := dtype.Shape(tv.size).NumElements()
 	if err != nil {
 		return corrupt(st.off, "size %v: %v", tv.size, err)

@@ -19,10 +19,10 @@
 // end of the file. Anything else is tensor.ErrCorrupt.
 //
 // Every dtype of the format is recognised (its size checked): BOOL, U8,
-// I8, I16, U16, I32, U32, I64, U64, F16, F32, F64, C64, BF16, F8_E5M2 and
-// F8_E4M3 (torch's float8_e4m3fn) are converted; F8_E8M0, F8_E4M3FNUZ,
-// F8_E5M2FNUZ, F6_E2M3, F6_E3M2 and F4, which have no bigconv (or NumPy)
-// type, and dtype names the format did not know when this was written are
+// I8, I16, U16, I32, U32, I64, U64, F16, F32, F64, C64, BF16, F8_E5M2,
+// F8_E4M3 (torch's float8_e4m3fn), F8_E4M3FNUZ and F8_E5M2FNUZ are
+// converted; F8_E8M0, F6_E2M3, F6_E3M2 and F4, which have no bigconv (or
+// NumPy) type, and dtype names the format did not know when this was written are
 // listed with Tensor.Unsupported set, so that inspect shows them and a
 // whole-file conversion skips them with the reason.
 //
