@@ -117,6 +117,13 @@ type Options struct {
 	// times, header hashes) as the caller sees them; a resumed run
 	// refuses when it differs. Run adds a hash of the data's edges.
 	Identity string
+	// PartsAtOnce lets the parts of one conversion (RunPart,
+	// RunPartStack) that run on the same CPUs of one host convert at
+	// the same time. By default they take turns (part.Turn): each
+	// converts with all its workers while the others wait, and makes
+	// its bytes durable while the next converts. It is no part of a
+	// part's identity: parts may mix the two.
+	PartsAtOnce bool
 }
 
 // WriteMode is how converted blocks reach the output file.

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -52,6 +53,9 @@ type PartResult struct {
 	// Resumed counts the chunks an earlier, killed run of this part had
 	// made durable, which this run did not redo.
 	Resumed int
+	// Waited is how long the part waited for its turns on this host's
+	// CPUs (Options.PartsAtOnce).
+	Waited time.Duration
 	// NothingToDo: OUTPUT had been committed by an earlier run of these
 	// parts before this one started.
 	NothingToDo bool
@@ -259,13 +263,18 @@ func (f *partFile) p() *Plan          { return f.segs[0].p }
 // given (every part decides alike: it depends on the input alone),
 // else the run's.
 func (pr *partRun) blockSize(p *Plan) int64 {
-	if pr.copyBlocks {
-		r := &run{p: p, opt: pr.opt.Options, verifyCRC: p.Tensor.CRC32C != nil && !pr.opt.NoVerify}
-		if f, _ := r.copyRange(); f != nil {
-			return CopyBlockSize
-		}
+	if pr.copyBlocks && kernelCopy(p, pr.opt.Options) {
+		return CopyBlockSize
 	}
 	return pr.opt.BlockSize
+}
+
+// kernelCopy reports whether p is a plain copy of a file range with
+// nothing to verify, which the kernel does (copy_file_range).
+func kernelCopy(p *Plan, opt Options) bool {
+	r := &run{p: p, opt: opt, verifyCRC: p.Tensor.CRC32C != nil && !opt.NoVerify}
+	f, _ := r.copyRange()
+	return f != nil
 }
 
 // errOnePassPart refuses a one-pass input (a stream) in a part run.
@@ -573,10 +582,7 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				pr.res.Resumed++
 			} else {
 				var n int64
-				cxs, n, err = f.write(ctx, w, ch, pr.opt.Options)
-				if err == nil {
-					err = w.Sync()
-				}
+				cxs, n, err = pr.writeChunk(ctx, f, w, ch)
 				pr.res.Bytes += n
 				if err != nil {
 					w.Abort() // closes; the shared file stays
@@ -618,6 +624,41 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 		}
 	}
 	return extra, nil
+}
+
+// writeChunk writes the ranges rs of f (f.write) and makes them durable.
+// Unless PartsAtOnce, a conversion runs in a turn of its own among the
+// parts on this host's CPUs (part.Turn), ended before the fsync so that
+// the next part converts while the disk takes these bytes. A copy the
+// kernel does takes no turn: it is mostly disk work, and measured slower
+// in turns than side by side (docs/distributed.md).
+func (pr *partRun) writeChunk(ctx context.Context, f *partFile, w partOut, rs []part.Range) ([]fileExtra, int64, error) {
+	turn := !pr.opt.PartsAtOnce
+	for _, sg := range f.segs {
+		turn = turn && !kernelCopy(sg.p, pr.opt.Options)
+	}
+	end := func() {}
+	if turn {
+		var waited time.Duration
+		var err error
+		end, waited, err = part.Turn(ctx, pr.out)
+		pr.res.Waited += waited
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if testhook.PartConverting != nil {
+		testhook.PartConverting(pr.sp.Index, true)
+	}
+	cxs, n, err := f.write(ctx, w, rs, pr.opt.Options)
+	if testhook.PartConverting != nil {
+		testhook.PartConverting(pr.sp.Index, false)
+	}
+	end()
+	if err == nil {
+		err = w.Sync()
+	}
+	return cxs, n, err
 }
 
 // join appends what the next chunk of the same file owns.

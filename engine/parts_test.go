@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/engine/part"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -365,5 +367,78 @@ func TestRunPartStackRefusesStreamsFirst(t *testing.T) {
 	}
 	if spy.counted {
 		t.Fatal("the shard's records were counted before --part refused it")
+	}
+}
+
+// TestRunPartTakesTurns: parts of one output started at once on the same
+// CPUs convert one at a time, each in its turn (part.Turn), unless
+// PartsAtOnce; either way the output holds the one-process bytes.
+func TestRunPartTakesTurns(t *testing.T) {
+	defer func() { testhook.PartConverting, testhook.BeforeBlock = nil, nil }()
+	for _, atOnce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("at-once=%v", atOnce), func(t *testing.T) {
+			dir := t.TempDir()
+			opt := engine.InputOptions{Options: engine.Options{DType: dtype.MustParse("<f2"), Casting: dtype.Unsafe,
+				BlockSize: 24 << 10, Workers: 2, PartsAtOnce: atOnce}}
+			in, _ := partInput(1000, false)
+			want := filepath.Join(dir, "want.npy")
+			if _, err := engine.Convert(context.Background(), in.Tensors[0], want, opt.Options); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			active, most, turns := 0, 0, 0
+			testhook.PartConverting = func(_ int, converting bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				if converting {
+					active++
+					turns++
+					most = max(most, active)
+				} else {
+					active--
+				}
+			}
+			// blocks take a while, so that parts started together overlap
+			testhook.BeforeBlock = func(int64, int64) { time.Sleep(2 * time.Millisecond) }
+			const n = 4
+			out := filepath.Join(dir, "out.npy")
+			results := make([]engine.PartResult, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					in, _ := partInput(1000, false)
+					results[i], errs[i] = engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: n})
+				}()
+			}
+			wg.Wait()
+			testhook.PartConverting, testhook.BeforeBlock = nil, nil
+			var waited time.Duration
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("part %d: %v", i, errs[i])
+				}
+				waited += results[i].Waited
+			}
+			if turns != n {
+				t.Fatalf("%d turns for %d parts", turns, n)
+			}
+			switch {
+			case !atOnce && most != 1:
+				t.Fatalf("%d parts converted at once; they should take turns", most)
+			case atOnce && waited != 0:
+				t.Fatalf("parts at once waited %v for turns", waited)
+			}
+			a, _ := os.ReadFile(out)
+			b, _ := os.ReadFile(want)
+			if !bytes.Equal(a, b) {
+				t.Fatal("parts' output differs from one run's")
+			}
+			if got := names(t, dir); got != "out.npy,want.npy" {
+				t.Fatalf("left behind: %s", got)
+			}
+		})
 	}
 }

@@ -111,6 +111,7 @@ func cmdConvert(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	checkpoint := fs.String("checkpoint", "", "resume checkpoint interval (each checkpoint an fsync and a journal update): a size of output (e.g. 256MiB) or a time (e.g. 30s); after a kill, --resume redoes at most one interval (default: 10s of work and 1GiB of output, whichever comes later, so a run under 10s takes none)")
 	noSync := fs.Bool("no-sync", false, "scratch output: no fsync at checkpoints or at the end; the output still appears whole under its name, but a power cut (not a kill) may lose it; keeps no resume journal, so an interrupted run keeps nothing and --resume is refused")
 	partFlag := fs.String("part", "", "run part I/N of the conversion (N processes run the same command, each with its I; the last to finish puts OUTPUT in place); 'auto' takes I and N from a Slurm job array or a Kubernetes Indexed Job (with --parts)")
+	atOnce := fs.Bool("parts-at-once", false, "with --part: convert at the same time as the other parts on this host's CPUs (by default parts sharing the same CPUs take turns, each converting with all of them, since side by side they only share them)")
 	partsFlag := fs.Int("parts", 0, "the number of parts, with --part auto under a Kubernetes Indexed Job (its completions); checked against Slurm's count")
 	replace := fs.Bool("replace", false, "remove an existing OUTPUT .npy before writing the new one, so that a replacement needs room for one copy, not two; if the run then fails, the old output is gone (never the default: without it OUTPUT stays whole until the new one is complete)")
 	force := fs.Bool("force", false, "write into an existing non-empty OUTPUT directory that bigconv did not make (adds the .npy files and manifest.json; a directory bigconv made is replaced whole without it)")
@@ -179,6 +180,7 @@ Flags:`)
 		return usageError{errors.New("--resume and --no-sync exclude each other: a run without fsync keeps no journal and continues none (drop --no-sync to resume)")}
 	}
 	eopt.Resume, eopt.Restart, eopt.Replace, eopt.NoSync = *resume, *restart, *replace, *noSync
+	eopt.PartsAtOnce = *atOnce
 	if eopt.Write, err = engine.ParseWriteMode(*writeMode); err != nil {
 		return usageError{fmt.Errorf("--write: %v", err)}
 	}
@@ -222,6 +224,8 @@ Flags:`)
 		if *noSync {
 			return usageError{errors.New("--part: parts record themselves done only once their bytes are durable; --no-sync does not apply")}
 		}
+	} else if *atOnce {
+		return usageError{errors.New("--parts-at-once applies to --part runs only")}
 	}
 
 	fopt.Stdin = stdin

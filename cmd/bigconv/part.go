@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/engine/part"
@@ -61,7 +62,11 @@ func reportPart(res engine.PartResult, out string, sp part.Spec, stderr io.Write
 		if res.Resumed > 0 {
 			resumed = fmt.Sprintf(" (continued: %d chunk(s) an interrupted run of this part had written were kept)", res.Resumed)
 		}
-		fmt.Fprintf(stderr, "bigconv: part %s of %s: wrote %d bytes in %d range(s)%s\n", sp, out, res.Bytes, len(res.Ranges), resumed)
+		waited := ""
+		if res.Waited >= 100*time.Millisecond {
+			waited = fmt.Sprintf("; waited %s for other parts on this host's CPUs to take their turns", res.Waited.Round(100*time.Millisecond))
+		}
+		fmt.Fprintf(stderr, "bigconv: part %s of %s: wrote %d bytes in %d range(s)%s%s\n", sp, out, res.Bytes, len(res.Ranges), resumed, waited)
 	}
 	switch {
 	case res.Committed && res.Summary != nil:

@@ -20,6 +20,10 @@ var AfterCommit func()
 // of total.
 var BeforeBlock func(i, total int64)
 
+// PartConverting, when set, is called when part index of a parts run
+// starts converting a chunk (true) and when it stops (false).
+var PartConverting func(index int, converting bool)
+
 // Fsync, when set, is called after each fsync bigconv issues for an
 // output (what names the file or directory synced), so tests can count
 // them: a short run takes no checkpoint fsyncs, and --no-sync none.
