@@ -536,9 +536,11 @@ func (pr *partRun) run(ctx context.Context) (PartResult, error) {
 	return pr.res, err
 }
 
-// write writes this part's ranges, file by file, in chunks: after each
-// chunk the file is made durable and the part's journal records it, so
-// that a part killed halfway continues from its last chunk when rerun.
+// write writes this part's ranges, file by file, in chunks of
+// CheckpointBytes: at the checkpoint cadence (and at the end of each
+// file) the file is made durable and the part's journal records the
+// chunks written, so that a part killed halfway continues from its last
+// checkpoint when rerun.
 func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	var extra partExtra
 	jpath := part.MarkerPath(pr.out, pr.sp) + ".journal"
@@ -549,6 +551,12 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	// the chunks are numbered, so their size is part of what a journal
 	// must match
 	jr := readPartJournal(jpath, fmt.Sprintf("%s chunk=%d", pr.identity, chunk))
+	// Chunks are checkpointed (fsync, then the journal) at the cadence of
+	// a one-process run: once CheckpointEvery has passed since the last
+	// checkpoint (by default 10 s, so a part done sooner takes none
+	// before its marker), and at the end of each file.
+	_, every := pr.opt.cadence()
+	lastSync := time.Now()
 	var oldSums mmapnpz.Sums // an archive's CRC-32 ranges of the chunks kept
 	if jr.Sums != nil {
 		oldSums = *jr.Sums
@@ -572,6 +580,7 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 			fxs[k] = fileExtra{File: fi, Seg: k}
 		}
 		chs := chunks(rs, chunk)
+		unsynced := false // chunks written since the file's last fsync
 		for ci, ch := range chs {
 			key := fmt.Sprintf("%d/%d", fi, ci)
 			// the part's marker follows its last chunk at once: no
@@ -582,7 +591,8 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				pr.res.Resumed++
 			} else {
 				var n int64
-				cxs, n, err = pr.writeChunk(ctx, f, w, ch)
+				durable := ci == len(chs)-1 || every <= 0 || time.Since(lastSync) >= every
+				cxs, n, err = pr.writeChunk(ctx, f, w, ch, durable)
 				pr.res.Bytes += n
 				if err != nil {
 					w.Abort() // closes; the shared file stays
@@ -592,10 +602,14 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				if s := w.sums(); s != nil {
 					jr.Sums = mergeSums(oldSums, *s)
 				}
-				if !last {
-					if err := jr.write(jpath); err != nil {
-						w.Abort()
-						return extra, err
+				unsynced = !durable
+				if durable {
+					lastSync = time.Now()
+					if !last {
+						if err := jr.write(jpath); err != nil {
+							w.Abort()
+							return extra, err
+						}
 					}
 				}
 			}
@@ -604,6 +618,12 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 					return extra, fmt.Errorf("engine: part journal %s names segment %d of %d", jpath, cx.Seg, len(fxs))
 				}
 				fxs[cx.Seg].join(cx)
+			}
+		}
+		if unsynced { // the file's last chunk was kept from a killed run
+			if err := w.Sync(); err != nil {
+				w.Abort()
+				return extra, err
 			}
 		}
 		if s := w.sums(); s != nil {
@@ -626,13 +646,14 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	return extra, nil
 }
 
-// writeChunk writes the ranges rs of f (f.write) and makes them durable.
+// writeChunk writes the ranges rs of f (f.write) and, if durable, makes
+// them so.
 // Unless PartsAtOnce, a conversion runs in a turn of its own among the
 // parts on this host's CPUs (part.Turn), ended before the fsync so that
 // the next part converts while the disk takes these bytes. A copy the
 // kernel does takes no turn: it is mostly disk work, and measured slower
 // in turns than side by side (docs/distributed.md).
-func (pr *partRun) writeChunk(ctx context.Context, f *partFile, w partOut, rs []part.Range) ([]fileExtra, int64, error) {
+func (pr *partRun) writeChunk(ctx context.Context, f *partFile, w partOut, rs []part.Range, durable bool) ([]fileExtra, int64, error) {
 	turn := !pr.opt.PartsAtOnce
 	for _, sg := range f.segs {
 		turn = turn && !kernelCopy(sg.p, pr.opt.Options)
@@ -655,7 +676,7 @@ func (pr *partRun) writeChunk(ctx context.Context, f *partFile, w partOut, rs []
 		testhook.PartConverting(pr.sp.Index, false)
 	}
 	end()
-	if err == nil {
+	if err == nil && durable {
 		err = w.Sync()
 	}
 	return cxs, n, err

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -438,6 +439,50 @@ func TestRunPartTakesTurns(t *testing.T) {
 			}
 			if got := names(t, dir); got != "out.npy,want.npy" {
 				t.Fatalf("left behind: %s", got)
+			}
+		})
+	}
+}
+
+// TestRunPartCheckpointCadence: a part checkpoints (fsync of the shared
+// file, then its journal) at the cadence of a one-process run: with a
+// byte interval alone after every chunk, with a time interval too only
+// once that much time has passed — so a part done sooner syncs once,
+// before its marker.
+func TestRunPartCheckpointCadence(t *testing.T) {
+	defer func() { testhook.Fsync = nil }()
+	for _, tc := range []struct {
+		every                 time.Duration
+		wantSyncs, wantJournal int
+	}{
+		{0, 4, 3},         // 74,128 bytes in 4 chunks of 24 KiB; the last chunk's record is the marker
+		{time.Hour, 1, 0}, // no interval passes: one fsync at the end
+	} {
+		t.Run(fmt.Sprint(tc.every), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.npy")
+			opt := engine.InputOptions{Options: engine.Options{DType: dtype.MustParse("<f2"), Casting: dtype.Unsafe,
+				BlockSize: 24 << 10, Workers: 2, CheckpointBytes: 24 << 10, CheckpointEvery: tc.every}}
+			syncs, journal := 0, 0
+			testhook.Fsync = func(what string) {
+				switch {
+				case strings.HasSuffix(what, ".journal"):
+					journal++
+				case strings.HasSuffix(what, "bigconv-partial"):
+					syncs++
+				}
+			}
+			in, data := partInput(1000, false)
+			res, err := engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: 0, Count: 1})
+			testhook.Fsync = nil
+			if err != nil || !res.Committed {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			if syncs != tc.wantSyncs || journal != tc.wantJournal {
+				t.Fatalf("%d fsyncs of the partial file and %d journal writes, want %d and %d", syncs, journal, tc.wantSyncs, tc.wantJournal)
+			}
+			if st, _ := os.Stat(out); st == nil || st.Size() != 128+int64(len(data))/4 {
+				t.Fatalf("output %v", st)
 			}
 		})
 	}
