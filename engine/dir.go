@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/internal/atomicfile"
+	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/mmapnpy"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -410,11 +412,23 @@ func (r *dirRun) writeJournal() error {
 }
 
 // streamTensors converts the tensors not yet written, recording each in
-// the journal as it is finished.
-func (r *dirRun) streamTensors(ctx context.Context) error {
+// the journal once it is durable. A tensor's file is made durable (fsync
+// of the file, then of its directory) by a second goroutine while the
+// next tensor converts: a model of many tensors then keeps the disk busy
+// instead of waiting on each file's fsync in turn.
+func (r *dirRun) streamTensors(ctx context.Context) (err error) {
+	sy := r.startSyncer()
+	defer func() {
+		if serr := sy.wait(); err == nil {
+			err = serr
+		}
+	}()
 	for _, j := range r.jobs {
 		if r.written[j.t.Name] {
 			continue
+		}
+		if err := sy.error(); err != nil {
+			return err
 		}
 		dst := filepath.Join(r.work, filepath.FromSlash(j.file))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -422,8 +436,12 @@ func (r *dirRun) streamTensors(ctx context.Context) error {
 		}
 		opt := r.opt.Options
 		opt.Progress = r.progress(r.done)
+		opt.deferSync = !opt.NoSync
 		start := time.Now()
 		res, err := j.plan.Run(ctx, dst, opt)
+		if err != nil {
+			sy.wait() // the journal then lists every tensor made durable
+		}
 		switch {
 		case err != nil && r.opt.NoSync && ctx.Err() != nil && errors.Is(err, ctx.Err()):
 			return fmt.Errorf("%w; a run without fsync (no-sync) keeps nothing of an interrupted conversion", err)
@@ -441,12 +459,83 @@ func (r *dirRun) streamTensors(ctx context.Context) error {
 		r.done += n
 		r.written[j.t.Name] = true
 		r.event(Event{Kind: Converted, Tensor: j.t, Output: r.finalPath(j.file), Result: res, Elapsed: time.Since(start)})
-		r.journal.Done = append(r.journal.Done, entry(j.t, j.file, res))
-		if err := r.writeJournal(); err != nil {
-			return err
-		}
+		sy.add(dst, entry(j.t, j.file, res))
 	}
 	return nil
+}
+
+// A syncer makes a directory run's finished files durable in the
+// background, in order, and records each in the journal after its fsync.
+type syncer struct {
+	r    *dirRun
+	todo chan syncJob
+	exit chan struct{}
+	mu   sync.Mutex
+	err  error
+}
+
+type syncJob struct {
+	path string
+	e    ManifestEntry
+}
+
+func (r *dirRun) startSyncer() *syncer {
+	sy := &syncer{r: r, todo: make(chan syncJob, len(r.jobs)), exit: make(chan struct{})}
+	go sy.loop()
+	return sy
+}
+
+func (sy *syncer) loop() {
+	defer close(sy.exit)
+	for j := range sy.todo {
+		if sy.error() != nil {
+			continue // drain: nothing more is recorded after a failure
+		}
+		if err := sy.sync(j); err != nil {
+			sy.mu.Lock()
+			sy.err = err
+			sy.mu.Unlock()
+		}
+	}
+}
+
+// sync makes one finished file durable and records it.
+func (sy *syncer) sync(j syncJob) error {
+	if !sy.r.opt.NoSync {
+		f, err := os.Open(j.path)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("engine: fsync %s: %w", j.path, err)
+		}
+		testhook.Fsynced(j.path)
+		mmapnpy.SyncDir(filepath.Dir(j.path))
+	}
+	sy.r.journal.Done = append(sy.r.journal.Done, j.e)
+	return sy.r.writeJournal()
+}
+
+func (sy *syncer) add(path string, e ManifestEntry) { sy.todo <- syncJob{path, e} }
+
+func (sy *syncer) error() error {
+	sy.mu.Lock()
+	defer sy.mu.Unlock()
+	return sy.err
+}
+
+// wait lets the files handed over so far be made durable, then stops the
+// syncer; later calls only return its error.
+func (sy *syncer) wait() error {
+	select {
+	case <-sy.exit:
+	default:
+		close(sy.todo)
+		<-sy.exit
+	}
+	return sy.error()
 }
 
 // progress reports one tensor's bytes as part of the whole input's.

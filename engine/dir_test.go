@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/engine"
 	"github.com/bigconv/bigconv/format"
+	"github.com/bigconv/bigconv/internal/testhook"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -133,5 +135,38 @@ func TestConvertInputShapes(t *testing.T) {
 	// A glob that matches nothing.
 	if _, err := engine.ConvertInput(ctx, memInput("a"), filepath.Join(dir, "y"), engine.InputOptions{Tensors: []string{"z*"}}); !errors.Is(err, format.ErrNoMatch) {
 		t.Fatalf("no match: %v", err)
+	}
+}
+
+// TestConvertDirSyncsBeforeRecording: each tensor's file is fsynced once
+// (in the background, while the next converts) and only then recorded in
+// the journal, so a resumed run never keeps a tensor whose bytes a power
+// cut could have lost.
+func TestConvertDirSyncsBeforeRecording(t *testing.T) {
+	defer func() { testhook.Fsync = nil }()
+	var mu sync.Mutex
+	var seq []string
+	testhook.Fsync = func(what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.HasSuffix(what, ".npy"):
+			seq = append(seq, "file "+filepath.Base(what))
+		case strings.Contains(filepath.Base(what), "journal"):
+			seq = append(seq, "journal")
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := engine.ConvertDir(context.Background(), memInput("a", "b", "c", "d"), out, engine.InputOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testhook.Fsync = nil
+	// the first journal write is the empty one made before converting
+	want := "journal; file a.npy; journal; file b.npy; journal; file c.npy; journal; file d.npy; journal"
+	if got := strings.Join(seq, "; "); got != want {
+		t.Fatalf("fsyncs in order:\n%s\nwant\n%s", got, want)
+	}
+	if got := names(t, out); got != "a.npy,b.npy,c.npy,d.npy,manifest.json" {
+		t.Fatalf("files %s", got)
 	}
 }

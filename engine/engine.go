@@ -124,6 +124,10 @@ type Options struct {
 	// its bytes durable while the next converts. It is no part of a
 	// part's identity: parts may mix the two.
 	PartsAtOnce bool
+
+	// deferSync: the caller (a directory run) fsyncs the committed
+	// file and its directory itself (mmapnpy.Options.DeferSync).
+	deferSync bool
 }
 
 // WriteMode is how converted blocks reach the output file.
@@ -416,7 +420,7 @@ func (r *run) resume() error {
 func (r *run) openOutput() error {
 	var err error
 	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows,
-		Keep: r.old != nil, Replace: r.opt.Replace, NoSync: r.opt.NoSync})
+		Keep: r.old != nil, Replace: r.opt.Replace, NoSync: r.opt.NoSync, DeferSync: r.opt.deferSync})
 	if err != nil {
 		return err
 	}

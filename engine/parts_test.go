@@ -452,7 +452,7 @@ func TestRunPartTakesTurns(t *testing.T) {
 func TestRunPartCheckpointCadence(t *testing.T) {
 	defer func() { testhook.Fsync = nil }()
 	for _, tc := range []struct {
-		every                 time.Duration
+		every                  time.Duration
 		wantSyncs, wantJournal int
 	}{
 		{0, 4, 3},         // 74,128 bytes in 4 chunks of 24 KiB; the last chunk's record is the marker

@@ -81,6 +81,11 @@ type Options struct {
 	// killed process: the page cache survives that) it may be lost or
 	// hold zeros. Sync still syncs when called.
 	NoSync bool
+	// DeferSync makes Commit rename without fsyncing the file or its
+	// directory, for a caller that makes both durable itself later (and
+	// meanwhile writes its next output); unlike NoSync, writeback still
+	// starts as blocks are written, and Release still syncs.
+	DeferSync bool
 }
 
 // NoSpaceError is the error Create (and a growing stream Writer) returns
@@ -568,7 +573,7 @@ func (w *Writer) Commit() error {
 		w.Abort()
 		return err
 	}
-	err := Finish(w.f, w.tmp, w.final, w.opt.NoSync)
+	err := Finish(w.f, w.tmp, w.final, w.opt.NoSync || w.opt.DeferSync)
 	w.f = nil
 	if err != nil {
 		w.Abort()
