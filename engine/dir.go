@@ -2,13 +2,16 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -411,15 +414,15 @@ func (r *dirRun) writeJournal() error {
 	return r.journal.write(r.work)
 }
 
-// streamTensors converts the tensors not yet written, recording each in
-// the journal once it is durable. A tensor's file is made durable (fsync
-// of the file, then of its directory) by a second goroutine while the
-// next tensor converts: a model of many tensors then keeps the disk busy
-// instead of waiting on each file's fsync in turn.
+// streamTensors converts the tensors not yet written, recording them in
+// the journal once durable. A tensor's file is made durable by a second
+// goroutine (the syncer) while the next tensor converts: a model of many
+// tensors then keeps the disk busy instead of waiting on each file's
+// fsync in turn.
 func (r *dirRun) streamTensors(ctx context.Context) (err error) {
 	sy := r.startSyncer()
 	defer func() {
-		if serr := sy.wait(); err == nil {
+		if serr := sy.wait(err != nil); err == nil {
 			err = serr
 		}
 	}()
@@ -440,7 +443,7 @@ func (r *dirRun) streamTensors(ctx context.Context) (err error) {
 		start := time.Now()
 		res, err := j.plan.Run(ctx, dst, opt)
 		if err != nil {
-			sy.wait() // the journal then lists every tensor made durable
+			sy.wait(true) // the journal then lists every tensor made durable
 		}
 		switch {
 		case err != nil && r.opt.NoSync && ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -465,13 +468,19 @@ func (r *dirRun) streamTensors(ctx context.Context) (err error) {
 }
 
 // A syncer makes a directory run's finished files durable in the
-// background, in order, and records each in the journal after its fsync.
+// background, in order, and records them in the journal at the
+// checkpoint cadence (Options.CheckpointEvery, 10 s by default) once
+// they and their directories are fsynced: a run of many small tensors
+// then takes one journal write per interval instead of one per tensor.
 type syncer struct {
-	r    *dirRun
-	todo chan syncJob
-	exit chan struct{}
-	mu   sync.Mutex
-	err  error
+	r     *dirRun
+	todo  chan syncJob
+	exit  chan struct{}
+	every time.Duration
+	last  time.Time       // the last journal write
+	dirs  map[string]bool // directories with names not yet fsynced
+	mu    sync.Mutex
+	err   error
 }
 
 type syncJob struct {
@@ -480,7 +489,9 @@ type syncJob struct {
 }
 
 func (r *dirRun) startSyncer() *syncer {
-	sy := &syncer{r: r, todo: make(chan syncJob, len(r.jobs)), exit: make(chan struct{})}
+	_, every := r.opt.cadence()
+	sy := &syncer{r: r, todo: make(chan syncJob, len(r.jobs)), exit: make(chan struct{}), every: every,
+		last: time.Now(), dirs: map[string]bool{}}
 	go sy.loop()
 	return sy
 }
@@ -491,15 +502,20 @@ func (sy *syncer) loop() {
 		if sy.error() != nil {
 			continue // drain: nothing more is recorded after a failure
 		}
-		if err := sy.sync(j); err != nil {
-			sy.mu.Lock()
-			sy.err = err
-			sy.mu.Unlock()
-		}
+		sy.fail(sy.sync(j))
 	}
 }
 
-// sync makes one finished file durable and records it.
+func (sy *syncer) fail(err error) {
+	if err != nil {
+		sy.mu.Lock()
+		sy.err = cmp.Or(sy.err, err)
+		sy.mu.Unlock()
+	}
+}
+
+// sync makes one finished file durable and, when a checkpoint is due,
+// records it and those before it.
 func (sy *syncer) sync(j syncJob) error {
 	if !sy.r.opt.NoSync {
 		f, err := os.Open(j.path)
@@ -512,10 +528,28 @@ func (sy *syncer) sync(j syncJob) error {
 			return fmt.Errorf("engine: fsync %s: %w", j.path, err)
 		}
 		testhook.Fsynced(j.path)
-		mmapnpy.SyncDir(filepath.Dir(j.path))
+		sy.dirs[filepath.Dir(j.path)] = true
 	}
 	sy.r.journal.Done = append(sy.r.journal.Done, j.e)
+	if sy.every > 0 && time.Since(sy.last) < sy.every {
+		return nil
+	}
+	return sy.record()
+}
+
+// record fsyncs the directories of the files synced since the last
+// checkpoint and writes the journal.
+func (sy *syncer) record() error {
+	sy.syncDirs()
+	sy.last = time.Now()
 	return sy.r.writeJournal()
+}
+
+func (sy *syncer) syncDirs() {
+	for _, d := range slices.Sorted(maps.Keys(sy.dirs)) {
+		mmapnpy.SyncDir(d)
+	}
+	clear(sy.dirs)
 }
 
 func (sy *syncer) add(path string, e ManifestEntry) { sy.todo <- syncJob{path, e} }
@@ -527,13 +561,23 @@ func (sy *syncer) error() error {
 }
 
 // wait lets the files handed over so far be made durable, then stops the
-// syncer; later calls only return its error.
-func (sy *syncer) wait() error {
+// syncer; with record (an interrupted run) the journal then lists them
+// all, without (the run goes on to its commit, which drops the journal)
+// only their directories are fsynced. Later calls only return its error.
+func (sy *syncer) wait(record bool) error {
 	select {
 	case <-sy.exit:
+		return sy.error()
 	default:
-		close(sy.todo)
-		<-sy.exit
+	}
+	close(sy.todo)
+	<-sy.exit
+	if sy.error() == nil {
+		if record {
+			sy.fail(sy.record())
+		} else {
+			sy.syncDirs()
+		}
 	}
 	return sy.error()
 }

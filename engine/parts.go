@@ -553,10 +553,11 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	jr := readPartJournal(jpath, fmt.Sprintf("%s chunk=%d", pr.identity, chunk))
 	// Chunks are checkpointed (fsync, then the journal) at the cadence of
 	// a one-process run: once CheckpointEvery has passed since the last
-	// checkpoint (by default 10 s, so a part done sooner takes none
-	// before its marker), and at the end of each file.
+	// checkpoint (by default 10 s, so a part done sooner writes no
+	// journal before its marker). Each file is fsynced at its end too,
+	// since the next journal entries are written with another file open.
 	_, every := pr.opt.cadence()
-	lastSync := time.Now()
+	lastCheckpoint := clock()
 	var oldSums mmapnpz.Sums // an archive's CRC-32 ranges of the chunks kept
 	if jr.Sums != nil {
 		oldSums = *jr.Sums
@@ -580,7 +581,6 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 			fxs[k] = fileExtra{File: fi, Seg: k}
 		}
 		chs := chunks(rs, chunk)
-		unsynced := false // chunks written since the file's last fsync
 		for ci, ch := range chs {
 			key := fmt.Sprintf("%d/%d", fi, ci)
 			// the part's marker follows its last chunk at once: no
@@ -591,8 +591,13 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				pr.res.Resumed++
 			} else {
 				var n int64
-				durable := ci == len(chs)-1 || every <= 0 || time.Since(lastSync) >= every
-				cxs, n, err = pr.writeChunk(ctx, f, w, ch, durable)
+				cxs, n, err = pr.writeChunk(ctx, f, w, ch)
+				// decided after the chunk (and its wait for a turn): a
+				// killed part redoes at most one interval and one chunk
+				due := every <= 0 || clock().Sub(lastCheckpoint) >= every
+				if err == nil && (due || ci == len(chs)-1) {
+					err = w.Sync()
+				}
 				pr.res.Bytes += n
 				if err != nil {
 					w.Abort() // closes; the shared file stays
@@ -602,14 +607,11 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 				if s := w.sums(); s != nil {
 					jr.Sums = mergeSums(oldSums, *s)
 				}
-				unsynced = !durable
-				if durable {
-					lastSync = time.Now()
-					if !last {
-						if err := jr.write(jpath); err != nil {
-							w.Abort()
-							return extra, err
-						}
+				if due && !last {
+					lastCheckpoint = clock()
+					if err := jr.write(jpath); err != nil {
+						w.Abort()
+						return extra, err
 					}
 				}
 			}
@@ -618,12 +620,6 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 					return extra, fmt.Errorf("engine: part journal %s names segment %d of %d", jpath, cx.Seg, len(fxs))
 				}
 				fxs[cx.Seg].join(cx)
-			}
-		}
-		if unsynced { // the file's last chunk was kept from a killed run
-			if err := w.Sync(); err != nil {
-				w.Abort()
-				return extra, err
 			}
 		}
 		if s := w.sums(); s != nil {
@@ -646,40 +642,42 @@ func (pr *partRun) write(ctx context.Context) (partExtra, error) {
 	return extra, nil
 }
 
-// writeChunk writes the ranges rs of f (f.write) and, if durable, makes
-// them so.
-// Unless PartsAtOnce, a conversion runs in a turn of its own among the
-// parts on this host's CPUs (part.Turn), ended before the fsync so that
-// the next part converts while the disk takes these bytes. A copy the
-// kernel does takes no turn: it is mostly disk work, and measured slower
-// in turns than side by side (docs/distributed.md).
-func (pr *partRun) writeChunk(ctx context.Context, f *partFile, w partOut, rs []part.Range, durable bool) ([]fileExtra, int64, error) {
-	turn := !pr.opt.PartsAtOnce
-	for _, sg := range f.segs {
-		turn = turn && !kernelCopy(sg.p, pr.opt.Options)
-	}
-	end := func() {}
-	if turn {
-		var waited time.Duration
-		var err error
-		end, waited, err = part.Turn(ctx, pr.out)
+// writeChunk writes the ranges rs of f (f.write). Unless PartsAtOnce, a
+// chunk that converts runs in a turn of its own among the parts on this
+// host's CPUs (part.Turn), ended on return, before the caller's fsync, so
+// that the next part converts while the disk takes these bytes. No turn
+// is taken for a chunk the kernel only copies (copy_file_range: mostly
+// disk work, measured slower in turns, docs/distributed.md), nor by a
+// part with fewer workers than CPUs, which leaves room for others.
+func (pr *partRun) writeChunk(ctx context.Context, f *partFile, w partOut, rs []part.Range) ([]fileExtra, int64, error) {
+	if pr.takesTurns(f, rs) {
+		end, waited, err := part.Turn(ctx, pr.out)
 		pr.res.Waited += waited
 		if err != nil {
 			return nil, 0, err
 		}
+		defer end()
 	}
 	if testhook.PartConverting != nil {
 		testhook.PartConverting(pr.sp.Index, true)
+		defer testhook.PartConverting(pr.sp.Index, false)
 	}
-	cxs, n, err := f.write(ctx, w, rs, pr.opt.Options)
-	if testhook.PartConverting != nil {
-		testhook.PartConverting(pr.sp.Index, false)
+	return f.write(ctx, w, rs, pr.opt.Options)
+}
+
+// takesTurns reports whether converting the ranges rs of f takes a turn.
+func (pr *partRun) takesTurns(f *partFile, rs []part.Range) bool {
+	if pr.opt.PartsAtOnce || cmp.Or(pr.opt.Workers, runtime.GOMAXPROCS(0)) < part.CPUs() {
+		return false
 	}
-	end()
-	if err == nil && durable {
-		err = w.Sync()
+	for _, sg := range f.segs {
+		for _, r := range rs {
+			if max(r.Start, sg.base) < min(r.End, sg.base+sg.elems*sg.item) && !kernelCopy(sg.p, pr.opt.Options) {
+				return true // a segment in these ranges is converted
+			}
+		}
 	}
-	return cxs, n, err
+	return false
 }
 
 // join appends what the next chunk of the same file owns.

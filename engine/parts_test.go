@@ -376,11 +376,21 @@ func TestRunPartStackRefusesStreamsFirst(t *testing.T) {
 // PartsAtOnce; either way the output holds the one-process bytes.
 func TestRunPartTakesTurns(t *testing.T) {
 	defer func() { testhook.PartConverting, testhook.BeforeBlock = nil, nil }()
-	for _, atOnce := range []bool{false, true} {
-		t.Run(fmt.Sprintf("at-once=%v", atOnce), func(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, tc := range []struct {
+		atOnce  bool
+		workers int
+		turns   bool
+	}{
+		{false, part.CPUs(), true},
+		{true, part.CPUs(), false},
+		{false, 1, part.CPUs() == 1}, // fewer workers than CPUs: room for other parts, no turns
+	} {
+		t.Run(fmt.Sprintf("at-once=%v/workers=%d", tc.atOnce, tc.workers), func(t *testing.T) {
 			dir := t.TempDir()
 			opt := engine.InputOptions{Options: engine.Options{DType: dtype.MustParse("<f2"), Casting: dtype.Unsafe,
-				BlockSize: 24 << 10, Workers: 2, PartsAtOnce: atOnce}}
+				BlockSize: 24 << 10, Workers: tc.workers, PartsAtOnce: tc.atOnce}}
 			in, _ := partInput(1000, false)
 			want := filepath.Join(dir, "want.npy")
 			if _, err := engine.Convert(context.Background(), in.Tensors[0], want, opt.Options); err != nil {
@@ -427,10 +437,10 @@ func TestRunPartTakesTurns(t *testing.T) {
 				t.Fatalf("%d turns for %d parts", turns, n)
 			}
 			switch {
-			case !atOnce && most != 1:
+			case tc.turns && most != 1:
 				t.Fatalf("%d parts converted at once; they should take turns", most)
-			case atOnce && waited != 0:
-				t.Fatalf("parts at once waited %v for turns", waited)
+			case !tc.turns && waited != 0:
+				t.Fatalf("parts without turns waited %v for them", waited)
 			}
 			a, _ := os.ReadFile(out)
 			b, _ := os.ReadFile(want)
@@ -439,6 +449,9 @@ func TestRunPartTakesTurns(t *testing.T) {
 			}
 			if got := names(t, dir); got != "out.npy,want.npy" {
 				t.Fatalf("left behind: %s", got)
+			}
+			if locks, _ := filepath.Glob(filepath.Join(tmp, "bigconv-turn-*")); len(locks) > 0 {
+				t.Fatalf("turn locks left behind: %s", locks)
 			}
 		})
 	}
