@@ -48,6 +48,24 @@ func partInput(rows int64, fortran bool) (*format.Input, []byte) {
 	return &format.Input{Format: "mem", Path: "mem.bin", Tensors: []*tensor.Tensor{t}}, data
 }
 
+// partsAtOnce runs the n parts of converting partInput(1000, fortran) to
+// out at once, goroutines standing in for processes.
+func partsAtOnce(n int, out string, opt engine.InputOptions, fortran bool) ([]engine.PartResult, []error) {
+	results := make([]engine.PartResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in, _ := partInput(1000, fortran)
+			results[i], errs[i] = engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: n})
+		}()
+	}
+	wg.Wait()
+	return results, errs
+}
+
 // TestRunPartMatchesOneRun: N parts run at once (goroutines standing in
 // for processes) produce the bytes of a one-process run, commit exactly
 // once, sum the cast's loss counts over parts, verify the checksum over
@@ -65,18 +83,7 @@ func TestRunPartMatchesOneRun(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := filepath.Join(dir, "out.npy")
-				results := make([]engine.PartResult, n)
-				errs := make([]error, n)
-				var wg sync.WaitGroup
-				for i := range n {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						in, _ := partInput(1000, fortran)
-						results[i], errs[i] = engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: n})
-					}()
-				}
-				wg.Wait()
+				results, errs := partsAtOnce(n, out, opt, fortran)
 				commits := 0
 				var bytesWritten int64
 				for i, r := range results {
@@ -413,18 +420,7 @@ func TestRunPartTakesTurns(t *testing.T) {
 			testhook.BeforeBlock = func(int64, int64) { time.Sleep(2 * time.Millisecond) }
 			const n = 4
 			out := filepath.Join(dir, "out.npy")
-			results := make([]engine.PartResult, n)
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					in, _ := partInput(1000, false)
-					results[i], errs[i] = engine.RunPart(context.Background(), in, out, opt, part.Spec{Index: i, Count: n})
-				}()
-			}
-			wg.Wait()
+			results, errs := partsAtOnce(n, out, opt, false)
 			testhook.PartConverting, testhook.BeforeBlock = nil, nil
 			var waited time.Duration
 			for i := range n {
