@@ -229,6 +229,10 @@ func tfrecordCase(dir string, size int64) (*caseDef, error) {
 		Files: []string{in}}, nil
 }
 
+// errTooLarge: a case cannot be made at the size asked for. A run of
+// every case skips it, saying so; a run that names it fails.
+var errTooLarge = errors.New("case cannot be this large")
+
 // onnxCase is an ONNX model whose graph holds 8 float32 initializers in
 // raw_data, converted into a directory of .npy files. Its peer is what a
 // user runs today (peer.py kind "onnx"): onnx.load, then
@@ -237,7 +241,7 @@ func tfrecordCase(dir string, size int64) (*caseDef, error) {
 // 1.5 GiB are refused here.
 func onnxCase(dir string, size int64) (*caseDef, error) {
 	if size > 3<<29 {
-		return nil, fmt.Errorf("--size %d: an inline ONNX model is limited to 2 GiB by protobuf (onnx.load refuses more); use ≤ 1.5GiB", size)
+		return nil, fmt.Errorf("%w: --size %d: an inline ONNX model is limited to 2 GiB by protobuf (onnx.load refuses more); use ≤ 1.5GiB", errTooLarge, size)
 	}
 	const k = 8
 	shape := dtype.Shape{size / (k * 4096), 1024}
@@ -465,6 +469,12 @@ func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, wor
 	for _, cs := range sel {
 		fmt.Fprintf(os.Stderr, "bench: %s: generating %s input\n", cs.name, sizeText)
 		c, err := cs.prep(workDir, size)
+		if errors.Is(err, errTooLarge) && caseList == "" {
+			msg := fmt.Sprintf("%s skipped: %v", cs.name, err)
+			fmt.Fprintln(os.Stderr, "bench:", msg)
+			rep.Skipped = append(rep.Skipped, msg)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %v", cs.name, err)
 		}
