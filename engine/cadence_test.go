@@ -192,14 +192,9 @@ func TestNoSync(t *testing.T) {
 		t.Fatalf("NoSync with Resume: err = %v, want ErrNoSyncResume", err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
+	ctx, cancel, progress := cancelAfter(20)
 	interrupted := opt
-	interrupted.Progress = func(done, total int64) {
-		if calls++; calls == 20 {
-			cancel()
-		}
-	}
+	interrupted.Progress = progress
 	_, err = Convert(ctx, tt, out, interrupted)
 	cancel()
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {

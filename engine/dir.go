@@ -2,16 +2,13 @@ package engine
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -491,7 +488,7 @@ type syncJob struct {
 func (r *dirRun) startSyncer() *syncer {
 	_, every := r.opt.cadence()
 	sy := &syncer{r: r, todo: make(chan syncJob, len(r.jobs)), exit: make(chan struct{}), every: every,
-		last: time.Now(), dirs: map[string]bool{}}
+		last: clock(), dirs: map[string]bool{}}
 	go sy.loop()
 	return sy
 }
@@ -507,10 +504,10 @@ func (sy *syncer) loop() {
 }
 
 func (sy *syncer) fail(err error) {
-	if err != nil {
-		sy.mu.Lock()
-		sy.err = cmp.Or(sy.err, err)
-		sy.mu.Unlock()
+	sy.mu.Lock()
+	defer sy.mu.Unlock()
+	if sy.err == nil {
+		sy.err = err
 	}
 }
 
@@ -531,7 +528,7 @@ func (sy *syncer) sync(j syncJob) error {
 		sy.dirs[filepath.Dir(j.path)] = true
 	}
 	sy.r.journal.Done = append(sy.r.journal.Done, j.e)
-	if sy.every > 0 && time.Since(sy.last) < sy.every {
+	if sy.every > 0 && clock().Sub(sy.last) < sy.every {
 		return nil
 	}
 	return sy.record()
@@ -541,12 +538,12 @@ func (sy *syncer) sync(j syncJob) error {
 // checkpoint and writes the journal.
 func (sy *syncer) record() error {
 	sy.syncDirs()
-	sy.last = time.Now()
+	sy.last = clock()
 	return sy.r.writeJournal()
 }
 
 func (sy *syncer) syncDirs() {
-	for _, d := range slices.Sorted(maps.Keys(sy.dirs)) {
+	for d := range sy.dirs {
 		mmapnpy.SyncDir(d)
 	}
 	clear(sy.dirs)

@@ -103,32 +103,35 @@ func TestCastRefusedNamesFlag(t *testing.T) {
 func TestCancelWithoutJournalLeavesNothing(t *testing.T) {
 	tt, _ := f64Tensor(1 << 16)
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
+	ctx, cancel, progress := cancelAfter(10)
+	defer cancel()
 	_, err := Convert(ctx, tt, filepath.Join(dir, "o.npy"), Options{BlockSize: 4096, Workers: 2, CheckpointBytes: -1,
-		Progress: func(done, total int64) {
-			if calls++; calls == 10 {
-				cancel()
-			}
-		}})
+		Progress: progress})
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err = %v, want Canceled only", err)
 	}
 	emptyDir(t, dir)
 }
 
+// cancelAfter returns a context and an Options.Progress that cancels it
+// at its nth call (Progress calls are serialised).
+func cancelAfter(n int) (context.Context, context.CancelFunc, func(done, total int64)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	return ctx, cancel, func(int64, int64) {
+		if calls++; calls == n {
+			cancel()
+		}
+	}
+}
+
 // interrupt converts tt to out and cancels after the given number of
 // blocks; the work must be kept.
 func interrupt(t *testing.T, tt *tensor.Tensor, out string, opt Options, after int) *InterruptedError {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel, progress := cancelAfter(after)
 	defer cancel()
-	calls := 0
-	opt.Progress = func(done, total int64) {
-		if calls++; calls == after {
-			cancel()
-		}
-	}
+	opt.Progress = progress
 	_, err := Convert(ctx, tt, out, opt)
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {

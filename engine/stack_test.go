@@ -260,15 +260,10 @@ func TestStackResumeChecksum(t *testing.T) {
 	out := filepath.Join(dir, "o.npy")
 	opt := StackOptions{Options: Options{BlockSize: 4096, Workers: 1, CheckpointBytes: 1}}
 	interruptStack := func(after int) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel, progress := cancelAfter(after)
 		defer cancel()
-		calls := 0
 		o := opt
-		o.Progress = func(done, total int64) {
-			if calls++; calls == after {
-				cancel()
-			}
-		}
+		o.Progress = progress
 		_, err := Stack(ctx, ts, out, o)
 		var ie *InterruptedError
 		if !errors.As(err, &ie) || ie.Done <= 32 || ie.Done >= 64 {
@@ -679,14 +674,10 @@ func TestStackCrashAfterUnusablePartial(t *testing.T) {
 	if _, err := Stack(context.Background(), ts, want, opt); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
+	ctx, cancel, progress := cancelAfter(40)
+	defer cancel()
 	o := opt
-	o.Progress = func(done, total int64) {
-		if calls++; calls == 40 {
-			cancel()
-		}
-	}
+	o.Progress = progress
 	var ie *InterruptedError
 	if _, err := Stack(ctx, ts, out, o); !errors.As(err, &ie) || ie.Done == 0 {
 		t.Fatalf("first run: %v", err)

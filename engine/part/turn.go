@@ -21,7 +21,7 @@ import (
 //
 // Parts that run side by side on the same CPUs gain nothing from each
 // other and lose to the sharing: on our 2-CPU VMs, four int64→float32
-// parts at once spent 61 % more CPU than one process (context switches,
+// parts at once took 61 % more CPU samples (perf) than one process (context switches,
 // caches, the output file's inode lock; docs/distributed.md). Taking
 // turns, each part converts with all its workers while the others wait,
 // and makes its bytes durable after its turn, while the next one
