@@ -31,9 +31,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -146,9 +149,15 @@ const (
 	// WritePwrite converts into a reused buffer and pwrites it; plain
 	// copies of a contiguous file range use copy_file_range.
 	WritePwrite
+	// WriteDirect converts into a reused buffer and pwrites it past the
+	// page cache (O_DIRECT, mmapnpy.Options.Direct), plain copies
+	// included (read into the buffer): the output's pages are never
+	// cached, and the disk takes each block as it is written. A file
+	// system that refuses O_DIRECT gets WritePwrite.
+	WriteDirect
 )
 
-// ParseWriteMode reads "auto", "mmap" or "pwrite".
+// ParseWriteMode reads "auto", "mmap", "pwrite" or "direct".
 func ParseWriteMode(s string) (WriteMode, error) {
 	switch s {
 	case "", "auto":
@@ -157,8 +166,76 @@ func ParseWriteMode(s string) (WriteMode, error) {
 		return WriteMapped, nil
 	case "pwrite":
 		return WritePwrite, nil
+	case "direct":
+		return WriteDirect, nil
 	}
-	return 0, fmt.Errorf("write mode %q: want auto, mmap or pwrite", s)
+	return 0, fmt.Errorf("write mode %q: want auto, mmap, pwrite or direct", s)
+}
+
+// directFrom is the output size from which WriteAuto writes past the
+// page cache (WriteDirect) when the output is to be synced: the
+// kernel's background dirty threshold (vm.dirty_background_bytes, or
+// vm.dirty_background_ratio of MemAvailable), past which it writes
+// dirty pages back while writers keep adding them and then throttles
+// them. Measured (docs/benchmarks.md, session 9): copying 4 GiB and
+// 8 GiB durably through the page cache took 2.5–3× as long as with
+// O_DIRECT on this 24 GiB VM (threshold about 2.3 GiB), 2 GiB was a tie
+// and 1 GiB 10–20 % faster through the page cache. A variable for tests.
+var directFrom = dirtyBackground
+
+// dirtyBackground reads the kernel's background dirty threshold in
+// bytes; it returns math.MaxInt64 when it cannot (never direct).
+func dirtyBackground() int64 {
+	if n := readInt("/proc/sys/vm/dirty_background_bytes"); n > 0 {
+		return n
+	}
+	ratio := readInt("/proc/sys/vm/dirty_background_ratio")
+	avail := memAvailable()
+	if ratio <= 0 || avail <= 0 {
+		return math.MaxInt64
+	}
+	return avail / 100 * ratio
+}
+
+func readInt(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// memAvailable is /proc/meminfo's MemAvailable in bytes, or -1.
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return -1
+}
+
+// writeDirect reports whether an output of outBytes is written past the
+// page cache under opt: WriteDirect asks for it; WriteAuto picks it for
+// a synced output past the background dirty threshold (directFrom).
+func writeDirect(opt Options, outBytes int64) bool {
+	switch opt.Write {
+	case WriteDirect:
+		return true
+	case WriteAuto:
+		return !opt.NoSync && !opt.FlushWindows && outBytes >= directFrom()
+	}
+	return false
 }
 
 // CopyBlockSize is the block size of a plain copy the kernel makes
@@ -185,6 +262,28 @@ const MemoryBudget = 32 << 20
 func DefaultBlockSize(workers int) int64 {
 	bs := int64(MemoryBudget) / int64(2*max(workers, 1))
 	return min(max(bs, 1<<20), 8<<20)
+}
+
+// DirectMemoryBudget is the memory the block size of a run that writes
+// past the page cache (WriteDirect) aims to stay within, every worker's
+// input and output buffers together. It is larger than MemoryBudget
+// because each worker's output buffer is what the disk has in flight:
+// an 8 GiB copy in two workers' blocks of 8 MiB took 7.7–9.4 s, of 32 MiB
+// 6.7–7.1 s, of 64 MiB 6.3–6.5 s (docs/benchmarks.md, session 9), and
+// peak RSS is to stay under 64 MiB.
+const DirectMemoryBudget = 48 << 20
+
+// directBlockSize shares DirectMemoryBudget out among workers, each
+// holding an input buffer of inItem-sized items and an output buffer of
+// outItem-sized ones (only the output for a copy, noCast), as the
+// slicer counts a block: in bytes of the larger item.
+func directBlockSize(workers, inItem, outItem int, noCast bool) int64 {
+	per := int64(DirectMemoryBudget) / int64(max(workers, 1))
+	if noCast {
+		return max(per, 1<<20) &^ (mmapnpy.DirectAlign - 1)
+	}
+	big := max(inItem, outItem, 1)
+	return max(per*int64(big)/int64(max(inItem+outItem, 1)), 1<<20) &^ (mmapnpy.DirectAlign - 1)
 }
 
 // Plan is a resolved conversion: source and target types, and the kernel.
@@ -252,6 +351,9 @@ type Result struct {
 	// fsync and a journal update), the one before the final rename
 	// included.
 	Checkpoints int
+	// DirectBytes is how many output bytes were written past the page
+	// cache (WriteDirect).
+	DirectBytes int64
 }
 
 // Convert writes tensor t to a .npy file at out.
@@ -319,6 +421,7 @@ type run struct {
 	journaling  bool
 	leftJournal bool // a journal was found beside the output
 	verifyCRC   bool
+	direct      bool     // write past the page cache (writeDirect)
 	old         *journal // the interrupted run's journal, if continued
 	sl          *slicer.Slicer
 	jr          *journal // this run's journal (nil without journaling)
@@ -335,6 +438,11 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
 	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
+	outBytes, err := t.Shape.NumBytes(p.To.Size())
+	if err != nil {
+		return nil, err
+	}
+	r.direct = writeDirect(opt, outBytes)
 	if f, _ := r.copyRange(); f != nil && sameFS(f, filepath.Dir(out)) {
 		// A plain copy the kernel makes: large blocks, and one stream
 		// unless workers are asked for (CopyBlockSize).
@@ -345,15 +453,13 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 			r.bs = CopyBlockSize
 		}
 	}
+	if r.bs <= 0 && r.direct {
+		r.bs = directBlockSize(r.workers, p.From.Size(), p.To.Size(), p.noCast)
+	}
 	if r.bs <= 0 {
 		r.bs = DefaultBlockSize(r.workers)
 	}
-	var err error
 	if r.inBytes, err = t.Shape.NumBytes(p.From.Size()); err != nil {
-		return nil, err
-	}
-	outBytes, err := t.Shape.NumBytes(p.To.Size())
-	if err != nil {
 		return nil, err
 	}
 	if opt.NoSync && opt.Resume {
@@ -420,7 +526,7 @@ func (r *run) resume() error {
 func (r *run) openOutput() error {
 	var err error
 	r.w, err = mmapnpy.Create(r.out, r.p.To, r.p.Tensor.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows,
-		Keep: r.old != nil, Replace: r.opt.Replace, NoSync: r.opt.NoSync, DeferSync: r.opt.deferSync})
+		Keep: r.old != nil, Replace: r.opt.Replace, NoSync: r.opt.NoSync, DeferSync: r.opt.deferSync, Direct: r.direct})
 	if err != nil {
 		return err
 	}
@@ -467,7 +573,7 @@ func (r *run) streamBlocks(ctx context.Context) error {
 	}
 	pool.noRange.Store(refuseCopyRange)
 	pool.mode = r.opt.Write
-	if pool.mode == WriteAuto {
+	if pool.mode == WriteAuto || pool.mode == WriteDirect {
 		// pwrite in 1 MiB pieces (mmapnpy.WriteAt) measured fastest for
 		// every case, widening casts and plain copies included, once
 		// the pieces were small; a plain copy of a file range uses
@@ -496,10 +602,11 @@ func (r *run) streamBlocks(ctx context.Context) error {
 
 // copyRange is the file and offset the kernel can copy the tensor from
 // (copy_file_range): same dtype, one contiguous range of a file, nothing
-// to verify, mapped windows not asked for.
+// to verify, neither mapped windows nor direct writes (which the kernel's
+// copy would bypass) asked for.
 func (r *run) copyRange() (*os.File, int64) {
 	t := r.p.Tensor
-	if !r.p.copyOK || r.verifyCRC || !t.Contiguous || r.opt.Write == WriteMapped {
+	if !r.p.copyOK || r.verifyCRC || !t.Contiguous || r.opt.Write == WriteMapped || r.direct {
 		return nil, 0
 	}
 	if sr, ok := t.Data.(*io.SectionReader); ok {
@@ -584,7 +691,7 @@ func (r *run) verify() error {
 // place and drops the journal.
 func (r *run) commit() error {
 	err := commitJournaled(r.w, r.ck, r.jpath, r.journaling, r.old != nil)
-	r.res.Checkpoints = r.ck.taken
+	r.res.Checkpoints, r.res.DirectBytes = r.ck.taken, r.w.DirectBytes()
 	return err
 }
 
@@ -683,7 +790,7 @@ func (bp *blockPool) work() {
 // worker holds one worker's buffers.
 type worker struct {
 	pool      *blockPool
-	buf, obuf []byte
+	buf, oraw []byte // oraw: the output buffer's memory (mmapnpy.Writer.Buffer)
 }
 
 // write converts block i into the output by the pool's write mode.
@@ -706,13 +813,14 @@ func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
 	case bp.rangeSrc != nil: // copy_file_range turned out unavailable
 		return w.copyPieces(b, sum)
 	case bp.mode == WritePwrite:
-		if w.obuf == nil {
-			w.obuf = make([]byte, bp.sl.MaxElems()*outItem)
+		if w.oraw == nil {
+			w.oraw = make([]byte, bp.sl.MaxElems()*outItem+mmapnpy.DirectAlign)
 		}
-		if err := w.fill(b, w.obuf[:n], sum); err != nil {
+		obuf := bp.w.Buffer(&w.oraw, off, n)
+		if err := w.fill(b, obuf, sum); err != nil {
 			return err
 		}
-		return bp.w.WriteAt(w.obuf[:n], off)
+		return bp.w.WriteAt(obuf, off)
 	}
 	return bp.w.Write(off, n, func(dst []byte) error { return w.fill(b, dst, sum) })
 }

@@ -394,6 +394,7 @@ type stackRun struct {
 	out, jpath  string
 	workers     int
 	bs          int64
+	direct      bool // write past the page cache (writeDirect)
 	journaling  bool
 	leftJournal bool // a journal was found beside the output
 	segs        []*stackSeg
@@ -465,12 +466,21 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
-	if r.bs <= 0 {
-		r.bs = DefaultBlockSize(r.workers)
-	}
 	outBytes, err := sp.Shape.NumBytes(sp.To.Size())
 	if err != nil {
 		return nil, err
+	}
+	r.direct = writeDirect(opt, outBytes)
+	if r.bs <= 0 && r.direct {
+		inItem := 1
+		for _, s := range sp.Segments {
+			inItem = max(inItem, s.Plan.From.Size())
+		}
+		// every worker holds an input and an output buffer, copies too
+		r.bs = directBlockSize(r.workers, inItem, sp.To.Size(), false)
+	}
+	if r.bs <= 0 {
+		r.bs = DefaultBlockSize(r.workers)
 	}
 	for _, s := range sp.Segments {
 		n, err := s.Plan.Tensor.Shape.NumBytes(s.Plan.From.Size())
@@ -479,7 +489,9 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 		}
 		r.inBytes += n
 		seg := &stackSeg{Segment: s, inBytes: n, verify: s.Plan.Tensor.CRC32C != nil && !opt.NoVerify, stream: s.Plan.Tensor.Data == nil}
-		seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
+		if !r.direct {
+			seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
+		}
 		r.segs = append(r.segs, seg)
 	}
 	if opt.NoSync && opt.Resume {
@@ -598,7 +610,7 @@ func summarizeFiles(files []string) string {
 func (r *stackRun) openOutput() error {
 	var err error
 	r.w, err = mmapnpy.Create(r.out, r.sp.To, r.sp.Shape, mmapnpy.Options{FlushWindows: r.opt.FlushWindows, Keep: r.old != nil, Replace: r.opt.Replace,
-		NoSync: r.opt.NoSync})
+		NoSync: r.opt.NoSync, Direct: r.direct})
 	if err != nil {
 		return err
 	}
@@ -720,7 +732,7 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 			defer wg.Done()
 			w := &stackWorker{r: r, buf: make([]byte, maxIn)}
 			if r.opt.Write != WriteMapped {
-				w.obuf = make([]byte, maxOut)
+				w.obuf = make([]byte, maxOut+mmapnpy.DirectAlign)
 			}
 			for {
 				g := next.Add(1) - 1
@@ -844,8 +856,11 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	}
 	if w.obuf == nil {
 		err = w.r.w.Write(off, n, fill)
-	} else if err = fill(w.obuf[:n]); err == nil {
-		err = w.r.w.WriteAt(w.obuf[:n], off)
+	} else {
+		obuf := w.r.w.Buffer(&w.obuf, off, n)
+		if err = fill(obuf); err == nil {
+			err = w.r.w.WriteAt(obuf, off)
+		}
 	}
 	if err != nil {
 		t := s.Plan.Tensor
@@ -958,5 +973,7 @@ func (r *stackRun) interrupted(cause error) error {
 // drops the journal (as run.commit).
 func (r *stackRun) commit() error {
 	// a stack records its finished state whenever it journals
-	return commitJournaled(r.w, r.ck, r.jpath, r.journaling, true)
+	err := commitJournaled(r.w, r.ck, r.jpath, r.journaling, true)
+	r.res.DirectBytes = r.w.DirectBytes()
+	return err
 }

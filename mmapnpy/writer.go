@@ -86,6 +86,13 @@ type Options struct {
 	// meanwhile writes its next output); unlike NoSync, writeback still
 	// starts as blocks are written, and Release still syncs.
 	DeferSync bool
+	// Direct makes WriteAt send the DirectAlign-aligned middle of each
+	// write (at least 64 KiB of it) with O_DIRECT, past the page cache,
+	// and the edges through it; WriteBack then has nothing to start.
+	// Sync and Commit still fsync (the disk's own cache). A file system
+	// that refuses O_DIRECT gets page-cache writes (Writer.Direct says
+	// which). Write (mapped windows) and CopyFrom are unaffected.
+	Direct bool
 }
 
 // NoSpaceError is the error Create (and a growing stream Writer) returns
@@ -141,6 +148,8 @@ type Writer struct {
 
 	flOnce sync.Once
 	fl     *flusher // started by the first WriteBack
+
+	dio *direct // Options.Direct: the O_DIRECT descriptor, or nil
 }
 
 // Create starts writing a .npy file at path for an array of dt and shape
@@ -205,6 +214,9 @@ func (w *Writer) open(hdr []byte, total int64) error {
 	if _, err := f.WriteAt(hdr, 0); err != nil {
 		w.Abort()
 		return fmt.Errorf("mmapnpy: write header to %s: %w", w.tmp, err)
+	}
+	if w.opt.Direct {
+		w.openDirect()
 	}
 	return nil
 }
@@ -377,17 +389,27 @@ func (w *Writer) Write(off, n int64, fill func(dst []byte) error) (err error) {
 }
 
 // WriteAt writes p at data offset off with pwrite, without mapping: the
-// other way to fill the output (see Write). For a stream Writer the file
-// grows as needed.
+// other way to fill the output (see Write). With Options.Direct its
+// aligned middle goes past the page cache (Buffer places p so that no
+// copy is needed). For a stream Writer the file grows as needed.
 func (w *Writer) WriteAt(p []byte, off int64) error {
-	n := int64(len(p))
-	if err := w.checkRange(off, n); err != nil {
+	if err := w.checkRange(off, int64(len(p))); err != nil {
 		return err
 	}
-	for len(p) > 0 {
+	if ok, err := w.writeDirect(p, w.hdrLen+off); ok || err != nil {
+		return err
+	}
+	return w.pwrite(p, w.hdrLen+off)
+}
+
+// pwrite writes p at file offset start through the page cache, in
+// pieces of writePiece.
+func (w *Writer) pwrite(p []byte, start int64) error {
+	n := len(p)
+	for off := start; len(p) > 0; {
 		k := min(len(p), writePiece)
-		if _, err := w.f.WriteAt(p[:k], w.hdrLen+off); err != nil {
-			return fmt.Errorf("mmapnpy: write %s at %d (+%d): %w", w.tmp, w.hdrLen+off, n, err)
+		if _, err := w.f.WriteAt(p[:k], off); err != nil {
+			return fmt.Errorf("mmapnpy: write %s at %d (+%d): %w", w.tmp, start, n, err)
 		}
 		p, off = p[k:], off+int64(k)
 	}
@@ -525,7 +547,7 @@ func (w *Writer) Shape() dtype.Shape { return w.shape.Clone() }
 // only the flushing where the system lacks sync_file_range.
 // Safe for concurrent use.
 func (w *Writer) WriteBack(off, n int64) {
-	if n <= 0 || w.opt.NoSync {
+	if n <= 0 || w.opt.NoSync || w.Direct() {
 		return
 	}
 	unix.SyncFileRange(int(w.f.Fd()), w.hdrLen+off, n, unix.SYNC_FILE_RANGE_WRITE)
@@ -573,6 +595,7 @@ func (w *Writer) Commit() error {
 		w.Abort()
 		return err
 	}
+	w.closeDirect()
 	err := Finish(w.f, w.tmp, w.final, w.opt.NoSync || w.opt.DeferSync)
 	w.f = nil
 	if err != nil {
@@ -628,6 +651,7 @@ func (w *Writer) Abort() {
 	}
 	w.done = true
 	w.fl.stop()
+	w.closeDirect()
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
@@ -645,6 +669,7 @@ func (w *Writer) Release() error {
 	}
 	w.done = true
 	ferr := w.fl.stop()
+	w.closeDirect()
 	if w.f == nil {
 		return ferr
 	}
