@@ -423,6 +423,16 @@ func (r *dirRun) streamTensors(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
+	// The directory is one output: past the background dirty threshold
+	// all of it is written past the page cache (writeDirect), even when
+	// each tensor alone is smaller.
+	var outBytes int64
+	for _, j := range r.jobs {
+		if n, err := j.t.Shape.NumBytes(j.plan.To.Size()); err == nil {
+			outBytes += n
+		}
+	}
+	direct := r.opt.Write == WriteAuto && writeDirect(r.opt.Options, outBytes)
 	for _, j := range r.jobs {
 		if r.written[j.t.Name] {
 			continue
@@ -437,6 +447,9 @@ func (r *dirRun) streamTensors(ctx context.Context) (err error) {
 		opt := r.opt.Options
 		opt.Progress = r.progress(r.done)
 		opt.deferSync = !opt.NoSync
+		if direct {
+			opt.Write = WriteDirect
+		}
 		start := time.Now()
 		res, err := j.plan.Run(ctx, dst, opt)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/mmapnpy"
 	"github.com/bigconv/bigconv/tensor"
 )
@@ -180,5 +181,43 @@ func TestStackDirect(t *testing.T) {
 		checkDirect(t, dir, res, true)
 		os.Remove(out)
 		os.Remove(want)
+	}
+}
+
+// TestConvertDirDirect: a directory output is one output to the
+// threshold: two tensors below it, together past it, go direct.
+func TestConvertDirDirect(t *testing.T) {
+	dir := t.TempDir()
+	defer func(f func() int64) { directFrom = f }(directFrom)
+	directFrom = func() int64 { return 6 << 20 }
+	in := &format.Input{Format: "mem", Collection: true, Path: "mem"}
+	for _, name := range []string{"a", "b"} {
+		tt := fileF64Tensor(t, t.TempDir(), 1<<19) // 4 MiB each
+		tt.Name = name
+		in.Tensors = append(in.Tensors, tt)
+	}
+	for _, c := range []struct {
+		name   string
+		opt    Options
+		direct bool
+	}{{"auto", Options{}, true}, {"pwrite", Options{Write: WritePwrite}, false}, {"no-sync", Options{NoSync: true}, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			var results []Result
+			out := filepath.Join(dir, c.name)
+			_, err := ConvertDir(context.Background(), in, out, InputOptions{Options: c.opt, Event: func(e Event) {
+				if e.Kind == Converted {
+					results = append(results, e.Result)
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) != 2 {
+				t.Fatalf("%d tensors converted, want 2", len(results))
+			}
+			for _, res := range results {
+				checkDirect(t, dir, res, c.direct)
+			}
+		})
 	}
 }
