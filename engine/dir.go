@@ -423,7 +423,7 @@ func (r *dirRun) streamTensors(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
-	// The directory is one output: past the background dirty threshold
+	// The directory is one output: past the kernel's dirty limit
 	// all of it is written past the page cache (writeDirect), even when
 	// each tensor alone is smaller.
 	var outBytes int64

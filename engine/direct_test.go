@@ -150,8 +150,8 @@ func TestWriteAutoDirect(t *testing.T) {
 			checkDirect(t, dir, res, c.direct)
 		})
 	}
-	if n := dirtyBackground(); n <= 0 || n == 1<<63-1 {
-		t.Errorf("dirtyBackground() = %d: this Linux's threshold could not be read", n)
+	if n := dirtyLimit(); n <= 0 || n == 1<<63-1 {
+		t.Errorf("dirtyLimit() = %d: this Linux's dirty limit could not be read", n)
 	}
 }
 

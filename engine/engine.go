@@ -174,22 +174,26 @@ func ParseWriteMode(s string) (WriteMode, error) {
 
 // directFrom is the output size from which WriteAuto writes past the
 // page cache (WriteDirect) when the output is to be synced: the
-// kernel's background dirty threshold (vm.dirty_background_bytes, or
-// vm.dirty_background_ratio of MemAvailable), past which it writes
-// dirty pages back while writers keep adding them and then throttles
-// them. Measured (docs/benchmarks.md, session 9): copying 4 GiB and
-// 8 GiB durably through the page cache took 2.5–3× as long as with
-// O_DIRECT on this 24 GiB VM (threshold about 2.3 GiB), 2 GiB was a tie
-// and 1 GiB 10–20 % faster through the page cache. A variable for tests.
-var directFrom = dirtyBackground
+// kernel's dirty limit (vm.dirty_bytes, or vm.dirty_ratio of
+// MemAvailable), past which it throttles writers to the pace of
+// writeback, so that the page cache no longer absorbs the output and
+// only costs the pages' allocation and reclaim. Measured on this 24 GiB
+// VM (limit about 4.6 GiB; docs/benchmarks.md, session 9), same rounds,
+// whole runs: outputs of 8 GiB and more (copies, byte swaps, Fortran,
+// TF checkpoints, TFRecords, a torch file, a stack) took 0.48–0.83× as
+// long written direct as through the page cache, bfloat16 → float32
+// (16 GiB) tied; 4 GiB outputs (narrowing casts of 8 GiB) took
+// 1.18–1.55× as long direct; at 1 GiB a test copy was 10–20 % slower
+// direct. A variable for tests.
+var directFrom = dirtyLimit
 
-// dirtyBackground reads the kernel's background dirty threshold in
-// bytes; it returns math.MaxInt64 when it cannot (never direct).
-func dirtyBackground() int64 {
-	if n := readInt("/proc/sys/vm/dirty_background_bytes"); n > 0 {
+// dirtyLimit reads the kernel's dirty limit in bytes; it returns
+// math.MaxInt64 when it cannot (never direct).
+func dirtyLimit() int64 {
+	if n := readInt("/proc/sys/vm/dirty_bytes"); n > 0 {
 		return n
 	}
-	ratio := readInt("/proc/sys/vm/dirty_background_ratio")
+	ratio := readInt("/proc/sys/vm/dirty_ratio")
 	avail := memAvailable()
 	if ratio <= 0 || avail <= 0 {
 		return math.MaxInt64
@@ -227,7 +231,7 @@ func memAvailable() int64 {
 
 // writeDirect reports whether an output of outBytes is written past the
 // page cache under opt: WriteDirect asks for it; WriteAuto picks it for
-// a synced output past the background dirty threshold (directFrom).
+// a synced output past the kernel's dirty limit (directFrom).
 func writeDirect(opt Options, outBytes int64) bool {
 	switch opt.Write {
 	case WriteDirect:
@@ -272,6 +276,12 @@ func DefaultBlockSize(workers int) int64 {
 // 6.7–7.1 s, of 64 MiB 6.3–6.5 s (docs/benchmarks.md, session 9), and
 // peak RSS is to stay under 64 MiB.
 const DirectMemoryBudget = 48 << 20
+
+// directWorkers is the default number of workers of a run that writes
+// past the page cache: two per CPU, since each waits for the disk to
+// take its block (an 8 GiB copy on two CPUs: 9.2–9.6 s with two
+// workers, 7.9–10.2 s with four, 7.5–9.5 s with eight; same budget).
+func directWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // directBlockSize shares DirectMemoryBudget out among workers, each
 // holding an input buffer of inItem-sized items and an output buffer of
@@ -443,6 +453,9 @@ func (p *Plan) plan(out string, opt Options) (*run, error) {
 		return nil, err
 	}
 	r.direct = writeDirect(opt, outBytes)
+	if r.direct && opt.Workers <= 0 {
+		r.workers = directWorkers()
+	}
 	if f, _ := r.copyRange(); f != nil && sameFS(f, filepath.Dir(out)) {
 		// A plain copy the kernel makes: large blocks, and one stream
 		// unless workers are asked for (CopyBlockSize).

@@ -471,6 +471,9 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 		return nil, err
 	}
 	r.direct = writeDirect(opt, outBytes)
+	if r.direct && opt.Workers <= 0 {
+		r.workers = directWorkers()
+	}
 	if r.bs <= 0 && r.direct {
 		inItem := 1
 		for _, s := range sp.Segments {
