@@ -277,11 +277,20 @@ func DefaultBlockSize(workers int) int64 {
 // peak RSS is to stay under 64 MiB.
 const DirectMemoryBudget = 48 << 20
 
-// directWorkers is the default number of workers of a run that writes
-// past the page cache: two per CPU, since each waits for the disk to
-// take its block (an 8 GiB copy on two CPUs: 9.2–9.6 s with two
-// workers, 7.9–10.2 s with four, 7.5–9.5 s with eight; same budget).
-func directWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
+// workers is the number of workers of a run: Options.Workers, else one
+// per CPU, or two per CPU for a run that writes past the page cache
+// (direct), since each waits for the disk to take its block (an 8 GiB
+// copy on two CPUs: 9.2–9.6 s with two workers, 7.9–10.2 s with four,
+// 7.5–9.5 s with eight; same memory budget).
+func (opt Options) workers(direct bool) int {
+	switch {
+	case opt.Workers > 0:
+		return opt.Workers
+	case direct:
+		return 2 * runtime.GOMAXPROCS(0)
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // directBlockSize shares DirectMemoryBudget out among workers, each
 // holding an input buffer of inItem-sized items and an output buffer of
@@ -443,19 +452,14 @@ type run struct {
 // plan sizes the run: workers, block size, whether to journal.
 func (p *Plan) plan(out string, opt Options) (*run, error) {
 	t := p.Tensor
-	r := &run{p: p, opt: opt, out: out, jpath: JournalPath(out), workers: opt.Workers, bs: opt.BlockSize}
-	if r.workers <= 0 {
-		r.workers = runtime.GOMAXPROCS(0)
-	}
+	r := &run{p: p, opt: opt, out: out, jpath: JournalPath(out), bs: opt.BlockSize}
 	r.verifyCRC = t.CRC32C != nil && !opt.NoVerify
 	outBytes, err := t.Shape.NumBytes(p.To.Size())
 	if err != nil {
 		return nil, err
 	}
 	r.direct = writeDirect(opt, outBytes)
-	if r.direct && opt.Workers <= 0 {
-		r.workers = directWorkers()
-	}
+	r.workers = opt.workers(r.direct)
 	if f, _ := r.copyRange(); f != nil && sameFS(f, filepath.Dir(out)) {
 		// A plain copy the kernel makes: large blocks, and one stream
 		// unless workers are asked for (CopyBlockSize).

@@ -462,18 +462,13 @@ func (f *crcFold) add(i, n int64, s blockSum) (bool, uint32) {
 
 // plan sizes the run.
 func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
-	r := &stackRun{sp: sp, opt: opt, out: out, jpath: JournalPath(out), workers: opt.Workers, bs: opt.BlockSize}
-	if r.workers <= 0 {
-		r.workers = runtime.GOMAXPROCS(0)
-	}
+	r := &stackRun{sp: sp, opt: opt, out: out, jpath: JournalPath(out), bs: opt.BlockSize}
 	outBytes, err := sp.Shape.NumBytes(sp.To.Size())
 	if err != nil {
 		return nil, err
 	}
 	r.direct = writeDirect(opt, outBytes)
-	if r.direct && opt.Workers <= 0 {
-		r.workers = directWorkers()
-	}
+	r.workers = opt.workers(r.direct)
 	if r.bs <= 0 && r.direct {
 		inItem := 1
 		for _, s := range sp.Segments {
