@@ -292,6 +292,17 @@ func (opt Options) workers(direct bool) int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// capWorkers keeps a direct run that resumes with the interrupted run's
+// block size bs (chosen, perhaps, for a kernel copy of 64 MiB blocks)
+// within DirectMemoryBudget, an input and an output buffer per worker,
+// unless Options.Workers asked for a number.
+func (opt Options) capWorkers(workers int, bs int64, direct bool) int {
+	if !direct || opt.Workers > 0 || bs <= 0 {
+		return workers
+	}
+	return int(max(min(int64(workers), DirectMemoryBudget/(2*bs)), 1))
+}
+
 // directBlockSize shares DirectMemoryBudget out among workers, each
 // holding an input buffer of inItem-sized items and an output buffer of
 // outItem-sized ones (only the output for a copy, noCast), as the
@@ -506,6 +517,7 @@ func (r *run) resume() error {
 		}
 		if r.old != nil && r.opt.BlockSize <= 0 {
 			r.bs = r.old.BlockSize // resume with the interrupted run's blocks
+			r.workers = r.opt.capWorkers(r.workers, r.bs, r.direct)
 		}
 	} else if r.leftJournal {
 		// A run without a journal of its own (NoSync) still reports

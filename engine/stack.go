@@ -518,6 +518,7 @@ func (r *stackRun) resume() error {
 		}
 		if r.old != nil && r.opt.BlockSize <= 0 {
 			r.bs = r.old.BlockSize
+			r.workers = r.opt.capWorkers(r.workers, r.bs, r.direct)
 		}
 	} else if r.leftJournal {
 		// A run without a journal of its own (NoSync) still reports
