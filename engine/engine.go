@@ -151,9 +151,10 @@ const (
 	WritePwrite
 	// WriteDirect converts into a reused buffer and pwrites it past the
 	// page cache (O_DIRECT, mmapnpy.Options.Direct), plain copies
-	// included (read into the buffer): the output's pages are never
-	// cached, and the disk takes each block as it is written. A file
-	// system that refuses O_DIRECT gets WritePwrite.
+	// included (read into the buffer): only each block's unaligned edges
+	// are cached, and the disk takes each block as it is written. A file
+	// system that refuses O_DIRECT gets WritePwrite; .npz outputs,
+	// one-pass streams and parts ignore it.
 	WriteDirect
 )
 
@@ -181,8 +182,8 @@ func ParseWriteMode(s string) (WriteMode, error) {
 // VM (limit about 4.6 GiB; docs/benchmarks.md, session 9), same rounds,
 // whole runs: outputs of 8 GiB and more (copies, byte swaps, Fortran,
 // TF checkpoints, TFRecords, a torch file, a stack) took 0.48–0.83× as
-// long written direct as through the page cache, bfloat16 → float32
-// (16 GiB) tied; 4 GiB outputs (narrowing casts of 8 GiB) took
+// long written direct as through the page cache (a later run on the
+// final rule: 0.59–0.93×), bfloat16 → float32 (16 GiB) tied; 4 GiB outputs (narrowing casts of 8 GiB) took
 // 1.18–1.55× as long direct; at 1 GiB a test copy was 10–20 % slower
 // direct. A variable for tests.
 var directFrom = dirtyLimit
@@ -272,9 +273,9 @@ func DefaultBlockSize(workers int) int64 {
 // past the page cache (WriteDirect) aims to stay within, every worker's
 // input and output buffers together. It is larger than MemoryBudget
 // because each worker's output buffer is what the disk has in flight:
-// an 8 GiB copy in two workers' blocks of 8 MiB took 7.7–9.4 s, of 32 MiB
-// 6.7–7.1 s, of 64 MiB 6.3–6.5 s (docs/benchmarks.md, session 9), and
-// peak RSS is to stay under 64 MiB.
+// an 8 GiB copy in two workers' blocks of 8 MiB took 8.6–11.8 s, of
+// 16 MiB 7.7–9.4 s, of 32 MiB 6.7–7.1 s, of 64 MiB 6.3–6.5 s (session 9,
+// one process at a time), and peak RSS is to stay under 64 MiB.
 const DirectMemoryBudget = 48 << 20
 
 // workers is the number of workers of a run: Options.Workers, else one
@@ -309,11 +310,10 @@ func (opt Options) capWorkers(workers int, bs int64, direct bool) int {
 // slicer counts a block: in bytes of the larger item.
 func directBlockSize(workers, inItem, outItem int, noCast bool) int64 {
 	per := int64(DirectMemoryBudget) / int64(max(workers, 1))
-	if noCast {
-		return max(per, 1<<20) &^ (mmapnpy.DirectAlign - 1)
+	if !noCast {
+		per = per * int64(max(inItem, outItem, 1)) / int64(max(inItem+outItem, 1))
 	}
-	big := max(inItem, outItem, 1)
-	return max(per*int64(big)/int64(max(inItem+outItem, 1)), 1<<20) &^ (mmapnpy.DirectAlign - 1)
+	return max(per, 1<<20) &^ (mmapnpy.DirectAlign - 1)
 }
 
 // Plan is a resolved conversion: source and target types, and the kernel.
@@ -597,8 +597,9 @@ func (r *run) streamBlocks(ctx context.Context) error {
 	if src, off := r.inputRange(); src != nil {
 		// Tell the kernel the input is read once, front to back, as cp
 		// does: a larger readahead. From disk (28 GiB copy, one round)
-		// 52.95 s with it, 76.24 s without, cp+sync 41.02 s; the same
-		// for a copy written direct (read into memory), session 9.
+		// 52.95 s with it, 76.24 s without, cp+sync 41.02 s. Since
+		// session 9 every contiguous file input is advised so (a copy
+		// written direct reads into memory); not measured apart.
 		unix.Fadvise(int(src.Fd()), off, r.inBytes, unix.FADV_SEQUENTIAL)
 	}
 	pool.noRange.Store(refuseCopyRange)
