@@ -361,17 +361,10 @@ func (r *archiveRun) resume() error {
 // from (copy_file_range): same dtype, one contiguous range of a file,
 // nothing to verify, mapped windows not asked for.
 func fileRange(p *Plan, verify bool, mode WriteMode) (*os.File, int64) {
-	t := p.Tensor
-	if !p.copyOK || verify || !t.Contiguous || mode == WriteMapped {
+	if !p.copyOK || verify || mode == WriteMapped {
 		return nil, 0
 	}
-	if sr, ok := t.Data.(*io.SectionReader); ok {
-		if rd, off, _ := sr.Outer(); rd != nil {
-			f, _ := rd.(*os.File)
-			return f, off
-		}
-	}
-	return nil, 0
+	return tensorRange(p.Tensor)
 }
 
 // openOutput creates the archive (reusing the partial file of the run

@@ -603,6 +603,7 @@ func (r *run) streamBlocks(ctx context.Context) error {
 		unix.Fadvise(int(src.Fd()), off, r.inBytes, unix.FADV_SEQUENTIAL)
 	}
 	pool.noRange.Store(refuseCopyRange)
+	pool.src, pool.srcOff = r.inputRange()
 	pool.mode = r.opt.Write
 	if pool.mode == WriteAuto || pool.mode == WriteDirect {
 		// pwrite in 1 MiB pieces (mmapnpy.WriteAt) measured fastest for
@@ -644,19 +645,7 @@ func (r *run) copyRange() (*os.File, int64) {
 
 // inputRange is the file and offset of the tensor's bytes when they are
 // one contiguous range of a file, else nil.
-func (r *run) inputRange() (*os.File, int64) {
-	t := r.p.Tensor
-	if !t.Contiguous || t.Fortran {
-		return nil, 0
-	}
-	if sr, ok := t.Data.(*io.SectionReader); ok {
-		if rd, off, _ := sr.Outer(); rd != nil {
-			f, _ := rd.(*os.File)
-			return f, off
-		}
-	}
-	return nil, 0
-}
+func (r *run) inputRange() (*os.File, int64) { return tensorRange(r.p.Tensor) }
 
 // refuseCopyRange makes every run behave as if copy_file_range were
 // refused (tests of the fallback).
@@ -780,15 +769,15 @@ type blockPool struct {
 	rangeSrc *os.File // copy_file_range source, or nil
 	rangeOff int64
 	noRange  atomic.Bool // copy_file_range turned out unavailable
+	src      *os.File    // the input file the tensor is one range of (inputRange), or nil
+	srcOff   int64
+	wmu      sync.Mutex // writePieces' turns at the output
 }
 
 // work is one worker: it takes blocks until none are left, ctx is
 // cancelled or a block fails.
 func (bp *blockPool) work() {
 	w := &worker{pool: bp}
-	if !bp.p.noCast {
-		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size()))
-	}
 	for {
 		i := bp.next.Add(1) - 1
 		if i >= bp.sl.Len() || bp.ctx.Err() != nil {
@@ -831,6 +820,7 @@ func (bp *blockPool) work() {
 type worker struct {
 	pool      *blockPool
 	buf, oraw []byte // oraw: the output buffer's memory (mmapnpy.Writer.Buffer)
+	pieces    pieceBufs
 }
 
 // write converts block i into the output by the pool's write mode.
@@ -852,6 +842,10 @@ func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
 		return err
 	case bp.rangeSrc != nil: // copy_file_range turned out unavailable
 		return w.copyPieces(b, sum)
+	case bp.mode == WritePwrite && !bp.direct && (!bp.p.noCast || bp.verifyCRC) && piecewise(bp.p.Tensor):
+		// Through the page cache, a cast or a verified copy: read,
+		// convert and write in pieces that stay in the CPU's cache.
+		return writePieces(bp.p, bp.sl, bp.src, bp.srcOff, b, bp.w, &bp.wmu, off, bp.verifyCRC, sum, &w.pieces)
 	case bp.mode == WritePwrite:
 		if w.oraw == nil {
 			w.oraw = make([]byte, bp.sl.MaxElems()*outItem+mmapnpy.DirectAlign)
@@ -885,6 +879,9 @@ func (w *worker) copyPieces(b slicer.Block, sum *blockSum) error {
 // fill converts block b into dst, summing the input for verification.
 func (w *worker) fill(b slicer.Block, dst []byte, sum *blockSum) error {
 	bp := w.pool
+	if w.buf == nil && !bp.p.noCast {
+		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size()))
+	}
 	return convertBlock(bp.p, bp.sl, b, w.buf, dst, bp.verifyCRC, sum)
 }
 

@@ -406,6 +406,7 @@ type stackRun struct {
 	ck          *checkpointer
 	res         Result
 	noRange     atomic.Bool // copy_file_range turned out unavailable
+	wmu         sync.Mutex  // writePieces' turns at the output
 }
 
 // stackSeg is a segment being written: its blocks are the global blocks
@@ -424,24 +425,20 @@ type stackSeg struct {
 	// this input from (copy_file_range), or nil (as run.copyRange).
 	rangeSrc *os.File
 	rangeOff int64
+	// src and srcOff: the file and offset the input is one range of, or
+	// nil (writePieces).
+	src    *os.File
+	srcOff int64
 }
 
 // fileRange is the file and offset a plain copy of s can be left to the
 // kernel from: same dtype, one contiguous range of a file, nothing to
 // verify, mapped windows not asked for.
 func (s *stackSeg) fileRange(mode WriteMode) (*os.File, int64) {
-	t := s.Plan.Tensor
-	if !s.Plan.copyOK || s.verify || !t.Contiguous || mode == WriteMapped {
+	if !s.Plan.copyOK || s.verify || mode == WriteMapped {
 		return nil, 0
 	}
-	if sr, ok := t.Data.(*io.SectionReader); ok {
-		if rd, off, _ := sr.Outer(); rd != nil {
-			if f, ok := rd.(*os.File); ok {
-				return f, off
-			}
-		}
-	}
-	return nil, 0
+	return tensorRange(s.Plan.Tensor)
 }
 
 // crcFold folds the crc32c of a segment's blocks, which finish in any
@@ -490,6 +487,7 @@ func (sp *StackPlan) plan(out string, opt Options) (*stackRun, error) {
 		if !r.direct {
 			seg.rangeSrc, seg.rangeOff = seg.fileRange(opt.Write)
 		}
+		seg.src, seg.srcOff = tensorRange(s.Plan.Tensor)
 		r.segs = append(r.segs, seg)
 	}
 	if opt.NoSync && opt.Resume {
@@ -827,6 +825,7 @@ type stackWorker struct {
 	r         *stackRun
 	buf, obuf []byte
 	sbuf      []byte // a stream's converted pieces, when obuf is nil (mapped windows)
+	pieces    pieceBufs
 }
 
 // write converts block b of segment s into its place in the output.
@@ -834,8 +833,9 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	sum := blockSum{len: b.Len}
 	outItem := int64(w.r.sp.To.Size())
 	off, n := (s.Elem0+b.Elem0)*outItem, b.Elems*outItem
+	p := s.Plan
 	fill := func(dst []byte) error {
-		return convertBlock(s.Plan, s.sl, b, w.buf, dst, s.verify, &sum)
+		return convertBlock(p, s.sl, b, w.buf, dst, s.verify, &sum)
 	}
 	var err error
 	if s.rangeSrc != nil && !w.r.noRange.Load() {
@@ -853,9 +853,13 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 			return sum, err
 		}
 	}
-	if w.obuf == nil {
+	switch {
+	case w.obuf == nil:
 		err = w.r.w.Write(off, n, fill)
-	} else {
+	case !w.r.direct && (!p.noCast || s.verify) && piecewise(p.Tensor):
+		// as the run's workers (worker.write)
+		err = writePieces(p, s.sl, s.src, s.srcOff, b, w.r.w, &w.r.wmu, off, s.verify, &sum, &w.pieces)
+	default:
 		obuf := w.r.w.Buffer(&w.obuf, off, n)
 		if err = fill(obuf); err == nil {
 			err = w.r.w.WriteAt(obuf, off)

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/slicer"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// tensorRange is the file and offset of t's bytes when they are one
+// contiguous C-order range of a file, else nil.
+func tensorRange(t *tensor.Tensor) (*os.File, int64) {
+	if !t.Contiguous || t.Fortran {
+		return nil, 0
+	}
+	if sr, ok := t.Data.(*io.SectionReader); ok {
+		if rd, off, _ := sr.Outer(); rd != nil {
+			if f, ok := rd.(*os.File); ok {
+				return f, off
+			}
+		}
+	}
+	return nil, 0
+}
+
+// piece is the most bytes of input or output one step of writePieces
+// handles: small enough that a piece read, checked, converted and
+// written stays in the CPU's cache from the read to the pwrite, so that
+// memory sees each byte about once, as in cp. A 1 GiB int64 → float32
+// cast from the page cache with --no-sync, two workers (throwaway test
+// program, medians of 11): 0.150 s in 1 MiB pieces, 0.160 s in 256 KiB
+// pieces, cp of the 512 MiB output 0.151 s (docs/benchmarks.md,
+// session 10).
+var piece = 1 << 20
+
+// pieceProbe, when set, is told of each block writePieces writes, and
+// whether it read it whole (tests).
+var pieceProbe func(whole bool)
+
+// pieceBufs are a worker's buffers for writePieces: two slots of a piece
+// each, so that one piece can wait for the output while the next is made.
+type pieceBufs struct {
+	in, out [2][]byte // pieces of input and of output
+	block   []byte    // a whole block, read at once when it is not cached
+}
+
+// piecewise reports whether writePieces can write block reads of t:
+// one C-order range (Fortran gathers want whole blocks, for long column
+// runs).
+func piecewise(t *tensor.Tensor) bool {
+	return !t.Fortran || len(t.Shape) <= 1
+}
+
+// writePieces converts block b of sl by p and writes it at output offset
+// off of w through the page cache, a piece at a time (see piece),
+// folding the input's crc32c into sum when verify and counting what the
+// cast met. A copy (p.noCast) is read and written piece by piece too,
+// which only pays when it is verified.
+//
+// Pieces are read from the page cache. src (the file holding sl's
+// tensor at srcOff, or nil) is asked for the first piece without
+// waiting (preadv2 RWF_NOWAIT); if that piece is not all cached, the
+// input is coming from the disk, and the whole block is read with one
+// pread instead — large reads let the disk stream — then converted in
+// pieces from memory. A tensor that is not one range of a file (src
+// nil: records, members, decoded rows) is read whole too: its reader
+// may do per-call work (decode a row, look up records) that small
+// reads would repeat.
+//
+// Writes into one file's page cache take turns (the file system holds
+// the inode's lock across a buffered write, and a writer that finds it
+// taken spins in the kernel), so the workers of one output share wmu: a
+// worker that finds it taken makes its next piece instead, and waits
+// only when both its slots hold pieces not yet written. A 1 GiB int64 →
+// float32 cast from the page cache on two workers spent 15 % of its
+// samples in the kernel's spin on that lock (perf) before.
+func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slicer.Block, w *mmapnpy.Writer, wmu *sync.Mutex, off int64, verify bool, sum *blockSum, bufs *pieceBufs) error {
+	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
+	step := max(int64(piece)/max(inItem, outItem), 1) // elements a piece
+	first := min(step, b.Elems)
+	for i := range bufs.in {
+		bufs.in[i] = grow(bufs.in[i], first*inItem)
+		if !p.noCast {
+			bufs.out[i] = grow(bufs.out[i], first*outItem)
+		}
+	}
+	whole := src == nil || !readCached(src, srcOff+b.Off, bufs.in[0][:first*inItem])
+	if pieceProbe != nil {
+		pieceProbe(whole)
+	}
+	var in []byte // the block read whole
+	if whole {
+		bufs.block = grow(bufs.block, b.Len)
+		in = bufs.block[:b.Len]
+		if err := sl.ReadBlock(b, in); err != nil {
+			return err
+		}
+	}
+	// pending: pieces made and not yet written, oldest first.
+	type made struct {
+		data []byte
+		at   int64
+	}
+	var pending [2]made
+	np := 0
+	flush := func() error {
+		defer wmu.Unlock()
+		for _, m := range pending[:np] {
+			if err := w.WriteAt(m.data, m.at); err != nil {
+				return err
+			}
+		}
+		np = 0
+		return nil
+	}
+	slot := 0
+	for e := int64(0); e < b.Elems; e += step {
+		k := min(step, b.Elems-e)
+		var pin []byte
+		switch {
+		case whole:
+			pin = in[e*inItem : (e+k)*inItem]
+		case e == 0: // read by readCached
+			pin = bufs.in[0][:k*inItem]
+		default:
+			pin = bufs.in[slot][:k*inItem]
+			sub := slicer.Block{Index: b.Index, Elem0: b.Elem0 + e, Elems: k, Off: b.Off + e*inItem, Len: k * inItem}
+			if err := sl.ReadBlock(sub, pin); err != nil {
+				return err
+			}
+		}
+		if verify {
+			sum.crc = crc32c.Update(sum.crc, pin)
+		}
+		pout := pin
+		if !p.noCast {
+			pout = bufs.out[slot][:k*outItem]
+			p.kernel(pout, pin, &sum.stats)
+		}
+		pending[np] = made{pout, off + e*outItem}
+		np++
+		slot ^= 1
+		switch {
+		case wmu.TryLock():
+		case np < len(pending):
+			continue // make the next piece while another worker writes
+		default:
+			wmu.Lock()
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	if np > 0 {
+		wmu.Lock()
+		return flush()
+	}
+	return nil
+}
+
+// readCached fills dst from f at off if every byte of it is in the page
+// cache, without waiting for the disk (preadv2 RWF_NOWAIT), and reports
+// whether it did.
+func readCached(f *os.File, off int64, dst []byte) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = unix.Preadv2(int(fd), [][]byte{dst}, off, unix.RWF_NOWAIT)
+		return true
+	}); err != nil {
+		return false
+	}
+	if rerr != nil && !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EOPNOTSUPP) {
+		return false // the blocking read will report it
+	}
+	return rerr == nil && n == len(dst)
+}

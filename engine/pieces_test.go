@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/slicer"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// specialF64File writes n float64 values at byte 100 of a file in dir —
+// among them NaN, -inf and values float32 cannot hold, so that a cast to
+// float32 counts what it met — and returns the tensor over them, their
+// bytes and the file.
+func specialF64File(t *testing.T, dir string, n int) (*tensor.Tensor, []byte, *os.File) {
+	t.Helper()
+	b := make([]byte, 8*n)
+	for i := range n {
+		v := float64(i) * 0.37
+		switch i % 997 {
+		case 3:
+			v = math.NaN()
+		case 5:
+			v = math.Inf(-1)
+		case 7:
+			v = 1e300
+		}
+		u := math.Float64bits(v)
+		for k := range 8 {
+			b[8*i+k] = byte(u >> (8 * k))
+		}
+	}
+	path := filepath.Join(dir, "special.bin")
+	if err := os.WriteFile(path, append(make([]byte, 100), b...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &tensor.Tensor{Name: "x", File: path, DType: dtype.MustParse("<f8"), Shape: dtype.Shape{int64(n / 16), 16},
+		Data: io.NewSectionReader(f, 100, int64(len(b))), Contiguous: true, Offset: 100}, b, f
+}
+
+// countPieces counts the blocks writePieces wrote while fn ran: read a
+// piece at a time (cached) and read whole (not cached).
+func countPieces(fn func()) (cached, whole int64) {
+	var c, w atomic.Int64
+	pieceProbe = func(wh bool) {
+		if wh {
+			w.Add(1)
+		} else {
+			c.Add(1)
+		}
+	}
+	defer func() { pieceProbe = nil }()
+	fn()
+	return c.Load(), w.Load()
+}
+
+// dropCache syncs f and asks the kernel to drop its pages from the page
+// cache (clean pages go; on tmpfs, nothing does).
+func dropCache(t *testing.T, f *os.File) {
+	t.Helper()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWritePieces: a cast or a verified copy written through the page
+// cache goes a piece at a time (writePieces), pieces that do not divide
+// a block included; blocks of a cached input are read piece by piece,
+// blocks of an input not cached, or not one range of a file, are read
+// whole. Output, the cast's counts and the checksum verdict equal those
+// of the whole-block path (mapped output windows).
+func TestWritePieces(t *testing.T) {
+	dir := t.TempDir()
+	ft, data, f := specialF64File(t, dir, 1<<18) // 2 MiB
+	crc := crc32c.Checksum(data)
+	verified := *ft
+	verified.CRC32C = &crc
+	mem := *ft // not a range of a file: blocks read whole
+	mem.Data = io.NewSectionReader(bytesReaderAt(data), 0, int64(len(data)))
+	defer func(p int) { piece = p }(piece)
+	piece = 3000 // pieces that do not divide a block, nor a row
+	for _, c := range []struct {
+		name  string
+		t     *tensor.Tensor
+		to    string
+		opt   Options
+		drop  bool // drop the input from the page cache
+		whole bool // blocks are read whole
+	}{
+		{"cast", ft, "<f4", Options{}, false, false},
+		{"cast no-sync", ft, "<f4", Options{NoSync: true}, false, false},
+		{"cast not cached", ft, "<f4", Options{}, true, true},
+		{"cast widening", ft, "<c16", Options{}, false, false},
+		{"cast from memory", &mem, "<f4", Options{}, false, true},
+		{"verified copy", &verified, "", Options{}, false, false},
+		{"verified copy not cached", &verified, "", Options{}, true, true},
+		{"verified cast", &verified, ">f8", Options{}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opt := c.opt
+			opt.BlockSize, opt.Workers = 256<<10, 3
+			if c.to != "" {
+				opt.DType = dtype.MustParse(c.to)
+			}
+			want := filepath.Join(dir, "want.npy")
+			defer os.Remove(want)
+			mopt := opt
+			mopt.Write = WriteMapped
+			var wres Result
+			cached, whole := countPieces(func() {
+				var err error
+				if wres, err = Convert(context.Background(), c.t, want, mopt); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if cached+whole != 0 {
+				t.Fatalf("mapped output windows: %d blocks went through writePieces", cached+whole)
+			}
+			out := filepath.Join(dir, "o.npy")
+			defer os.Remove(out)
+			if c.drop {
+				dropCache(t, f)
+			}
+			var res Result
+			cached, whole = countPieces(func() {
+				var err error
+				if res, err = Convert(context.Background(), c.t, out, opt); err != nil {
+					t.Fatal(err)
+				}
+			})
+			sameFile(t, out, want)
+			if res.Stats != wres.Stats || res.CRCVerify != wres.CRCVerify {
+				t.Fatalf("pieces: stats %+v, verified %v; whole blocks: %+v, %v", res.Stats, res.CRCVerify, wres.Stats, wres.CRCVerify)
+			}
+			if c.to == "<f4" && (res.Stats.NaN == 0 || res.Stats.Inf == 0 || res.Stats.OutOfRange == 0) {
+				t.Fatalf("stats %+v: the cast's NaN, inf and out-of-range values were not all counted", res.Stats)
+			}
+			if cached+whole != res.Blocks {
+				t.Fatalf("%d of %d blocks went through writePieces", cached+whole, res.Blocks)
+			}
+			switch {
+			case c.whole && c.drop && whole == 0 && !onTmpfs(t, dir):
+				t.Fatalf("input dropped from the page cache: no block was read whole (%d piece by piece)", cached)
+			case c.whole && !c.drop && cached != 0:
+				t.Fatalf("not a range of a file: %d blocks read piece by piece", cached)
+			case !c.whole && whole != 0:
+				t.Fatalf("a cached input: %d blocks read whole", whole)
+			}
+		})
+	}
+	t.Run("damaged", func(t *testing.T) {
+		bad := crc + 1
+		damaged := *ft
+		damaged.CRC32C = &bad
+		out := filepath.Join(dir, "d.npy")
+		_, err := Convert(context.Background(), &damaged, out, Options{BlockSize: 256 << 10})
+		if !errors.Is(err, tensor.ErrChecksum) {
+			t.Errorf("err %v, want ErrChecksum", err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("output of a damaged input exists (%v)", err)
+		}
+	})
+}
+
+func onTmpfs(t *testing.T, dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Type == unix.TMPFS_MAGIC
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestWritePiecesTakesTurns: while another worker has the output's turn
+// (wmu), writePieces makes two pieces and waits for it — nothing reaches
+// the output before the turn is free, all of it after, in the right
+// places.
+func TestWritePiecesTakesTurns(t *testing.T) {
+	dir := t.TempDir()
+	ft, _, _ := specialF64File(t, dir, 1<<14) // 128 KiB
+	defer func(p int) { piece = p }(piece)
+	piece = 8 << 10 // 16 pieces a block
+	opt := Options{DType: dtype.MustParse("<f4"), Write: WriteMapped}
+	want := filepath.Join(dir, "want.npy")
+	if _, err := Convert(context.Background(), ft, want, opt); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(ft, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := slicer.New(ft, slicer.Options{BlockSize: 1 << 20, OutItemSize: 4})
+	if err != nil || sl.Len() != 1 {
+		t.Fatalf("slicer: %d blocks, %v; want 1", sl.Len(), err)
+	}
+	out := filepath.Join(dir, "o.npy")
+	w, err := mmapnpy.Create(out, p.To, ft.Shape, mmapnpy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	src, srcOff := tensorRange(ft)
+	var wmu sync.Mutex
+	wmu.Lock() // another worker's turn
+	done := make(chan error)
+	var sum blockSum
+	go func() {
+		done <- writePieces(p, sl, src, srcOff, sl.Block(0), w, &wmu, 0, false, &sum, &pieceBufs{})
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("writePieces returned (%v) while the output was another worker's", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	part, err := os.ReadFile(w.TempPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part = part[w.HeaderLen():]; len(part) != 4<<14 || !bytes.Equal(part, make([]byte, len(part))) {
+		t.Fatal("writePieces wrote while the output was another worker's")
+	}
+	wmu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, out, want)
+	if sum.stats.NaN == 0 || sum.stats.OutOfRange == 0 {
+		t.Fatalf("stats %+v: the cast's NaN and out-of-range values were not counted", sum.stats)
+	}
+}
