@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 
 	"gonum.org/v1/plot"
@@ -24,6 +25,9 @@ var chartLabel = map[string]string{limitTool: "limit (out-sized cp+fsync)"}
 // that it never covers a bar.
 const legendWidth = 2.5 * vg.Inch
 
+// barWidth is the width of one bar.
+const barWidth = vg.Length(6)
+
 // chart draws input GiB/s (median) per case and tool as grouped bars,
 // with the legend beside the plot.
 func chart(rep *Report, path string) error {
@@ -38,7 +42,7 @@ func chart(rep *Report, path string) error {
 		float64(rep.Size)/(1<<30), rep.Runs)
 	p.Y.Label.Text = "input GiB/s (higher is better)"
 	p.Y.Min = 0
-	w := vg.Points(10)
+	w := barWidth
 	var drawn []string
 	for _, tool := range chartTools {
 		any := false
@@ -76,8 +80,13 @@ func chart(rep *Report, path string) error {
 	}
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
+	p.X.Tick.Label.Rotation = math.Pi / 6 // case names are wider than their groups
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YTop
 
-	width, height := 12*vg.Inch, 4.5*vg.Inch
+	// Each case's group of bars takes at most 3/4 of its slot, so that
+	// groups never overlap however many cases and tools a run has.
+	plotWidth := max(9.5*vg.Inch, vg.Length(len(names)*len(drawn))*w*4/3+vg.Inch)
+	width, height := plotWidth+legendWidth, 4.5*vg.Inch
 	img := vgimg.New(width, height)
 	dc := draw.New(img)
 	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -28,5 +29,28 @@ func TestChartFromRecord(t *testing.T) {
 	png, err := os.ReadFile(out)
 	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
 		t.Fatalf("chart is not a PNG (%d bytes, %v)", len(png), err)
+	}
+}
+
+// TestCaseTools: a stack case (many input files) runs no tool that
+// times "the input" as one file — cat, cp, cp+fsync would copy one of
+// its files and report it at the rate of all of them — but keeps the
+// output-sized copies; a one-file case keeps them all.
+func TestCaseTools(t *testing.T) {
+	stack := &caseDef{Peer: map[string]any{"kind": "stack"}}
+	one := &caseDef{Peer: map[string]any{"kind": "raw"}}
+	got := map[string][]string{"stack": caseTools(stack, nil), "one": caseTools(one, nil)}
+	for _, tool := range []string{"cat", "cp", "cp+fsync"} {
+		if slices.Contains(got["stack"], tool) {
+			t.Errorf("stack case runs %s: %v", tool, got["stack"])
+		}
+		if !slices.Contains(got["one"], tool) {
+			t.Errorf("one-file case lacks %s: %v", tool, got["one"])
+		}
+	}
+	for _, tool := range []string{"bigconv", "numpy", "dask", "cp-out", "cp-out+fsync"} {
+		if !slices.Contains(got["stack"], tool) {
+			t.Errorf("stack case lacks %s: %v", tool, got["stack"])
+		}
 	}
 }

@@ -297,7 +297,7 @@ func main() {
 	doc := flag.String("doc", "docs/benchmarks.md", "Markdown file whose <!-- bench:NAME --> section is replaced (empty: none)")
 	workDir := flag.String("workdir", "", "where inputs and outputs go (default: a new temp dir, removed at the end)")
 	keep := flag.Bool("keep", false, "keep the generated inputs and the built binary")
-	redraw := flag.Bool("redraw", false, "only redraw --out/NAME.png from the recorded --out/NAME.json")
+	redraw := flag.Bool("redraw", false, "only redraw --out/NAME.png and the --doc section from the recorded --out/NAME.json")
 	genOnly := flag.Bool("gen-only", false, "only generate the inputs into --workdir and print the bigconv commands (for profiling)")
 	flag.Func("variant", "extra bigconv run NAME=FLAGS measured alongside, e.g. pwrite='--write pwrite' (repeatable)", func(v string) error {
 		name, args, ok := strings.Cut(v, "=")
@@ -332,7 +332,7 @@ func main() {
 	}
 	switch {
 	case *redraw:
-		err = redrawChart(*outDir, *name)
+		err = redrawChart(*outDir, *name, *doc)
 	case *genOnly:
 		err = genInputs(size, *caseList, *workDir)
 	default:
@@ -344,9 +344,10 @@ func main() {
 	}
 }
 
-// redrawChart draws dir/name.png again from dir/name.json (a recorded
-// run), e.g. after a change to the chart's layout.
-func redrawChart(dir, name string) error {
+// redrawChart draws dir/name.png and doc's section again from
+// dir/name.json (a recorded run), e.g. after a change to the chart's
+// layout or the tables; doc "" leaves the Markdown alone.
+func redrawChart(dir, name, doc string) error {
 	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
 	if err != nil {
 		return err
@@ -355,7 +356,24 @@ func redrawChart(dir, name string) error {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return fmt.Errorf("%s.json: %v", name, err)
 	}
-	return chart(&rep, filepath.Join(dir, name+".png"))
+	if err := chart(&rep, filepath.Join(dir, name+".png")); err != nil {
+		return err
+	}
+	if doc == "" {
+		return nil
+	}
+	return replaceSection(doc, name, section(&rep, formatSize(rep.Size)))
+}
+
+// formatSize writes n as --size would be given: 1GiB, 256MiB, or bytes.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprint(n)
 }
 
 func caseNames() string {
@@ -518,8 +536,11 @@ func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, wor
 	return nil
 }
 
-// runCase warms the cache and runs each tool runs times, alternating.
-func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bool) ([]Result, error) {
+// caseTools are the tools case c runs: those asked for, less the peers
+// it has none for (skip: peers whose modules are missing) and, when its
+// input is many files (a stack), the tools that read "the input" (cat,
+// cp, cp+fsync would time one of its files; cp-out and the limit stand).
+func caseTools(c *caseDef, skip map[string]bool) []string {
 	var tools []string
 	for _, t := range allTools {
 		switch {
@@ -528,11 +549,18 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			continue
 		case skip[t], (t == "numpy" || t == "dask") && (c.Peer == nil || c.Peer["kind"] == "pt"),
 			t == "torch" && (c.Peer == nil || c.Peer["kind"] != "pt"),
-			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])):
+			c.Peer["kind"] == "onnx" && (t == "dask" || (t == "numpy" && skip["onnx"])),
+			c.Peer["kind"] == "stack" && (t == "cat" || t == "cp" || t == "cp+fsync"):
 			continue
 		}
 		tools = append(tools, t)
 	}
+	return tools
+}
+
+// runCase warms the cache and runs each tool runs times, alternating.
+func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bool) ([]Result, error) {
+	tools := caseTools(c, skip)
 	// Every case's limit is cp-out+fsync: a durable copy of a file the
 	// size of bigconv's output (its data and a .npy header), whatever the
 	// input — casts write more or fewer bytes than they read, and the
