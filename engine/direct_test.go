@@ -20,17 +20,24 @@ import (
 func fileF64Tensor(t *testing.T, dir string, n int) *tensor.Tensor {
 	t.Helper()
 	tt, b := f64Tensor(n)
-	src := filepath.Join(dir, "in.bin")
-	if err := os.WriteFile(src, append(make([]byte, 100), b...), 0o644); err != nil {
+	inFile(t, filepath.Join(dir, "in.bin"), tt, b)
+	return tt
+}
+
+// inFile writes b at byte 100 of a new file at path and makes tt's data
+// that range of it, open until the test ends; it returns the file.
+func inFile(t *testing.T, path string, tt *tensor.Tensor, b []byte) *os.File {
+	t.Helper()
+	if err := os.WriteFile(path, append(make([]byte, 100), b...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(src)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
 	tt.Data, tt.Contiguous, tt.Offset = io.NewSectionReader(f, 100, int64(len(b))), true, 100
-	return tt
+	return f
 }
 
 // sameFile fails unless the files at got and want hold the same bytes.

@@ -45,16 +45,9 @@ func specialF64File(t *testing.T, dir string, n int) (*tensor.Tensor, []byte, *o
 		}
 	}
 	path := filepath.Join(dir, "special.bin")
-	if err := os.WriteFile(path, append(make([]byte, 100), b...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return &tensor.Tensor{Name: "x", File: path, DType: dtype.MustParse("<f8"), Shape: dtype.Shape{int64(n / 16), 16},
-		Data: io.NewSectionReader(f, 100, int64(len(b))), Contiguous: true, Offset: 100}, b, f
+	tt := &tensor.Tensor{Name: "x", File: path, DType: dtype.MustParse("<f8"), Shape: dtype.Shape{int64(n / 16), 16}}
+	f := inFile(t, path, tt, b)
+	return tt, b, f
 }
 
 // countPieces counts the blocks writePieces wrote while fn ran: read a
