@@ -176,6 +176,23 @@ func TestWritePieces(t *testing.T) {
 			t.Errorf("output of a damaged input exists (%v)", err)
 		}
 	})
+	t.Run("truncated", func(t *testing.T) {
+		// The tensor claims 64 KiB more than the file holds: the last
+		// block's first piece is short, so it is read whole, and the
+		// read names the file, the tensor and where the data ends.
+		short := *ft
+		short.Shape = dtype.Shape{ft.Shape[0] + 512, 16}
+		short.Data = io.NewSectionReader(f, 100, int64(len(data))+64<<10)
+		out := filepath.Join(dir, "t.npy")
+		_, err := Convert(context.Background(), &short, out, Options{BlockSize: 256 << 10, DType: dtype.MustParse("<f4")})
+		var te *tensor.Error
+		if !errors.Is(err, tensor.ErrCorrupt) || !errors.As(err, &te) || te.File != ft.File || te.Tensor != "x" || te.Offset != 100+int64(len(data)) {
+			t.Errorf("err %v, want ErrCorrupt in %s, tensor x, at offset %d", err, ft.File, 100+len(data))
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("output of a truncated input exists (%v)", err)
+		}
+	})
 }
 
 func onTmpfs(t *testing.T, dir string) bool {
