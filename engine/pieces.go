@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"io"
 	"os"
 	"sync"
@@ -15,13 +14,21 @@ import (
 )
 
 // tensorRange is the file and offset of t's bytes when they are one
-// contiguous C-order range of a file, else nil.
+// contiguous C-order range of a file that holds all of them, else nil.
+// A section shorter than the shape claims is left to t.Data, whose reads
+// end at the section and so report the shortfall; read from the file
+// directly (copy_file_range, readCached), it would run on into whatever
+// follows.
 func tensorRange(t *tensor.Tensor) (*os.File, int64) {
 	if !t.Contiguous || t.Fortran {
 		return nil, 0
 	}
+	want, err := t.NumBytes()
+	if err != nil {
+		return nil, 0
+	}
 	if sr, ok := t.Data.(*io.SectionReader); ok {
-		if rd, off, _ := sr.Outer(); rd != nil {
+		if rd, off, n := sr.Outer(); rd != nil && n >= want {
 			if f, ok := rd.(*os.File); ok {
 				return f, off
 			}
@@ -46,10 +53,16 @@ var pieceProbe func(whole bool)
 
 // pieceBufs are a worker's buffers for writePieces: two slots of a piece
 // each, so that one piece can wait for the output while the next is made.
+// Pieces are at most a quarter of the slicer's largest block, so that
+// the slots, and the whole block read when it is not cached, stay within
+// about the input and output blocks the whole-block path holds.
 type pieceBufs struct {
 	in, out [2][]byte // pieces of input and of output
 	block   []byte    // a whole block, read at once when it is not cached
 }
+
+// pieceMade, when set, is called after each piece is converted (tests).
+var pieceMade func()
 
 // piecewise reports whether writePieces can write block reads of t:
 // one C-order range (Fortran gathers want whole blocks, for long column
@@ -83,14 +96,9 @@ func piecewise(t *tensor.Tensor) bool {
 // samples in the kernel's spin on that lock (perf) before.
 func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slicer.Block, w *mmapnpy.Writer, wmu *sync.Mutex, off int64, verify bool, sum *blockSum, bufs *pieceBufs) error {
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
-	step := max(int64(piece)/max(inItem, outItem), 1) // elements a piece
+	step := max(min(int64(piece)/max(inItem, outItem), sl.MaxElems()/4), 1) // elements a piece
 	first := min(step, b.Elems)
-	for i := range bufs.in {
-		bufs.in[i] = grow(bufs.in[i], first*inItem)
-		if !p.noCast {
-			bufs.out[i] = grow(bufs.out[i], first*outItem)
-		}
-	}
+	bufs.in[0] = grow(bufs.in[0], first*inItem)
 	whole := src == nil || !readCached(src, srcOff+b.Off, bufs.in[0][:first*inItem])
 	if pieceProbe != nil {
 		pieceProbe(whole)
@@ -101,6 +109,13 @@ func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slice
 		in = bufs.block[:b.Len]
 		if err := sl.ReadBlock(b, in); err != nil {
 			return err
+		}
+	} else if b.Elems > first {
+		bufs.in[1] = grow(bufs.in[1], first*inItem) // a second piece is read into it
+	}
+	if !p.noCast {
+		for i := range bufs.out {
+			bufs.out[i] = grow(bufs.out[i], first*outItem)
 		}
 	}
 	// pending: pieces made and not yet written, oldest first.
@@ -144,6 +159,9 @@ func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slice
 			pout = bufs.out[slot][:k*outItem]
 			p.kernel(pout, pin, &sum.stats)
 		}
+		if pieceMade != nil {
+			pieceMade()
+		}
 		pending[np] = made{pout, off + e*outItem}
 		np++
 		slot ^= 1
@@ -181,8 +199,8 @@ func readCached(f *os.File, off int64, dst []byte) bool {
 	}); err != nil {
 		return false
 	}
-	if rerr != nil && !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EOPNOTSUPP) {
-		return false // the blocking read will report it
-	}
+	// EAGAIN: not all cached; EOPNOTSUPP: the file system has no
+	// RWF_NOWAIT (every block is then read whole); any other error, or a
+	// short read, the blocking read reports.
 	return rerr == nil && n == len(dst)
 }

@@ -176,6 +176,28 @@ func TestWritePieces(t *testing.T) {
 			t.Errorf("output of a damaged input exists (%v)", err)
 		}
 	})
+	t.Run("section shorter than its shape", func(t *testing.T) {
+		// The tensor's section ends where the file goes on (with other
+		// data): read through the file, a cast or a kernel copy would run
+		// on into it. Both must stop at the section and say so.
+		junk := filepath.Join(dir, "junk.bin")
+		jt := *ft
+		jf := inFile(t, junk, &jt, append(append([]byte(nil), data...), bytes.Repeat([]byte{0x7f}, 64<<10)...))
+		jt.File = junk
+		jt.Shape = dtype.Shape{ft.Shape[0] + 512, 16} // 64 KiB more than the section
+		jt.Data = io.NewSectionReader(jf, 100, int64(len(data)))
+		for _, to := range []string{"<f4", "<f8"} {
+			out := filepath.Join(dir, "s.npy")
+			_, err := Convert(context.Background(), &jt, out, Options{BlockSize: 256 << 10, DType: dtype.MustParse(to)})
+			var te *tensor.Error
+			if !errors.Is(err, tensor.ErrCorrupt) || !errors.As(err, &te) || te.File != junk || te.Offset != 100+int64(len(data)) {
+				t.Errorf("to %s: err %v, want ErrCorrupt in %s at offset %d", to, err, junk, 100+len(data))
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("to %s: output of a short section exists (%v)", to, err)
+			}
+		}
+	})
 	t.Run("truncated", func(t *testing.T) {
 		// The tensor claims 64 KiB more than the file holds: the last
 		// block's first piece is short, so it is read whole, and the
@@ -217,9 +239,9 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // TestWritePiecesTakesTurns: while another worker has the output's turn
-// (wmu), writePieces makes two pieces and waits for it — nothing reaches
-// the output before the turn is free, all of it after, in the right
-// places.
+// (wmu), writePieces makes two pieces (one in each slot), no third, and
+// waits for it — nothing reaches the output before the turn is free, all
+// of it after, in the right places.
 func TestWritePiecesTakesTurns(t *testing.T) {
 	dir := t.TempDir()
 	ft, _, _ := specialF64File(t, dir, 1<<14) // 128 KiB
@@ -245,6 +267,9 @@ func TestWritePiecesTakesTurns(t *testing.T) {
 	}
 	defer w.Abort()
 	src, srcOff := tensorRange(ft)
+	var made atomic.Int64
+	pieceMade = func() { made.Add(1) }
+	defer func() { pieceMade = nil }()
 	var wmu sync.Mutex
 	wmu.Lock() // another worker's turn
 	done := make(chan error)
@@ -252,10 +277,18 @@ func TestWritePiecesTakesTurns(t *testing.T) {
 	go func() {
 		done <- writePieces(p, sl, src, srcOff, sl.Block(0), w, &wmu, 0, false, &sum, &pieceBufs{})
 	}()
+	for deadline := time.Now().Add(10 * time.Second); made.Load() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pieces made while the output was another worker's, want 2", made.Load())
+		}
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("writePieces returned (%v) while the output was another worker's", err)
 	case <-time.After(50 * time.Millisecond):
+	}
+	if n := made.Load(); n != 2 {
+		t.Fatalf("%d pieces made while the output was another worker's, want 2 (both slots)", n)
 	}
 	part, err := os.ReadFile(w.TempPath())
 	if err != nil {
@@ -274,5 +307,42 @@ func TestWritePiecesTakesTurns(t *testing.T) {
 	sameFile(t, out, want)
 	if sum.stats.NaN == 0 || sum.stats.OutOfRange == 0 {
 		t.Fatalf("stats %+v: the cast's NaN and out-of-range values were not counted", sum.stats)
+	}
+}
+
+// TestStackPieces: a stack of files cast through the page cache goes in
+// pieces too (stackWorker.write), with the output, the cast's counts and
+// a verified input's checksum verdict of the mapped-window path.
+func TestStackPieces(t *testing.T) {
+	dir := t.TempDir()
+	a, data, _ := specialF64File(t, dir, 1<<16)
+	crc := crc32c.Checksum(data)
+	a.CRC32C = &crc
+	b := *a
+	b.File = filepath.Join(dir, "b.bin")
+	inFile(t, b.File, &b, data)
+	defer func(p int) { piece = p }(piece)
+	piece = 3000
+	opt := StackOptions{Join: JoinStack, Options: Options{DType: dtype.MustParse("<f4"), BlockSize: 64 << 10, Workers: 3}}
+	mopt := opt
+	mopt.Write = WriteMapped
+	want := filepath.Join(dir, "want.npy")
+	wres, err := Stack(context.Background(), []*tensor.Tensor{a, &b}, want, mopt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "o.npy")
+	var res Result
+	cached, whole := countPieces(func() {
+		if res, err = Stack(context.Background(), []*tensor.Tensor{a, &b}, out, opt); err != nil {
+			t.Fatal(err)
+		}
+	})
+	sameFile(t, out, want)
+	if res.Stats != wres.Stats || res.CRCVerify != wres.CRCVerify || !res.CRCVerify || res.Stats.NaN == 0 {
+		t.Fatalf("pieces: stats %+v, verified %v; mapped: %+v, %v", res.Stats, res.CRCVerify, wres.Stats, wres.CRCVerify)
+	}
+	if res.Blocks < 2 || cached != res.Blocks || whole != 0 {
+		t.Fatalf("%d of %d blocks read piece by piece, %d whole; want all piece by piece", cached, res.Blocks, whole)
 	}
 }

@@ -705,14 +705,13 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 	for _, a := range r.keep { // the prefix [0, first) and the spans past it
 		done.Add(r.inputBytesBefore(a.end) - r.inputBytesBefore(a.start))
 	}
-	var maxIn, maxOut int64
+	var maxIn int64
 	for _, s := range r.segs {
 		elems := streamPiece(r.bs, s.Plan.From, r.sp.To) // a stream is copied in pieces
 		if !s.stream {
 			elems = s.sl.MaxElems()
 		}
 		maxIn = max(maxIn, elems*int64(s.Plan.From.Size()))
-		maxOut = max(maxOut, elems*int64(r.sp.To.Size()))
 	}
 	progress := func(n int64) {
 		d := done.Add(n)
@@ -727,10 +726,9 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &stackWorker{r: r, buf: make([]byte, maxIn)}
-			if r.opt.Write != WriteMapped {
-				w.obuf = make([]byte, maxOut+mmapnpy.DirectAlign)
-			}
+			// Buffers are made when a block needs them: a worker writing
+			// in pieces (writePieces) needs neither.
+			w := &stackWorker{r: r, maxIn: maxIn, mapped: r.opt.Write == WriteMapped}
 			for {
 				g := next.Add(1) - 1
 				if g >= r.blocks || ctx.Err() != nil {
@@ -823,8 +821,10 @@ func (s *stackSeg) check(i int64, sum blockSum) error {
 // stackWorker holds one worker's buffers.
 type stackWorker struct {
 	r         *stackRun
+	maxIn     int64 // the input bytes of the largest block (buf's size)
+	mapped    bool  // mapped output windows (Options.Write == WriteMapped)
 	buf, obuf []byte
-	sbuf      []byte // a stream's converted pieces, when obuf is nil (mapped windows)
+	sbuf      []byte // a stream's converted pieces, with mapped windows
 	pieces    pieceBufs
 }
 
@@ -835,6 +835,9 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	off, n := (s.Elem0+b.Elem0)*outItem, b.Elems*outItem
 	p := s.Plan
 	fill := func(dst []byte) error {
+		if w.buf == nil {
+			w.buf = make([]byte, w.maxIn)
+		}
 		return convertBlock(p, s.sl, b, w.buf, dst, s.verify, &sum)
 	}
 	var err error
@@ -854,7 +857,7 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 		}
 	}
 	switch {
-	case w.obuf == nil:
+	case w.mapped:
 		err = w.r.w.Write(off, n, fill)
 	case !w.r.direct && (!p.noCast || s.verify) && piecewise(p.Tensor):
 		// as the run's workers (worker.write)
@@ -888,7 +891,7 @@ func streamPiece(bs int64, from, to dtype.DType) int64 {
 func (w *stackWorker) copyStream(ctx context.Context, s *stackSeg, progress func(int64)) (blockSum, error) {
 	base := s.Elem0 * int64(w.r.sp.To.Size())
 	obuf := &w.obuf
-	if w.obuf == nil { // mapped windows: not for a stream, and w.obuf stays nil
+	if w.mapped { // mapped windows are not for a stream: pieces go through sbuf
 		obuf = &w.sbuf
 	}
 	return copyStream(ctx, s.Plan, s.inBytes, s.verify, streamPiece(w.r.bs, s.Plan.From, w.r.sp.To), &w.buf, obuf,
