@@ -594,7 +594,8 @@ func (r *run) streamBlocks(ctx context.Context) error {
 		pool.done.Store(r.sl.Block(first-1).Off + r.sl.Block(first-1).Len)
 	}
 	pool.rangeSrc, pool.rangeOff = r.copyRange()
-	if src, off := r.inputRange(); src != nil {
+	pool.src, pool.srcOff = r.inputRange()
+	if src, off := pool.src, pool.srcOff; src != nil {
 		// Tell the kernel the input is read once, front to back, as cp
 		// does: a larger readahead. From disk (28 GiB copy, one round)
 		// 52.95 s with it, 76.24 s without, cp+sync 41.02 s. Since
@@ -603,7 +604,6 @@ func (r *run) streamBlocks(ctx context.Context) error {
 		unix.Fadvise(int(src.Fd()), off, r.inBytes, unix.FADV_SEQUENTIAL)
 	}
 	pool.noRange.Store(refuseCopyRange)
-	pool.src, pool.srcOff = r.inputRange()
 	pool.mode = r.opt.Write
 	if pool.mode == WriteAuto || pool.mode == WriteDirect {
 		// pwrite in 1 MiB pieces (mmapnpy.WriteAt) measured fastest for
@@ -644,7 +644,8 @@ func (r *run) copyRange() (*os.File, int64) {
 }
 
 // inputRange is the file and offset of the tensor's bytes when they are
-// one contiguous range of a file, else nil.
+// one contiguous C-order range of a file that holds all of them
+// (tensorRange), else nil.
 func (r *run) inputRange() (*os.File, int64) { return tensorRange(r.p.Tensor) }
 
 // refuseCopyRange makes every run behave as if copy_file_range were
@@ -842,9 +843,7 @@ func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
 		return err
 	case bp.rangeSrc != nil: // copy_file_range turned out unavailable
 		return w.copyPieces(b, sum)
-	case bp.mode == WritePwrite && !bp.direct && (!bp.p.noCast || bp.verifyCRC) && piecewise(bp.p.Tensor):
-		// Through the page cache, a cast or a verified copy: read,
-		// convert and write in pieces that stay in the CPU's cache.
+	case bp.mode == WritePwrite && goesPiecewise(bp.p, bp.verifyCRC, bp.direct):
 		return writePieces(bp.p, bp.sl, bp.src, bp.srcOff, b, bp.w, &bp.wmu, off, bp.verifyCRC, sum, &w.pieces)
 	case bp.mode == WritePwrite:
 		if w.oraw == nil {

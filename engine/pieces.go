@@ -64,11 +64,14 @@ type pieceBufs struct {
 // pieceMade, when set, is called after each piece is converted (tests).
 var pieceMade func()
 
-// piecewise reports whether writePieces can write block reads of t:
-// one C-order range (Fortran gathers want whole blocks, for long column
-// runs).
-func piecewise(t *tensor.Tensor) bool {
-	return !t.Fortran || len(t.Shape) <= 1
+// goesPiecewise reports whether a block of p written with pwrite goes
+// through writePieces: through the page cache (not direct), a cast or a
+// copy with a CRC to take (a plain copy has nothing to do between read
+// and write), read as one C-order range (Fortran gathers want whole
+// blocks, for long column runs).
+func goesPiecewise(p *Plan, verify, direct bool) bool {
+	t := p.Tensor
+	return !direct && (!p.noCast || verify) && (!t.Fortran || len(t.Shape) <= 1)
 }
 
 // writePieces converts block b of sl by p and writes it at output offset

@@ -91,7 +91,7 @@ func TestWritePieces(t *testing.T) {
 	verified := *ft
 	verified.CRC32C = &crc
 	mem := *ft // not a range of a file: blocks read whole
-	mem.Data = io.NewSectionReader(bytesReaderAt(data), 0, int64(len(data)))
+	mem.Data = io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data)))
 	defer func(p int) { piece = p }(piece)
 	piece = 3000 // pieces that do not divide a block, nor a row
 	for _, c := range []struct {
@@ -223,19 +223,6 @@ func onTmpfs(t *testing.T, dir string) bool {
 		t.Fatal(err)
 	}
 	return st.Type == unix.TMPFS_MAGIC
-}
-
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 // TestWritePiecesTakesTurns: while another worker has the output's turn

@@ -859,8 +859,7 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	switch {
 	case w.mapped:
 		err = w.r.w.Write(off, n, fill)
-	case !w.r.direct && (!p.noCast || s.verify) && piecewise(p.Tensor):
-		// as the run's workers (worker.write)
+	case goesPiecewise(p, s.verify, w.r.direct):
 		err = writePieces(p, s.sl, s.src, s.srcOff, b, w.r.w, &w.r.wmu, off, s.verify, &sum, &w.pieces)
 	default:
 		obuf := w.r.w.Buffer(&w.obuf, off, n)
