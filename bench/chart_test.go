@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +52,30 @@ func TestCaseTools(t *testing.T) {
 	for _, tool := range []string{"bigconv", "numpy", "dask", "cp-out", "cp-out+fsync"} {
 		if !slices.Contains(got["stack"], tool) {
 			t.Errorf("stack case lacks %s: %v", tool, got["stack"])
+		}
+	}
+}
+
+// TestTargetsWithoutLimit: a run without cp-out+fsync (the 32 GiB copy,
+// whose disk has no room for an output-sized file) says the limit was
+// not measured rather than that it was missed, and still reports the
+// ratios it has.
+func TestTargetsWithoutLimit(t *testing.T) {
+	rep := &Report{Results: []Result{
+		{Case: "f32-f32", Tool: "bigconv", Median: 40, InGiBps: 0.8, PeakRSS: 58},
+		{Case: "f32-f32", Tool: "cp+fsync", Median: 38},
+		{Case: "f32-f32", Tool: "numpy", Median: 120},
+		{Case: "i64-f32", Tool: "bigconv", Median: 10, PeakRSS: 20},
+		{Case: "i64-f32", Tool: limitTool, Median: 9},
+	}}
+	got := targets(rep)
+	for _, want := range []string{
+		"| f32-f32 | 0.80 | – | – | 0.95 | – | 3.00 | – |",
+		"limit: not in this run; NumPy: yes",
+		"| i64-f32 |", "limit: **no**",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lacks %q:\n%s", want, got)
 		}
 	}
 }

@@ -565,9 +565,14 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 	// size of bigconv's output (its data and a .npy header), whatever the
 	// input — casts write more or fewer bytes than they read, and the
 	// inputs carry framing (TFRecord, checkpoint) the output does not.
-	c.OutSized = filepath.Join(dir, "outsized.bin")
-	if err := sizeOut(c.OutSized, c.OutBytes+npyHeaderLen); err != nil {
-		return nil, err
+	// It is made only when a cp-out tool runs: at 32 GiB a copy's input,
+	// output and an output-sized file would not fit this machine's disk
+	// (--tools without cp-out, with cp+fsync as the copy's limit).
+	if slices.ContainsFunc(tools, func(t string) bool { return strings.HasPrefix(t, "cp-out") }) {
+		c.OutSized = filepath.Join(dir, "outsized.bin")
+		if err := sizeOut(c.OutSized, c.OutBytes+npyHeaderLen); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range []string{c.Input, c.OutSized} {
 		if f != "" {

@@ -104,6 +104,9 @@ func targets(rep *Report) string {
 		}
 		target := fmt.Sprintf("≥ %.2g× limit", want)
 		met := fmt.Sprintf("limit: %s", yesNo(lim >= want))
+		if limS == "–" {
+			met = "limit: not in this run"
+		}
 		if npS != "–" {
 			target += ", ≥ 2× NumPy loop"
 			met += fmt.Sprintf("; NumPy: %s", yesNo(np >= 2))
