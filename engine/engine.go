@@ -384,6 +384,9 @@ type Result struct {
 	// DirectBytes is how many output bytes were written past the page
 	// cache (WriteDirect).
 	DirectBytes int64
+	// DirectReadBytes is how many input bytes were read past the page
+	// cache: blocks of an input file that were not cached (inDirect).
+	DirectReadBytes int64
 }
 
 // Convert writes tensor t to a .npy file at out.
@@ -603,6 +606,12 @@ func (r *run) streamBlocks(ctx context.Context) error {
 		// written direct reads into memory); not measured apart.
 		unix.Fadvise(int(src.Fd()), off, r.inBytes, unix.FADV_SEQUENTIAL)
 	}
+	if r.direct {
+		// A run that writes past the page cache reads past it too where
+		// its input is not cached (inDirect).
+		pool.din = openInDirect(pool.src, pool.srcOff)
+		defer pool.din.close()
+	}
 	pool.noRange.Store(refuseCopyRange)
 	pool.mode = r.opt.Write
 	if pool.mode == WriteAuto || pool.mode == WriteDirect {
@@ -623,6 +632,7 @@ func (r *run) streamBlocks(ctx context.Context) error {
 	wg.Wait()
 	r.ck.stop()
 	r.res.Stats, r.res.Checkpoints = r.ck.stats, r.ck.taken
+	r.res.DirectReadBytes = pool.din.bytes()
 	if firstErr == nil {
 		firstErr = r.ck.err
 	}
@@ -772,6 +782,7 @@ type blockPool struct {
 	noRange  atomic.Bool // copy_file_range turned out unavailable
 	src      *os.File    // the input file the tensor is one range of (inputRange), or nil
 	srcOff   int64
+	din      *inDirect  // src read past the page cache where not cached, or nil
 	wmu      sync.Mutex // writePieces' turns at the output
 }
 
@@ -847,7 +858,8 @@ func (w *worker) write(i int64, b slicer.Block, sum *blockSum) error {
 		return writePieces(bp.p, bp.sl, bp.src, bp.srcOff, b, bp.w, &bp.wmu, off, bp.verifyCRC, sum, &w.pieces)
 	case bp.mode == WritePwrite:
 		if w.oraw == nil {
-			w.oraw = make([]byte, bp.sl.MaxElems()*outItem+mmapnpy.DirectAlign)
+			// room for an input block read direct into it too (fill)
+			w.oraw = make([]byte, bp.sl.MaxElems()*outItem+3*mmapnpy.DirectAlign)
 		}
 		obuf := bp.w.Buffer(&w.oraw, off, n)
 		if err := w.fill(b, obuf, sum); err != nil {
@@ -876,10 +888,28 @@ func (w *worker) copyPieces(b slicer.Block, sum *blockSum) error {
 }
 
 // fill converts block b into dst, summing the input for verification.
+// In a run written past the page cache, a block of an input file that
+// is not cached is read past it too (inDirect): a cast's into the input
+// buffer, a copy's into the output buffer's memory (w.oraw, which holds
+// dst) and then moved to dst, so that a copy holds no second block.
 func (w *worker) fill(b slicer.Block, dst []byte, sum *blockSum) error {
 	bp := w.pool
 	if w.buf == nil && !bp.p.noCast {
-		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size()))
+		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size())+3*mmapnpy.DirectAlign)
+	}
+	if bp.din.uncached(b.Off, b.Len) && (!bp.p.noCast || w.oraw != nil) {
+		raw := &w.buf
+		if bp.p.noCast {
+			raw = &w.oraw
+		}
+		if in := bp.din.read(raw, b.Off, b.Len); in != nil {
+			if bp.p.noCast {
+				copy(dst, in) // may overlap: copy moves as memmove does
+				in = dst
+			}
+			convertFrom(bp.p, in, dst, bp.verifyCRC, sum)
+			return nil
+		}
 	}
 	return convertBlock(bp.p, bp.sl, b, w.buf, dst, bp.verifyCRC, sum)
 }
@@ -895,13 +925,19 @@ func convertBlock(p *Plan, sl *slicer.Slicer, b slicer.Block, buf, dst []byte, v
 	if err := sl.ReadBlock(b, in); err != nil {
 		return err
 	}
+	convertFrom(p, in, dst, verify, sum)
+	return nil
+}
+
+// convertFrom takes in's crc32c when verify and converts it into dst
+// with p's kernel (no cast: in is dst), counting what the cast met.
+func convertFrom(p *Plan, in, dst []byte, verify bool, sum *blockSum) {
 	if verify {
 		sum.crc = crc32c.Checksum(in)
 	}
 	if !p.noCast {
 		p.kernel(dst, in, &sum.stats)
 	}
-	return nil
 }
 
 // InterruptedError reports a cancelled run whose work is kept. It

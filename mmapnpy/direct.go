@@ -97,8 +97,19 @@ func DirectWorks(dir string) bool {
 
 // AlignedBuffer returns n bytes whose first byte is DirectAlign-aligned.
 func AlignedBuffer(n int) []byte {
-	b := make([]byte, n+DirectAlign)
-	return b[alignSkip(b, 0):][:n:n]
+	var b []byte
+	return Aligned(&b, n)
+}
+
+// Aligned returns n bytes of *raw whose first byte is
+// DirectAlign-aligned, growing *raw as needed (pass it again next time).
+func Aligned(raw *[]byte, n int) []byte {
+	if cap(*raw) < n+DirectAlign {
+		*raw = make([]byte, n+DirectAlign)
+	}
+	b := (*raw)[:cap(*raw)]
+	s := alignSkip(b, 0)
+	return b[s : s+n : s+n]
 }
 
 // alignSkip is how far into b the first address congruent to fileOff

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bigconv/bigconv/dtype"
+	"github.com/bigconv/bigconv/internal/crc32c"
+	"github.com/bigconv/bigconv/tensor"
+)
+
+// TestReadDirect: in a run written past the page cache, blocks of an
+// input file that are not in the cache are read past it (O_DIRECT) —
+// casts and copies, verified or not — and give the same output, counts
+// and checksum verdict as reads through the cache; runs through the page
+// cache read through it. The input starts at byte 100 of its file, so
+// the direct reads are widened to aligned pages and cut back.
+func TestReadDirect(t *testing.T) {
+	dir := t.TempDir()
+	ft, data, f := specialF64File(t, dir, 1<<20) // 8 MiB
+	crc := crc32c.Checksum(data)
+	verified := *ft
+	verified.CRC32C = &crc
+	direct := readsDirect(f)
+	if !direct {
+		t.Logf("%s: no direct reads here (O_DIRECT or cachestat missing); checking the cached path gives the same", dir)
+	}
+	for _, c := range []struct {
+		name  string
+		t     *tensor.Tensor
+		to    string
+		write WriteMode
+		drop  bool // drop the input from the cache instead of assuming every block uncached
+		none  bool // no direct reads expected
+	}{
+		{"cast", ft, "<f4", WriteDirect, false, false},
+		{"widening cast", ft, "<c16", WriteDirect, false, false},
+		{"copy", ft, "", WriteDirect, false, false},
+		{"verified copy", &verified, "", WriteDirect, false, false},
+		{"verified cast", &verified, "<f2", WriteDirect, false, false},
+		{"dropped input", ft, "<f4", WriteDirect, true, false},
+		{"cast through the cache", ft, "<f4", WritePwrite, false, true},
+		{"copy into mapped windows", ft, "", WriteMapped, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opt := Options{BlockSize: 1 << 20, Workers: 3, Write: c.write}
+			if c.to != "" {
+				opt.DType = dtype.MustParse(c.to)
+			}
+			want := filepath.Join(dir, "want.npy")
+			defer os.Remove(want)
+			wres := convertCached(t, c.t, want, opt)
+			out := filepath.Join(dir, "o.npy")
+			defer os.Remove(out)
+			if c.drop {
+				dropCache(t, f)
+			} else {
+				assumeUncached = true
+				defer func() { assumeUncached = false }()
+			}
+			res, err := Convert(context.Background(), c.t, out, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameFile(t, out, want)
+			if res.Stats != wres.Stats || res.CRCVerify != wres.CRCVerify {
+				t.Fatalf("read direct: stats %+v, verified %v; through the cache: %+v, %v", res.Stats, res.CRCVerify, wres.Stats, wres.CRCVerify)
+			}
+			switch {
+			case !direct || c.none:
+				if res.DirectReadBytes != 0 {
+					t.Fatalf("%d bytes read past the page cache, want none", res.DirectReadBytes)
+				}
+			case c.drop && res.DirectReadBytes == 0:
+				t.Fatal("input dropped from the page cache: no block read past it")
+			case !c.drop && res.DirectReadBytes != res.InBytes:
+				t.Fatalf("every block uncached: %d of %d input bytes read past the page cache", res.DirectReadBytes, res.InBytes)
+			}
+		})
+	}
+	t.Run("damaged", func(t *testing.T) {
+		bad := crc + 1
+		damaged := *ft
+		damaged.CRC32C = &bad
+		assumeUncached = true
+		defer func() { assumeUncached = false }()
+		out := filepath.Join(dir, "d.npy")
+		_, err := Convert(context.Background(), &damaged, out, Options{BlockSize: 1 << 20, Write: WriteDirect})
+		if !errors.Is(err, tensor.ErrChecksum) {
+			t.Errorf("err %v, want ErrChecksum", err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("output of a damaged input exists (%v)", err)
+		}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		// The tensor claims 64 KiB more than the file holds: the direct
+		// read of the last block comes back short, and the read through
+		// the cache names the file, the tensor and where the data ends.
+		short := *ft
+		short.Shape = dtype.Shape{ft.Shape[0] + 512, 16}
+		short.Data = io.NewSectionReader(f, 100, int64(len(data))+64<<10)
+		assumeUncached = true
+		defer func() { assumeUncached = false }()
+		for _, to := range []string{"<f4", ""} { // a cast, a copy
+			opt := Options{BlockSize: 1 << 20, Write: WriteDirect}
+			if to != "" {
+				opt.DType = dtype.MustParse(to)
+			}
+			out := filepath.Join(dir, "t.npy")
+			_, err := Convert(context.Background(), &short, out, opt)
+			var te *tensor.Error
+			if !errors.Is(err, tensor.ErrCorrupt) || !errors.As(err, &te) || te.File != ft.File || te.Tensor != "x" || te.Offset != 100+int64(len(data)) {
+				t.Errorf("to %q: err %v, want ErrCorrupt in %s, tensor x, at offset %d", to, err, ft.File, 100+len(data))
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("to %q: output of a truncated input exists (%v)", to, err)
+			}
+		}
+	})
+}
+
+// readsDirect reports whether blocks of f not in the page cache are read
+// past it here (O_DIRECT and cachestat work).
+func readsDirect(f *os.File) bool {
+	d := openInDirect(f, 0)
+	defer d.close()
+	return d != nil
+}
+
+// convertCached converts tt to out with direct reads turned off, the
+// reference the direct reads must match.
+func convertCached(t *testing.T, tt *tensor.Tensor, out string, opt Options) Result {
+	t.Helper()
+	readDirectOff = true
+	defer func() { readDirectOff = false }()
+	res, err := Convert(context.Background(), tt, out, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DirectReadBytes != 0 {
+		t.Fatalf("direct reads off: %d bytes read past the page cache", res.DirectReadBytes)
+	}
+	return res
+}
