@@ -2,14 +2,11 @@ package engine
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
-	"github.com/bigconv/bigconv/internal/crc32c"
 	"github.com/bigconv/bigconv/tensor"
 )
 
@@ -21,10 +18,7 @@ import (
 // the direct reads are widened to aligned pages and cut back.
 func TestReadDirect(t *testing.T) {
 	dir := t.TempDir()
-	ft, data, f := specialF64File(t, dir, 1<<20) // 8 MiB
-	crc := crc32c.Checksum(data)
-	verified := *ft
-	verified.CRC32C = &crc
+	ft, verified, data, f := verifiedF64File(t, dir, 1<<20) // 8 MiB
 	direct := readsDirect(f)
 	if !direct {
 		t.Logf("%s: no direct reads here (O_DIRECT or cachestat missing); checking the cached path gives the same", dir)
@@ -40,8 +34,8 @@ func TestReadDirect(t *testing.T) {
 		{"cast", ft, "<f4", WriteDirect, false, false},
 		{"widening cast", ft, "<c16", WriteDirect, false, false},
 		{"copy", ft, "", WriteDirect, false, false},
-		{"verified copy", &verified, "", WriteDirect, false, false},
-		{"verified cast", &verified, "<f2", WriteDirect, false, false},
+		{"verified copy", verified, "", WriteDirect, false, false},
+		{"verified cast", verified, "<f2", WriteDirect, false, false},
 		{"dropped input", ft, "<f4", WriteDirect, true, false},
 		{"cast through the cache", ft, "<f4", WritePwrite, false, true},
 		{"copy into mapped windows", ft, "", WriteMapped, false, true},
@@ -83,27 +77,14 @@ func TestReadDirect(t *testing.T) {
 		})
 	}
 	t.Run("damaged", func(t *testing.T) {
-		bad := crc + 1
-		damaged := *ft
-		damaged.CRC32C = &bad
 		assumeUncached = true
 		defer func() { assumeUncached = false }()
-		out := filepath.Join(dir, "d.npy")
-		_, err := Convert(context.Background(), &damaged, out, Options{BlockSize: 1 << 20, Write: WriteDirect})
-		if !errors.Is(err, tensor.ErrChecksum) {
-			t.Errorf("err %v, want ErrChecksum", err)
-		}
-		if _, err := os.Stat(out); !os.IsNotExist(err) {
-			t.Errorf("output of a damaged input exists (%v)", err)
-		}
+		failsClean(t, damaged(verified), filepath.Join(dir, "d.npy"), Options{BlockSize: 1 << 20, Write: WriteDirect}, tensor.ErrChecksum, "", "", 0)
 	})
 	t.Run("truncated", func(t *testing.T) {
 		// The tensor claims 64 KiB more than the file holds: the direct
 		// read of the last block comes back short, and the read through
 		// the cache names the file, the tensor and where the data ends.
-		short := *ft
-		short.Shape = dtype.Shape{ft.Shape[0] + 512, 16}
-		short.Data = io.NewSectionReader(f, 100, int64(len(data))+64<<10)
 		assumeUncached = true
 		defer func() { assumeUncached = false }()
 		for _, to := range []string{"<f4", ""} { // a cast, a copy
@@ -111,15 +92,7 @@ func TestReadDirect(t *testing.T) {
 			if to != "" {
 				opt.DType = dtype.MustParse(to)
 			}
-			out := filepath.Join(dir, "t.npy")
-			_, err := Convert(context.Background(), &short, out, opt)
-			var te *tensor.Error
-			if !errors.Is(err, tensor.ErrCorrupt) || !errors.As(err, &te) || te.File != ft.File || te.Tensor != "x" || te.Offset != 100+int64(len(data)) {
-				t.Errorf("to %q: err %v, want ErrCorrupt in %s, tensor x, at offset %d", to, err, ft.File, 100+len(data))
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("to %q: output of a truncated input exists (%v)", to, err)
-			}
+			failsClean(t, truncatedAt(ft, f, len(data)), filepath.Join(dir, "t.npy"), opt, tensor.ErrCorrupt, ft.File, "x", 100+int64(len(data)))
 		}
 	})
 }

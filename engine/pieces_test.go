@@ -50,6 +50,49 @@ func specialF64File(t *testing.T, dir string, n int) (*tensor.Tensor, []byte, *o
 	return tt, b, f
 }
 
+// verifiedF64File is specialF64File with a copy of its tensor that
+// carries the data's crc32c (verified while converting).
+func verifiedF64File(t *testing.T, dir string, n int) (ft, verified *tensor.Tensor, data []byte, f *os.File) {
+	t.Helper()
+	ft, data, f = specialF64File(t, dir, n)
+	crc := crc32c.Checksum(data)
+	v := *ft
+	v.CRC32C = &crc
+	return ft, &v, data, f
+}
+
+// damaged is tt with a crc32c that its data does not have.
+func damaged(tt *tensor.Tensor) *tensor.Tensor {
+	d := *tt
+	bad := *tt.CRC32C + 1
+	d.CRC32C = &bad
+	return &d
+}
+
+// truncatedAt is tt (a tensor at byte 100 of f holding n bytes, as
+// specialF64File makes) claiming 512 rows (64 KiB) more than f holds.
+func truncatedAt(tt *tensor.Tensor, f *os.File, n int) *tensor.Tensor {
+	short := *tt
+	short.Shape = dtype.Shape{tt.Shape[0] + 512, 16}
+	short.Data = io.NewSectionReader(f, 100, int64(n)+64<<10)
+	return &short
+}
+
+// failsClean converts tt to out under opt and fails unless that fails
+// with want — naming file, tensor name and offset, when file is not "" —
+// and leaves no output.
+func failsClean(t *testing.T, tt *tensor.Tensor, out string, opt Options, want error, file, name string, off int64) {
+	t.Helper()
+	_, err := Convert(context.Background(), tt, out, opt)
+	var te *tensor.Error
+	if !errors.Is(err, want) || (file != "" && (!errors.As(err, &te) || te.File != file || te.Tensor != name || te.Offset != off)) {
+		t.Errorf("err %v, want %v in %s, tensor %q, at offset %d", err, want, file, name, off)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an output exists after the error (%v)", err)
+	}
+}
+
 // countPieces counts the blocks writePieces wrote while fn ran: read a
 // piece at a time (cached) and read whole (not cached).
 func countPieces(fn func()) (cached, whole int64) {
@@ -86,11 +129,8 @@ func dropCache(t *testing.T, f *os.File) {
 // of the whole-block path (mapped output windows).
 func TestWritePieces(t *testing.T) {
 	dir := t.TempDir()
-	ft, data, f := specialF64File(t, dir, 1<<18) // 2 MiB
-	crc := crc32c.Checksum(data)
-	verified := *ft
-	verified.CRC32C = &crc
-	mem := *ft // not a range of a file: blocks read whole
+	ft, verified, data, f := verifiedF64File(t, dir, 1<<18) // 2 MiB
+	mem := *ft                                              // not a range of a file: blocks read whole
 	mem.Data = io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data)))
 	defer func(p int) { piece = p }(piece)
 	piece = 3000 // pieces that do not divide a block, nor a row
@@ -107,9 +147,9 @@ func TestWritePieces(t *testing.T) {
 		{"cast not cached", ft, "<f4", Options{}, true, true},
 		{"cast widening", ft, "<c16", Options{}, false, false},
 		{"cast from memory", &mem, "<f4", Options{}, false, true},
-		{"verified copy", &verified, "", Options{}, false, false},
-		{"verified copy not cached", &verified, "", Options{}, true, true},
-		{"verified cast", &verified, ">f8", Options{}, false, false},
+		{"verified copy", verified, "", Options{}, false, false},
+		{"verified copy not cached", verified, "", Options{}, true, true},
+		{"verified cast", verified, ">f8", Options{}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			opt := c.opt
@@ -164,17 +204,7 @@ func TestWritePieces(t *testing.T) {
 		})
 	}
 	t.Run("damaged", func(t *testing.T) {
-		bad := crc + 1
-		damaged := *ft
-		damaged.CRC32C = &bad
-		out := filepath.Join(dir, "d.npy")
-		_, err := Convert(context.Background(), &damaged, out, Options{BlockSize: 256 << 10})
-		if !errors.Is(err, tensor.ErrChecksum) {
-			t.Errorf("err %v, want ErrChecksum", err)
-		}
-		if _, err := os.Stat(out); !os.IsNotExist(err) {
-			t.Errorf("output of a damaged input exists (%v)", err)
-		}
+		failsClean(t, damaged(verified), filepath.Join(dir, "d.npy"), Options{BlockSize: 256 << 10}, tensor.ErrChecksum, "", "", 0)
 	})
 	t.Run("section shorter than its shape", func(t *testing.T) {
 		// The tensor's section ends where the file goes on (with other
@@ -187,33 +217,15 @@ func TestWritePieces(t *testing.T) {
 		jt.Shape = dtype.Shape{ft.Shape[0] + 512, 16} // 64 KiB more than the section
 		jt.Data = io.NewSectionReader(jf, 100, int64(len(data)))
 		for _, to := range []string{"<f4", "<f8"} {
-			out := filepath.Join(dir, "s.npy")
-			_, err := Convert(context.Background(), &jt, out, Options{BlockSize: 256 << 10, DType: dtype.MustParse(to)})
-			var te *tensor.Error
-			if !errors.Is(err, tensor.ErrCorrupt) || !errors.As(err, &te) || te.File != junk || te.Offset != 100+int64(len(data)) {
-				t.Errorf("to %s: err %v, want ErrCorrupt in %s at offset %d", to, err, junk, 100+len(data))
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("to %s: output of a short section exists (%v)", to, err)
-			}
+			failsClean(t, &jt, filepath.Join(dir, "s.npy"), Options{BlockSize: 256 << 10, DType: dtype.MustParse(to)}, tensor.ErrCorrupt, junk, "x", 100+int64(len(data)))
 		}
 	})
 	t.Run("truncated", func(t *testing.T) {
 		// The tensor claims 64 KiB more than the file holds: the last
 		// block's first piece is short, so it is read whole, and the
 		// read names the file, the tensor and where the data ends.
-		short := *ft
-		short.Shape = dtype.Shape{ft.Shape[0] + 512, 16}
-		short.Data = io.NewSectionReader(f, 100, int64(len(data))+64<<10)
-		out := filepath.Join(dir, "t.npy")
-		_, err := Convert(context.Background(), &short, out, Options{BlockSize: 256 << 10, DType: dtype.MustParse("<f4")})
-		var te *tensor.Error
-		if !errors.Is(err, tensor.ErrCorrupt) || !errors.As(err, &te) || te.File != ft.File || te.Tensor != "x" || te.Offset != 100+int64(len(data)) {
-			t.Errorf("err %v, want ErrCorrupt in %s, tensor x, at offset %d", err, ft.File, 100+len(data))
-		}
-		if _, err := os.Stat(out); !os.IsNotExist(err) {
-			t.Errorf("output of a truncated input exists (%v)", err)
-		}
+		failsClean(t, truncatedAt(ft, f, len(data)), filepath.Join(dir, "t.npy"), Options{BlockSize: 256 << 10, DType: dtype.MustParse("<f4")},
+			tensor.ErrCorrupt, ft.File, "x", 100+int64(len(data)))
 	})
 }
 
