@@ -6,9 +6,10 @@
 //	go run ./bench --size 1GiB --runs 3
 //	go run ./bench --size 4GiB --cases f32-f32,i64-f32 --name benchmarks-4GiB
 //
-// Each case generates its input block by block, warms the page cache with
-// cat, then runs every tool N times, alternating tools within each round,
-// and removes the input before the next case. Python peers run on
+// Each case generates its input block by block, then runs every tool N
+// times, alternating tools within each round, each run after cat has read
+// what it reads into the page cache (when that fits in three quarters of
+// memory), and removes the input before the next case. Python peers run on
 // /usr/bin/python3 (Debian's, which has numpy and dask); a missing module is
 // reported and that peer skipped — nothing is installed.
 package main
@@ -558,7 +559,8 @@ func caseTools(c *caseDef, skip map[string]bool) []string {
 	return tools
 }
 
-// runCase warms the cache and runs each tool runs times, alternating.
+// runCase runs each tool runs times, alternating, each run after its
+// inputs were read into the page cache (warm).
 func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bool) ([]Result, error) {
 	tools := caseTools(c, skip)
 	// Every case's limit is cp-out+fsync: a durable copy of a file the
@@ -574,13 +576,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			return nil, err
 		}
 	}
-	for _, f := range []string{c.Input, c.OutSized} {
-		if f != "" {
-			if _, _, err := runCmd([]string{"cat", f}, false); err != nil { // warm the page cache
-				return nil, err
-			}
-		}
-	}
+	mem := memTotal()
 	syscall.Sync()
 	out := c.outPath(dir)
 	ms := map[string][]measure{}
@@ -593,6 +589,9 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		for _, i := range order {
 			tool := tools[i]
 			os.RemoveAll(out) // a file, or a directory of .npy files
+			if err := warm(tool, c, mem); err != nil {
+				return nil, err
+			}
 			m, err := runTool(tool, c, bin, peerPath, out)
 			if err != nil {
 				return nil, err
