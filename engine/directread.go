@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bigconv/bigconv/mmapnpy"
+	"github.com/bigconv/bigconv/slicer"
 )
 
 // inDirect reads blocks of an input file that are not in the page cache
@@ -122,4 +123,32 @@ func (d *inDirect) read(raw *[]byte, at, n int64) []byte {
 	}
 	d.n.Add(n)
 	return buf[start-lo : start-lo+n]
+}
+
+// fill converts block b of p's input into dst from a read past the page
+// cache, when the block is not cached: a cast's read goes into *buf, a
+// copy's into *oraw (the output buffer's memory, which holds dst) and is
+// then moved to dst, so that a copy holds no second block. Both should
+// have 3*DirectAlign bytes of room past a block, for the read's widening
+// to pages. It reports false, having read nothing, when the block is to
+// be read through the cache (cached, no direct reads, a copy without an
+// output buffer, a refused or short read).
+func (d *inDirect) fill(p *Plan, b slicer.Block, buf, oraw *[]byte, dst []byte, verify bool, sum *blockSum) bool {
+	if (p.noCast && *oraw == nil) || !d.uncached(b.Off, b.Len) {
+		return false
+	}
+	raw := buf
+	if p.noCast {
+		raw = oraw
+	}
+	in := d.read(raw, b.Off, b.Len)
+	if in == nil {
+		return false
+	}
+	if p.noCast {
+		copy(dst, in) // may overlap: copy moves as memmove does
+		in = dst
+	}
+	convertFrom(p, in, dst, verify, sum)
+	return true
 }

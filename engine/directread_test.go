@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/bigconv/bigconv/dtype"
@@ -119,4 +121,99 @@ func convertCached(t *testing.T, tt *tensor.Tensor, out string, opt Options) Res
 		t.Fatalf("direct reads off: %d bytes read past the page cache", res.DirectReadBytes)
 	}
 	return res
+}
+
+// TestStackReadDirect: a stack (here a concatenation) written past the page cache reads the
+// blocks of its input files that are not cached past it too — casts,
+// copies and verified inputs, several files at once — and gives the
+// output and counts of reads through the cache; a damaged or truncated
+// input fails as it does there, naming its file, with no output left.
+func TestStackReadDirect(t *testing.T) {
+	dir := t.TempDir()
+	var plain, verified []*tensor.Tensor
+	var files []*os.File
+	var data [][]byte
+	for i := range 3 {
+		sub := filepath.Join(dir, string(rune('a'+i)))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ft, v, d, f := verifiedF64File(t, sub, 3<<17) // 3 MiB each: three blocks
+		plain, verified, files, data = append(plain, ft), append(verified, v), append(files, f), append(data, d)
+	}
+	direct := readsDirect(files[0])
+	// a concatenation: the truncated input below claims more rows
+	stack := func(ts []*tensor.Tensor, out string, opt Options) (Result, error) {
+		return Stack(context.Background(), ts, out, StackOptions{Options: opt, Join: JoinConcat})
+	}
+	for _, c := range []struct {
+		name string
+		ts   []*tensor.Tensor
+		to   string
+	}{
+		{"cast", plain, "<f4"},
+		{"copy", plain, ""},
+		{"verified copy", verified, ""},
+		{"verified cast", verified, "<f2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opt := Options{BlockSize: 1 << 20, Workers: 3, Write: WriteDirect}
+			if c.to != "" {
+				opt.DType = dtype.MustParse(c.to)
+			}
+			want := filepath.Join(dir, "want.npy")
+			defer os.Remove(want)
+			readDirectOff = true
+			wres, err := stack(c.ts, want, opt)
+			readDirectOff = false
+			if err != nil || wres.DirectReadBytes != 0 {
+				t.Fatalf("through the cache: %v, %d bytes read past it", err, wres.DirectReadBytes)
+			}
+			out := filepath.Join(dir, "o.npy")
+			defer os.Remove(out)
+			assumeUncached = true
+			defer func() { assumeUncached = false }()
+			res, err := stack(c.ts, out, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameFile(t, out, want)
+			if res.Stats != wres.Stats || res.CRCVerify != wres.CRCVerify {
+				t.Fatalf("read direct: stats %+v, verified %v; through the cache: %+v, %v", res.Stats, res.CRCVerify, wres.Stats, wres.CRCVerify)
+			}
+			if want := map[bool]int64{true: res.InBytes}[direct]; res.DirectReadBytes != want {
+				t.Fatalf("every block uncached: %d of %d input bytes read past the page cache, want %d", res.DirectReadBytes, res.InBytes, want)
+			}
+		})
+	}
+	failsClean := func(t *testing.T, ts []*tensor.Tensor, opt Options, want error, file string, off int64) {
+		t.Helper()
+		assumeUncached = true
+		defer func() { assumeUncached = false }()
+		out := filepath.Join(dir, "bad.npy")
+		_, err := stack(ts, out, opt)
+		var te *tensor.Error
+		if !errors.Is(err, want) || !errors.As(err, &te) || te.File != file || te.Offset != off {
+			t.Errorf("err %v, want %v in %s at offset %d", err, want, file, off)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("an output exists after the error (%v)", err)
+		}
+	}
+	t.Run("damaged", func(t *testing.T) {
+		ts := slices.Clone(verified)
+		ts[1] = damaged(ts[1])
+		failsClean(t, ts, Options{BlockSize: 1 << 20, Write: WriteDirect}, tensor.ErrChecksum, ts[1].File, 100)
+	})
+	t.Run("truncated", func(t *testing.T) {
+		for _, to := range []string{"<f4", ""} { // a cast, a copy
+			opt := Options{BlockSize: 1 << 20, Write: WriteDirect}
+			if to != "" {
+				opt.DType = dtype.MustParse(to)
+			}
+			ts := slices.Clone(plain)
+			ts[2] = truncatedAt(plain[2], files[2], len(data[2]))
+			failsClean(t, ts, opt, tensor.ErrCorrupt, ts[2].File, 100+int64(len(data[2])))
+		}
+	})
 }

@@ -897,19 +897,8 @@ func (w *worker) fill(b slicer.Block, dst []byte, sum *blockSum) error {
 	if w.buf == nil && !bp.p.noCast {
 		w.buf = make([]byte, bp.sl.MaxElems()*int64(bp.p.From.Size())+3*mmapnpy.DirectAlign)
 	}
-	if bp.din.uncached(b.Off, b.Len) && (!bp.p.noCast || w.oraw != nil) {
-		raw := &w.buf
-		if bp.p.noCast {
-			raw = &w.oraw
-		}
-		if in := bp.din.read(raw, b.Off, b.Len); in != nil {
-			if bp.p.noCast {
-				copy(dst, in) // may overlap: copy moves as memmove does
-				in = dst
-			}
-			convertFrom(bp.p, in, dst, bp.verifyCRC, sum)
-			return nil
-		}
+	if bp.din.fill(bp.p, b, &w.buf, &w.oraw, dst, bp.verifyCRC, sum) {
+		return nil
 	}
 	return convertBlock(bp.p, bp.sl, b, w.buf, dst, bp.verifyCRC, sum)
 }

@@ -429,6 +429,17 @@ type stackSeg struct {
 	// nil (writePieces).
 	src    *os.File
 	srcOff int64
+	// din reads src past the page cache where it is not cached, in a
+	// run written past it; opened when a worker first reads the input.
+	dinOnce sync.Once
+	din     *inDirect
+}
+
+// directIn is the segment's input read past the page cache where not
+// cached (inDirect), or nil.
+func (s *stackSeg) directIn() *inDirect {
+	s.dinOnce.Do(func() { s.din = openInDirect(s.src, s.srcOff) })
+	return s.din
 }
 
 // fileRange is the file and offset a plain copy of s can be left to the
@@ -705,13 +716,14 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 	for _, a := range r.keep { // the prefix [0, first) and the spans past it
 		done.Add(r.inputBytesBefore(a.end) - r.inputBytesBefore(a.start))
 	}
-	var maxIn int64
+	var maxIn, maxOut int64
 	for _, s := range r.segs {
 		elems := streamPiece(r.bs, s.Plan.From, r.sp.To) // a stream is copied in pieces
 		if !s.stream {
 			elems = s.sl.MaxElems()
 		}
 		maxIn = max(maxIn, elems*int64(s.Plan.From.Size()))
+		maxOut = max(maxOut, elems*int64(r.sp.To.Size()))
 	}
 	progress := func(n int64) {
 		d := done.Add(n)
@@ -728,7 +740,7 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 			defer wg.Done()
 			// Buffers are made when a block needs them: a worker writing
 			// in pieces (writePieces) needs neither.
-			w := &stackWorker{r: r, maxIn: maxIn, mapped: r.opt.Write == WriteMapped}
+			w := &stackWorker{r: r, maxIn: maxIn, maxOut: maxOut, mapped: r.opt.Write == WriteMapped}
 			for {
 				g := next.Add(1) - 1
 				if g >= r.blocks || ctx.Err() != nil {
@@ -775,6 +787,8 @@ func (r *stackRun) streamBlocks(ctx context.Context) error {
 	r.res.Stats = r.ck.stats
 	for _, s := range r.segs {
 		r.res.CRCVerify = r.res.CRCVerify || s.verify
+		r.res.DirectReadBytes += s.din.bytes()
+		s.din.close()
 	}
 	if firstErr == nil {
 		firstErr = r.ck.err
@@ -822,6 +836,7 @@ func (s *stackSeg) check(i int64, sum blockSum) error {
 type stackWorker struct {
 	r         *stackRun
 	maxIn     int64 // the input bytes of the largest block (buf's size)
+	maxOut    int64 // its output bytes
 	mapped    bool  // mapped output windows (Options.Write == WriteMapped)
 	buf, obuf []byte
 	sbuf      []byte // a stream's converted pieces, with mapped windows
@@ -835,8 +850,12 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	off, n := (s.Elem0+b.Elem0)*outItem, b.Elems*outItem
 	p := s.Plan
 	fill := func(dst []byte) error {
-		if w.buf == nil {
-			w.buf = make([]byte, w.maxIn)
+		if w.buf == nil && !p.noCast {
+			// room for a read past the page cache too (inDirect.fill)
+			w.buf = make([]byte, w.maxIn+3*mmapnpy.DirectAlign)
+		}
+		if w.r.direct && s.directIn().fill(p, b, &w.buf, &w.obuf, dst, s.verify, &sum) {
+			return nil
 		}
 		return convertBlock(p, s.sl, b, w.buf, dst, s.verify, &sum)
 	}
@@ -862,6 +881,10 @@ func (w *stackWorker) write(s *stackSeg, b slicer.Block) (blockSum, error) {
 	case goesPiecewise(p, s.verify, w.r.direct):
 		err = writePieces(p, s.sl, s.src, s.srcOff, b, w.r.w, &w.r.wmu, off, s.verify, &sum, &w.pieces)
 	default:
+		if w.obuf == nil && w.r.direct {
+			// room for a copy's read past the page cache (inDirect.fill)
+			w.obuf = make([]byte, w.maxOut+3*mmapnpy.DirectAlign)
+		}
 		obuf := w.r.w.Buffer(&w.obuf, off, n)
 		if err = fill(obuf); err == nil {
 			err = w.r.w.WriteAt(obuf, off)
