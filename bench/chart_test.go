@@ -79,3 +79,53 @@ func TestTargetsWithoutLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedPeer: a peer that failed (the kernel's out-of-memory killer
+// took torch.load of an 8 GiB file) is a row saying so, with what it
+// used, and the targets say the peer failed instead of a ratio; the
+// chart leaves it out.
+func TestFailedPeer(t *testing.T) {
+	rep := &Report{Size: 8 << 30, Runs: 3, Results: []Result{
+		{Case: "pt-f16", Tool: "bigconv", Median: 12, Min: 11, Max: 13, InGiBps: 0.67, VsBigconv: 1, PeakRSS: 58},
+		{Case: "pt-f16", Tool: "torch", Failed: "killed by signal 9 (out of memory?) after 61.2 s", PeakRSS: 23500, PeakAnon: 23400},
+		{Case: "pt-f16", Tool: limitTool, Median: 12, Min: 12, Max: 12},
+		{Case: "i64-f32", Tool: "bigconv", Median: 10, PeakRSS: 20},
+		{Case: "i64-f32", Tool: "numpy", Failed: "exit status 1 after 2.0 s"},
+	}}
+	tab := table(rep.Results[:3])
+	if want := "| pt-f16 | torch | failed: killed by signal 9 (out of memory?) after 61.2 s | – | – | – | – | 23500 | 23400 | |"; !strings.Contains(tab, want) {
+		t.Errorf("table lacks %q:\n%s", want, tab)
+	}
+	got := targets(rep)
+	for _, want := range []string{
+		"limit: yes; torch peer: failed (killed by signal 9 (out of memory?) after 61.2 s)",
+		"| i64-f32 | 0.00 | – | – | – | – | failed | – |", "NumPy: peer failed (exit status 1 after 2.0 s)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lacks %q:\n%s", want, got)
+		}
+	}
+	if err := chart(rep, filepath.Join(t.TempDir(), "c.png")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPeerFailure: a failed peer run is described by how it ended and
+// how long it ran.
+func TestPeerFailure(t *testing.T) {
+	for _, c := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"sh", "-c", "kill -9 $$"}, "killed by signal 9 (out of memory?) after "},
+		{[]string{"sh", "-c", "echo no module >&2; exit 3"}, "exit status 3 after "},
+	} {
+		m, _, err := runCmd(c.argv, false)
+		if err == nil {
+			t.Fatalf("%q: no error", c.argv)
+		}
+		if got := peerFailure(m, err); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%q: %q, want it to start %q", c.argv, got, c.want)
+		}
+	}
+}

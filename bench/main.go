@@ -275,6 +275,9 @@ type Result struct {
 	VsBigconv float64   `json:"time_vs_bigconv"`
 	PeakRSS   float64   `json:"peak_rss_mib"`
 	PeakAnon  float64   `json:"peak_rss_anon_mib"`
+	// Failed says how a peer's run failed (then it has no times): at
+	// 8 GiB torch.load was killed for want of memory.
+	Failed string `json:"failed,omitempty"`
 }
 
 // Report is the JSON written next to the chart.
@@ -512,19 +515,15 @@ func run(size int64, sizeText string, runs int, caseList, outDir, name, doc, wor
 		}
 		rep.Results = append(rep.Results, res...)
 		fmt.Print(table(res))
+		if err := writeRecord(&rep, outDir, name); err != nil { // what is measured so far
+			return err
+		}
 	}
 
 	md := section(&rep, sizeText)
 	fmt.Println()
 	fmt.Print(md)
 	if outDir != "" {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return err
-		}
-		j, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(filepath.Join(outDir, name+".json"), append(j, '\n'), 0o644); err != nil {
-			return err
-		}
 		if err := chart(&rep, filepath.Join(outDir, name+".png")); err != nil {
 			return err
 		}
@@ -580,6 +579,7 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 	syscall.Sync()
 	out := c.outPath(dir)
 	ms := map[string][]measure{}
+	failed := map[string]string{}
 	for r := range runs {
 		// A new random order each round (seeded: the same for every
 		// invocation). Rotating one fixed order would give each tool the
@@ -592,7 +592,20 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 			if err := warm(tool, c, mem); err != nil {
 				return nil, err
 			}
+			if failed[tool] != "" {
+				continue // a peer that failed is not run again
+			}
 			m, err := runTool(tool, c, bin, peerPath, out)
+			if err != nil && isPeer(tool) {
+				// A peer that cannot do the case (the kernel killed it
+				// for want of memory) is a result, not the end of the run.
+				failed[tool] = peerFailure(m, err)
+				fmt.Fprintf(os.Stderr, "bench: %s %-13s run %d: %s\n", c.Name, tool, r+1, err)
+				ms[tool] = append(ms[tool], m)
+				os.RemoveAll(out)
+				syscall.Sync()
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -610,7 +623,15 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 	}
 	var res []Result
 	for _, tool := range tools {
-		r := Result{Case: c.Name, Desc: c.Desc, Tool: tool, InBytes: c.InBytes, OutBytes: c.OutBytes}
+		r := Result{Case: c.Name, Desc: c.Desc, Tool: tool, InBytes: c.InBytes, OutBytes: c.OutBytes, Failed: failed[tool]}
+		if r.Failed != "" {
+			for _, m := range ms[tool] {
+				r.PeakRSS = max(r.PeakRSS, float64(m.MaxRSS)/1024)
+				r.PeakAnon = max(r.PeakAnon, float64(m.MaxAnon)/1024)
+			}
+			res = append(res, r)
+			continue
+		}
 		for _, m := range ms[tool] {
 			r.Walls = append(r.Walls, m.Wall)
 			if m.Inner > 0 {
@@ -626,7 +647,9 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		res = append(res, r)
 	}
 	for i := range res {
-		res[i].VsBigconv = res[i].Median / res[0].Median
+		if res[i].Failed == "" {
+			res[i].VsBigconv = res[i].Median / res[0].Median
+		}
 	}
 	return res, nil
 }
@@ -756,4 +779,23 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size like 1GiB", s)
 	}
 	return n * mult, nil
+}
+
+// writeRecord writes rep as outDir/name.json (nothing without outDir).
+// It is written after every case, so that a run that stops keeps what
+// it measured.
+func writeRecord(rep *Report, outDir, name string) error {
+	if outDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	j, _ := json.MarshalIndent(rep, "", "  ")
+	return os.WriteFile(filepath.Join(outDir, name+".json"), append(j, '\n'), 0o644)
+}
+
+// isPeer reports whether tool is one of the Python peers.
+func isPeer(tool string) bool {
+	return tool == "numpy" || tool == "dask" || tool == "torch"
 }

@@ -21,6 +21,10 @@ func table(res []Result) string {
 	b.WriteString("| case | tool | median s | min–max s | input GiB/s | time ÷ bigconv | ÷ limit | peak RSS MiB | peak RssAnon MiB | peer s after imports |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range res {
+		if r.Failed != "" {
+			fmt.Fprintf(&b, "| %s | %s | failed: %s | – | – | – | – | %.0f | %.0f | |\n", r.Case, r.Tool, r.Failed, r.PeakRSS, r.PeakAnon)
+			continue
+		}
 		inner := ""
 		if len(r.Inners) > 0 {
 			m, _, _ := stats(r.Inners)
@@ -46,12 +50,15 @@ func find(rep *Report, c, tool string) *Result {
 	return nil
 }
 
-// ratio is other's median time over bigconv's (>1: bigconv is faster), or
-// "–" when either is missing.
+// ratio is other's median time over bigconv's (>1: bigconv is faster),
+// "–" when either is missing, or "failed" when the other tool failed.
 func ratio(rep *Report, c, tool string) (float64, string) {
 	b, o := find(rep, c, "bigconv"), find(rep, c, tool)
 	if b == nil || o == nil {
 		return 0, "–"
+	}
+	if o.Failed != "" {
+		return 0, "failed"
 	}
 	v := o.Median / b.Median
 	return v, fmt.Sprintf("%.2f", v)
@@ -107,11 +114,20 @@ func targets(rep *Report) string {
 		if limS == "–" {
 			met = "limit: not in this run"
 		}
-		if npS != "–" {
+		switch npS {
+		case "–":
+		case "failed":
+			target += ", ≥ 2× NumPy loop"
+			met += fmt.Sprintf("; NumPy: peer failed (%s)", find(rep, r.Case, "numpy").Failed)
+		default:
 			target += ", ≥ 2× NumPy loop"
 			met += fmt.Sprintf("; NumPy: %s", yesNo(np >= 2))
 		}
-		if _, trS := ratio(rep, r.Case, "torch"); trS != "–" {
+		switch _, trS := ratio(rep, r.Case, "torch"); trS {
+		case "–":
+		case "failed":
+			met += fmt.Sprintf("; torch peer: failed (%s)", find(rep, r.Case, "torch").Failed)
+		default:
 			met += "; torch peer time ÷ bigconv: " + trS
 		}
 		if r.Case == "f32-f16-mask" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -79,9 +80,48 @@ func runCmd(argv []string, keep bool) (measure, []byte, error) {
 		}
 	}
 	if err != nil {
-		return m, out.Bytes(), fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, lastLine(errb.String()))
+		return m, out.Bytes(), &cmdError{argv: argv, err: err, stderr: lastLine(errb.String())}
 	}
 	return m, out.Bytes(), nil
+}
+
+// cmdError is a command that failed: its argv, how it ended and the last
+// line it wrote to stderr.
+type cmdError struct {
+	argv   []string
+	err    error
+	stderr string
+}
+
+func (e *cmdError) Error() string {
+	return fmt.Sprintf("%s: %v: %s", strings.Join(e.argv, " "), e.err, e.stderr)
+}
+
+func (e *cmdError) Unwrap() error { return e.err }
+
+// peerFailure describes how a run measured as m failed with err: its
+// exit status, or the signal that killed it (GNU time exits 128+N for a
+// child killed by signal N; 9 is what the kernel's out-of-memory killer
+// sends), how long it ran, and the last line of its stderr.
+func peerFailure(m measure, err error) string {
+	how := "failed"
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		switch code := ee.ExitCode(); {
+		case code == 128+9:
+			how = "killed by signal 9 (out of memory?)"
+		case code > 128:
+			how = fmt.Sprintf("killed by signal %d", code-128)
+		default:
+			how = fmt.Sprintf("exit status %d", code)
+		}
+	}
+	s := fmt.Sprintf("%s after %.1f s", how, m.Wall)
+	var ce *cmdError
+	if errors.As(err, &ce) && ce.stderr != "" && !strings.HasPrefix(ce.stderr, "Command terminated by signal") {
+		s += ": " + ce.stderr
+	}
+	return s
 }
 
 // treeAnon sums RssAnon (KiB) over the descendants of pid (not pid itself,
