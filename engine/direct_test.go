@@ -127,7 +127,7 @@ func TestWriteDirect(t *testing.T) {
 }
 
 // TestWriteAutoDirect: WriteAuto writes past the page cache exactly when
-// the output is to be synced and reaches directFrom.
+// the output reaches directFrom, synced or not (--no-sync).
 func TestWriteAutoDirect(t *testing.T) {
 	dir := t.TempDir()
 	tt := fileF64Tensor(t, dir, 1<<20) // 8 MiB in, 4 MiB out as float32
@@ -140,7 +140,8 @@ func TestWriteAutoDirect(t *testing.T) {
 	}{
 		{"past the threshold", 4 << 20, Options{}, true},
 		{"below it", 4<<20 + 1, Options{}, false},
-		{"not synced", 1 << 20, Options{NoSync: true}, false},
+		{"not synced", 4 << 20, Options{NoSync: true}, true},
+		{"not synced, below it", 4<<20 + 1, Options{NoSync: true}, false},
 		{"pwrite asked for", 1 << 20, Options{Write: WritePwrite}, false},
 		{"mapped windows asked for", 1 << 20, Options{Write: WriteMapped}, false},
 	} {
@@ -207,7 +208,7 @@ func TestConvertDirDirect(t *testing.T) {
 		name   string
 		opt    Options
 		direct bool
-	}{{"auto", Options{}, true}, {"pwrite", Options{Write: WritePwrite}, false}, {"no-sync", Options{NoSync: true}, false}} {
+	}{{"auto", Options{}, true}, {"pwrite", Options{Write: WritePwrite}, false}, {"no-sync", Options{NoSync: true}, true}} {
 		t.Run(c.name, func(t *testing.T) {
 			var results []Result
 			out := filepath.Join(dir, c.name)
