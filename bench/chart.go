@@ -47,7 +47,7 @@ func chart(rep *Report, path string) error {
 	for _, tool := range chartTools {
 		any := false
 		for _, c := range names {
-			if r := find(rep, c, tool); r != nil && r.Failed == "" {
+			if measured(rep, c, tool) != nil {
 				any = true
 			}
 		}
@@ -60,7 +60,7 @@ func chart(rep *Report, path string) error {
 	for i, tool := range drawn {
 		vals := make(plotter.Values, len(names))
 		for j, c := range names {
-			if r := find(rep, c, tool); r != nil && r.Failed == "" {
+			if r := measured(rep, c, tool); r != nil {
 				vals[j] = r.InGiBps
 			}
 		}

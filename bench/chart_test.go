@@ -105,6 +105,9 @@ func TestFailedPeer(t *testing.T) {
 			t.Errorf("targets lacks %q:\n%s", want, got)
 		}
 	}
+	if measured(rep, "pt-f16", "torch") != nil || measured(rep, "pt-f16", "bigconv") == nil {
+		t.Error("the chart's bars: a failed peer is drawn, or a measured tool is not")
+	}
 	if err := chart(rep, filepath.Join(t.TempDir(), "c.png")); err != nil {
 		t.Fatal(err)
 	}

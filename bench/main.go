@@ -588,34 +588,31 @@ func runCase(c *caseDef, bin, peerPath, dir string, runs int, skip map[string]bo
 		order := rand.New(rand.NewPCG(uint64(r), uint64(len(tools)))).Perm(len(tools))
 		for _, i := range order {
 			tool := tools[i]
+			if failed[tool] != "" {
+				continue // a peer that failed is not run again
+			}
 			os.RemoveAll(out) // a file, or a directory of .npy files
 			if err := warm(tool, c, mem); err != nil {
 				return nil, err
 			}
-			if failed[tool] != "" {
-				continue // a peer that failed is not run again
-			}
 			m, err := runTool(tool, c, bin, peerPath, out)
-			if err != nil && isPeer(tool) {
+			switch {
+			case err != nil && isPeer(tool):
 				// A peer that cannot do the case (the kernel killed it
 				// for want of memory) is a result, not the end of the run.
 				failed[tool] = peerFailure(m, err)
 				fmt.Fprintf(os.Stderr, "bench: %s %-13s run %d: %s\n", c.Name, tool, r+1, err)
-				ms[tool] = append(ms[tool], m)
-				os.RemoveAll(out)
-				syscall.Sync()
-				continue
-			}
-			if err != nil {
+			case err != nil:
 				return nil, err
-			}
-			if strings.HasPrefix(tool, "bigconv") || tool == "numpy" || tool == "dask" || tool == "torch" {
-				if sz, err := fileSize(out); err != nil || sz < c.OutBytes {
-					return nil, fmt.Errorf("%s wrote %d bytes, want ≥ %d (%v)", tool, sz, c.OutBytes, err)
+			default:
+				if strings.HasPrefix(tool, "bigconv") || isPeer(tool) {
+					if sz, err := fileSize(out); err != nil || sz < c.OutBytes {
+						return nil, fmt.Errorf("%s wrote %d bytes, want ≥ %d (%v)", tool, sz, c.OutBytes, err)
+					}
 				}
+				fmt.Fprintf(os.Stderr, "bench: %s %-13s run %d: %6.2f s  rss %5d MiB  anon %5d MiB\n",
+					c.Name, tool, r+1, m.Wall, m.MaxRSS>>10, m.MaxAnon>>10)
 			}
-			fmt.Fprintf(os.Stderr, "bench: %s %-13s run %d: %6.2f s  rss %5d MiB  anon %5d MiB\n",
-				c.Name, tool, r+1, m.Wall, m.MaxRSS>>10, m.MaxAnon>>10)
 			ms[tool] = append(ms[tool], m)
 			os.RemoveAll(out)
 			syscall.Sync() // untimed: no writeback left over for the next tool

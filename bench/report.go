@@ -50,6 +50,15 @@ func find(rep *Report, c, tool string) *Result {
 	return nil
 }
 
+// measured returns the result of tool on case c if it ran to the end,
+// or nil (not in the run, or a peer that failed).
+func measured(rep *Report, c, tool string) *Result {
+	if r := find(rep, c, tool); r != nil && r.Failed == "" {
+		return r
+	}
+	return nil
+}
+
 // ratio is other's median time over bigconv's (>1: bigconv is faster),
 // "–" when either is missing, or "failed" when the other tool failed.
 func ratio(rep *Report, c, tool string) (float64, string) {
@@ -114,14 +123,13 @@ func targets(rep *Report) string {
 		if limS == "–" {
 			met = "limit: not in this run"
 		}
-		switch npS {
-		case "–":
-		case "failed":
+		if npS != "–" {
 			target += ", ≥ 2× NumPy loop"
-			met += fmt.Sprintf("; NumPy: peer failed (%s)", find(rep, r.Case, "numpy").Failed)
-		default:
-			target += ", ≥ 2× NumPy loop"
-			met += fmt.Sprintf("; NumPy: %s", yesNo(np >= 2))
+			if npS == "failed" {
+				met += fmt.Sprintf("; NumPy: peer failed (%s)", find(rep, r.Case, "numpy").Failed)
+			} else {
+				met += fmt.Sprintf("; NumPy: %s", yesNo(np >= 2))
+			}
 		}
 		switch _, trS := ratio(rep, r.Case, "torch"); trS {
 		case "–":

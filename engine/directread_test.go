@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,8 +122,8 @@ func convertCached(t *testing.T, tt *tensor.Tensor, out string, opt Options) Res
 	return res
 }
 
-// TestStackReadDirect: a stack (here a concatenation) written past the page cache reads the
-// blocks of its input files that are not cached past it too — casts,
+// TestStackReadDirect: a stack (here a concatenation) written past the
+// page cache reads the blocks of its input files that are not cached past it too — casts,
 // copies and verified inputs, several files at once — and gives the
 // output and counts of reads through the cache; a damaged or truncated
 // input fails as it does there, naming its file, with no output left.
@@ -192,13 +191,7 @@ func TestStackReadDirect(t *testing.T) {
 		defer func() { assumeUncached = false }()
 		out := filepath.Join(dir, "bad.npy")
 		_, err := stack(ts, out, opt)
-		var te *tensor.Error
-		if !errors.Is(err, want) || !errors.As(err, &te) || te.File != file || te.Offset != off {
-			t.Errorf("err %v, want %v in %s at offset %d", err, want, file, off)
-		}
-		if _, err := os.Stat(out); !os.IsNotExist(err) {
-			t.Errorf("an output exists after the error (%v)", err)
-		}
+		checkFailedClean(t, err, out, want, file, "", off)
 	}
 	t.Run("damaged", func(t *testing.T) {
 		ts := slices.Clone(verified)

@@ -84,8 +84,16 @@ func truncatedAt(tt *tensor.Tensor, f *os.File, n int) *tensor.Tensor {
 func failsClean(t *testing.T, tt *tensor.Tensor, out string, opt Options, want error, file, name string, off int64) {
 	t.Helper()
 	_, err := Convert(context.Background(), tt, out, opt)
+	checkFailedClean(t, err, out, want, file, name, off)
+}
+
+// checkFailedClean fails unless err is want — naming file, offset and,
+// when name is not "", the tensor, when file is not "" — and out does
+// not exist.
+func checkFailedClean(t *testing.T, err error, out string, want error, file, name string, off int64) {
+	t.Helper()
 	var te *tensor.Error
-	if !errors.Is(err, want) || (file != "" && (!errors.As(err, &te) || te.File != file || te.Tensor != name || te.Offset != off)) {
+	if !errors.Is(err, want) || (file != "" && (!errors.As(err, &te) || te.File != file || (name != "" && te.Tensor != name) || te.Offset != off)) {
 		t.Errorf("err %v, want %v in %s, tensor %q, at offset %d", err, want, file, name, off)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
