@@ -48,6 +48,10 @@ var readDirectOff bool
 // assumeUncached makes every block count as not cached (tests).
 var assumeUncached bool
 
+// directReadAt is the direct read (tests make it fail as a file system
+// that refuses O_DIRECT reads would).
+var directReadAt = (*os.File).ReadAt
+
 // openInDirect opens the file src (which holds the tensor from byte
 // off) a second time for direct reads, or returns nil where that cannot
 // be done (no /proc, a file system without O_DIRECT, a kernel without
@@ -113,7 +117,7 @@ func (d *inDirect) read(raw *[]byte, at, n int64) []byte {
 	lo, hi := start&^(a-1), (start+n+a-1)&^(a-1)
 	buf := mmapnpy.Aligned(raw, int(hi-lo))
 	// A short read (io.EOF) is the file's end inside the last page.
-	got, err := d.f.ReadAt(buf, lo)
+	got, err := directReadAt(d.f, buf, lo)
 	if errors.Is(err, unix.EINVAL) {
 		d.refused.Store(true) // the file system wants another alignment, or none
 		return nil

@@ -5,7 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/tensor"
@@ -96,6 +99,56 @@ func TestReadDirect(t *testing.T) {
 			failsClean(t, truncatedAt(ft, f, len(data)), filepath.Join(dir, "t.npy"), opt, tensor.ErrCorrupt, ft.File, "x", 100+int64(len(data)))
 		}
 	})
+}
+
+// TestReadDirectRefused: a file system that refuses O_DIRECT reads
+// (EINVAL: it wants another alignment, or none) turns direct reads off
+// for the rest of the run after the first refusal of each worker at
+// most; every block is then read through the page cache, with the
+// output of a run that never tried.
+func TestReadDirectRefused(t *testing.T) {
+	dir := t.TempDir()
+	ft, _, _, f := verifiedF64File(t, dir, 1<<20) // 8 MiB: eight blocks
+	direct := readsDirect(f)
+	for _, to := range []string{"<f4", ""} { // a cast, a copy
+		t.Run("to="+to, func(t *testing.T) {
+			const workers = 2
+			opt := Options{BlockSize: 1 << 20, Workers: workers, Write: WriteDirect}
+			if to != "" {
+				opt.DType = dtype.MustParse(to)
+			}
+			want := filepath.Join(dir, "want.npy")
+			defer os.Remove(want)
+			wres := convertCached(t, ft, want, opt)
+			var calls atomic.Int64
+			directReadAt = func(*os.File, []byte, int64) (int, error) {
+				calls.Add(1)
+				return 0, &os.PathError{Op: "read", Path: ft.File, Err: unix.EINVAL}
+			}
+			defer func() { directReadAt = (*os.File).ReadAt }()
+			assumeUncached = true
+			defer func() { assumeUncached = false }()
+			out := filepath.Join(dir, "o.npy")
+			defer os.Remove(out)
+			res, err := Convert(context.Background(), ft, out, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameFile(t, out, want)
+			if res.Stats != wres.Stats || res.DirectReadBytes != 0 {
+				t.Fatalf("stats %+v, %d bytes read past the page cache; want %+v and none", res.Stats, res.DirectReadBytes, wres.Stats)
+			}
+			n := calls.Load()
+			switch {
+			case !direct && n != 0:
+				t.Fatalf("no direct reads here, yet %d tried", n)
+			case !direct:
+				t.Logf("%s: no direct reads here (O_DIRECT missing); checked the cached path only", dir)
+			case n < 1 || n > workers:
+				t.Fatalf("%d direct reads tried after a refusal, want 1 to %d (one per worker at most) of %d blocks", n, workers, res.Blocks)
+			}
+		})
+	}
 }
 
 // readsDirect reports whether blocks of f not in the page cache are read
