@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bigconv/bigconv/internal/readat"
@@ -228,6 +229,13 @@ func (in *Input) Close() error {
 	return errors.Join(errs...)
 }
 
+// identityHead is how much of each file's start Identity hashes.
+const identityHead = 64 << 10
+
+// heads holds Identity's read buffers, so that a stack of thousands of
+// inputs does not allocate (and collect) a buffer for each.
+var heads = sync.Pool{New: func() any { b := make([]byte, identityHead); return &b }}
+
 // Identity describes the files OpenPath opened as a resumed conversion
 // must find them again: for each, its name, size, modification time and
 // the sha256 of its first 64 KiB (where the headers are). It is "" for
@@ -240,9 +248,11 @@ func (in *Input) Identity() string {
 			parts = append(parts, filepath.Base(f.Name())+": "+err.Error())
 			continue
 		}
-		head := make([]byte, min(st.Size(), 64<<10))
+		hp := heads.Get().(*[]byte)
+		head := (*hp)[:min(st.Size(), identityHead)]
 		n, _ := f.ReadAt(head, 0)
 		sum := sha256.Sum256(head[:n])
+		heads.Put(hp)
 		parts = append(parts, fmt.Sprintf("%s size=%d mtime=%s head=%x", filepath.Base(f.Name()), st.Size(),
 			st.ModTime().UTC().Format(time.RFC3339Nano), sum[:8]))
 	}
