@@ -53,9 +53,11 @@ var pieceProbe func(whole bool)
 
 // pieceBufs are a worker's buffers for writePieces: two slots of a piece
 // each, so that one piece can wait for the output while the next is made.
-// Pieces are at most a quarter of the slicer's largest block, so that
-// the slots, and the whole block read when it is not cached, stay within
-// about the input and output blocks the whole-block path holds.
+// Pieces are at most a quarter of the run's block size (not of the
+// tensor, which may be smaller: a stack of thousands of small files
+// wrote each in four pieces), so that the slots, and the whole block read
+// when it is not cached, stay within about the input and output blocks
+// the whole-block path holds.
 type pieceBufs struct {
 	in, out [2][]byte // pieces of input and of output
 	block   []byte    // a whole block, read at once when it is not cached
@@ -99,7 +101,7 @@ func goesPiecewise(p *Plan, verify, direct bool) bool {
 // samples in the kernel's spin on that lock (perf) before.
 func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slicer.Block, w *mmapnpy.Writer, wmu *sync.Mutex, off int64, verify bool, sum *blockSum, bufs *pieceBufs) error {
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
-	step := max(min(int64(piece)/max(inItem, outItem), sl.MaxElems()/4), 1) // elements a piece
+	step := max(min(int64(piece)/max(inItem, outItem), sl.BlockElems()/4), 1) // elements a piece
 	first := min(step, b.Elems)
 	bufs.in[0] = grow(bufs.in[0], first*inItem)
 	whole := src == nil || !readCached(src, srcOff+b.Off, bufs.in[0][:first*inItem])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -351,5 +352,40 @@ func TestStackPieces(t *testing.T) {
 	}
 	if res.Blocks < 2 || cached != res.Blocks || whole != 0 {
 		t.Fatalf("%d of %d blocks read piece by piece, %d whole; want all piece by piece", cached, res.Blocks, whole)
+	}
+}
+
+// TestPiecesOfSmallTensors: a tensor smaller than a block goes in one
+// piece when it fits one (pieces are a quarter of the run's block size,
+// not of the tensor): a stack of six 16 KiB files is six pieces, with the
+// output of mapped windows.
+func TestPiecesOfSmallTensors(t *testing.T) {
+	dir := t.TempDir()
+	a, data, _ := specialF64File(t, dir, 2048)
+	ts := []*tensor.Tensor{a}
+	for i := range 5 {
+		b := *a
+		b.File = filepath.Join(dir, fmt.Sprintf("b%d.bin", i))
+		inFile(t, b.File, &b, data)
+		ts = append(ts, &b)
+	}
+	opt := StackOptions{Join: JoinStack, Options: Options{DType: dtype.MustParse("<f4"), BlockSize: 1 << 20, Workers: 2}}
+	mopt := opt
+	mopt.Write = WriteMapped
+	want := filepath.Join(dir, "want.npy")
+	if _, err := Stack(context.Background(), ts, want, mopt); err != nil {
+		t.Fatal(err)
+	}
+	var made atomic.Int64
+	pieceMade = func() { made.Add(1) }
+	defer func() { pieceMade = nil }()
+	out := filepath.Join(dir, "o.npy")
+	res, err := Stack(context.Background(), ts, out, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, out, want)
+	if res.Blocks != 6 || made.Load() != 6 {
+		t.Fatalf("%d pieces for %d blocks of six 16 KiB inputs, want one each", made.Load(), res.Blocks)
 	}
 }

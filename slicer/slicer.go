@@ -115,6 +115,11 @@ func (s *Slicer) Len() int64 { return s.n }
 // MaxElems is the largest number of elements in any block.
 func (s *Slicer) MaxElems() int64 { return min(s.blockElems, s.elems) }
 
+// BlockElems is the number of elements of a whole block as planned from
+// the block size, whatever the tensor's size: more than MaxElems for a
+// tensor smaller than one block.
+func (s *Slicer) BlockElems() int64 { return s.blockElems }
+
 // Tensor is the tensor being sliced.
 func (s *Slicer) Tensor() *tensor.Tensor { return s.t }
 
