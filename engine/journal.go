@@ -205,19 +205,27 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// sampleEdge is how much of each end of a tensor's data sampleHash hashes.
+const sampleEdge = 64 << 10
+
+// sampleBufs holds sampleHash's read buffers (a stack samples thousands
+// of inputs).
+var sampleBufs = sync.Pool{New: func() any { b := make([]byte, sampleEdge); return &b }}
+
 // sampleHash fingerprints a tensor's data cheaply: the sha256 of its
 // first and last 64 KiB (all of it when smaller), and its length.
 func sampleHash(t *tensor.Tensor, n int64) (string, error) {
-	const edge = 64 << 10
 	h := sha256.New()
 	fmt.Fprintf(h, "%d:", n)
-	buf := make([]byte, min(n, edge))
-	for _, off := range []int64{0, max(n-edge, 0)} {
+	bp := sampleBufs.Get().(*[]byte)
+	defer sampleBufs.Put(bp)
+	buf := (*bp)[:min(n, sampleEdge)]
+	for _, off := range []int64{0, max(n-sampleEdge, 0)} {
 		if k, err := t.Data.ReadAt(buf, off); err != nil && !(err == io.EOF && k == len(buf)) {
 			return "", tensor.Errorf(err, t.File, t.Name, t.Offset+off, "read")
 		}
 		h.Write(buf)
-		if n <= edge {
+		if n <= sampleEdge {
 			break
 		}
 	}

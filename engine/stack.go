@@ -574,18 +574,25 @@ func (r *stackRun) resume() error {
 	return nil
 }
 
-// sample fingerprints every input's data edges and tensor name.
+// sample fingerprints every input's data edges and tensor name. The
+// inputs are sampled on one goroutine per CPU (eachIndex; a stack of
+// 5000 files of 128 KiB hashes all of their 640 MB) and hashed in order.
 func (r *stackRun) sample() (string, error) {
-	h := sha256.New()
-	for _, s := range r.segs {
-		one := "stream" // read once: its edges cannot be looked at first
+	ones := make([]string, len(r.segs))
+	errs := make([]error, len(r.segs))
+	eachIndex(len(r.segs), func(i int) {
+		s := r.segs[i]
+		ones[i] = "stream" // read once: its edges cannot be looked at first
 		if !s.stream {
-			var err error
-			if one, err = sampleHash(s.Plan.Tensor, s.inBytes); err != nil {
-				return "", err
-			}
+			ones[i], errs[i] = sampleHash(s.Plan.Tensor, s.inBytes)
 		}
-		fmt.Fprintf(h, "%q %s\n", s.Plan.Tensor.Name, one)
+	})
+	h := sha256.New()
+	for i, s := range r.segs {
+		if errs[i] != nil {
+			return "", errs[i] // the first input in order that failed, as one by one
+		}
+		fmt.Fprintf(h, "%q %s\n", s.Plan.Tensor.Name, ones[i])
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
