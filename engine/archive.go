@@ -336,7 +336,7 @@ func (r *archiveRun) resume() error {
 	if !r.journaling {
 		return nil
 	}
-	r.jr = &archiveJournal{Version: archiveJournalVersion, Output: filepath.Base(r.out), Input: r.opt.Identity,
+	r.jr = &archiveJournal{Version: archiveJournalVersion, Output: filepath.Base(r.out), Input: r.opt.inputIdentity(),
 		Settings: r.settings(), BlockSize: r.bs}
 	for _, j := range r.jobs {
 		sample := "stream" // read once: its edges cannot be looked at first

@@ -120,6 +120,10 @@ type Options struct {
 	// times, header hashes) as the caller sees them; a resumed run
 	// refuses when it differs. Run adds a hash of the data's edges.
 	Identity string
+	// identityOf computes Identity the first time a journal needs it,
+	// when Identity is "" (StackInputs: runs that keep no journal, such
+	// as --no-sync ones, then never read and hash thousands of headers).
+	identityOf func() string
 	// PartsAtOnce lets the parts of one conversion (RunPart,
 	// RunPartStack) that run on the same CPUs of one host convert at
 	// the same time. By default they take turns (part.Turn): each
@@ -284,6 +288,25 @@ func DefaultBlockSize(workers int) int64 {
 // 16 MiB 7.7–9.4 s, of 32 MiB 6.7–7.1 s, of 64 MiB 6.3–6.5 s (session 9,
 // one process at a time), and peak RSS is to stay under 64 MiB.
 const DirectMemoryBudget = 48 << 20
+
+// inputIdentity is Identity, or, when that is "", what identityOf
+// computes.
+func (opt Options) inputIdentity() string {
+	if opt.Identity == "" && opt.identityOf != nil {
+		return opt.identityOf()
+	}
+	return opt.Identity
+}
+
+// withIdentity adds suffix to the identity, computed now or later.
+func (opt Options) withIdentity(suffix string) Options {
+	if of := opt.identityOf; opt.Identity == "" && of != nil {
+		opt.identityOf = func() string { return of() + suffix }
+	} else {
+		opt.Identity += suffix
+	}
+	return opt
+}
 
 // workers is the number of workers of a run: Options.Workers, else one
 // per CPU, or two per CPU for a run that writes past the page cache
@@ -550,7 +573,7 @@ func (r *run) resume() error {
 		return err
 	}
 	r.jr = &journal{Version: journalVersion, Output: filepath.Base(r.out), Tensor: t.Name, Source: t.File,
-		Input: r.opt.Identity, Sample: sample, From: p.From.String(), To: p.To.String(), Shape: t.Shape.Clone(),
+		Input: r.opt.inputIdentity(), Sample: sample, From: p.From.String(), To: p.To.String(), Shape: t.Shape.Clone(),
 		Fortran: t.Fortran, BlockSize: r.bs, Blocks: r.sl.Len(), Verify: r.verifyCRC}
 	if r.old != nil {
 		if m := r.old.mismatch(r.jr); m != "" {

@@ -360,7 +360,7 @@ func (sp *StackPlan) Run(ctx context.Context, out string, opt Options) (Result, 
 		return Result{}, err // nothing reserved, nothing to keep
 	}
 	if sp.Rows != "" {
-		opt.Identity += " rows=" + sp.Rows // another range is another output
+		opt = opt.withIdentity(" rows=" + sp.Rows) // another range is another output
 	}
 	if IsArchivePath(out) {
 		return sp.runArchive(ctx, out, opt)
@@ -564,7 +564,7 @@ func (r *stackRun) resume() error {
 		verify = verify || s.verify
 	}
 	r.jr = &journal{Version: journalVersion, Output: filepath.Base(r.out), Tensor: r.sp.Join.String(),
-		Source: summarizeFiles(files), Input: r.opt.Identity, Sample: sample, From: r.fromList(), To: r.sp.To.String(),
+		Source: summarizeFiles(files), Input: r.opt.inputIdentity(), Sample: sample, From: r.fromList(), To: r.sp.To.String(),
 		Shape: r.sp.Shape.Clone(), BlockSize: r.bs, Blocks: r.blocks, Verify: verify}
 	if r.old != nil {
 		if m := r.old.mismatch(r.jr); m != "" {

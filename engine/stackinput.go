@@ -68,7 +68,7 @@ func PlanInputs(ctx context.Context, ins []*format.Input, opt StackInputOptions)
 // StackInputs writes one tensor of each input as one array to the .npy
 // file out, or as member arr_0.npy of the .npz archive out (Stack).
 // Unless opt.Identity is set, the resume identity covers every input
-// file (InputsIdentity).
+// file (InputsIdentity), computed only if the run keeps a journal.
 func StackInputs(ctx context.Context, ins []*format.Input, out string, opt StackInputOptions) (Result, error) {
 	if err := notAnInput(ins, out); err != nil {
 		return Result{}, err
@@ -78,7 +78,7 @@ func StackInputs(ctx context.Context, ins []*format.Input, out string, opt Stack
 		return Result{}, err
 	}
 	if opt.Identity == "" {
-		opt.Identity = InputsIdentity(ins)
+		opt.identityOf = func() string { return InputsIdentity(ins) } // only if a journal is kept
 	}
 	return sp.Run(ctx, out, opt.Options)
 }
@@ -92,6 +92,9 @@ func StackInputs(ctx context.Context, ins []*format.Input, out string, opt Stack
 // (eachIndex): a stack of 5000 small files spent 0.2 s of CPU in the
 // hashing alone.
 func InputsIdentity(ins []*format.Input) string {
+	if identityProbe != nil {
+		identityProbe()
+	}
 	parts := make([]string, len(ins))
 	eachIndex(len(ins), func(i int) { parts[i] = ins[i].Identity() })
 	s := strings.Join(parts, "; ")
@@ -101,6 +104,9 @@ func InputsIdentity(ins []*format.Input) string {
 	sum := sha256.Sum256([]byte(s))
 	return fmt.Sprintf("%d inputs, sha256 of their names, sizes, times and headers %x", len(ins), sum[:12])
 }
+
+// identityProbe, when set, is told of each InputsIdentity call (tests).
+var identityProbe func()
 
 // eachIndex calls f(0) … f(n-1) on one goroutine per CPU (at most n),
 // each taking the next index not yet taken, and returns when all are

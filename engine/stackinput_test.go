@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +14,7 @@ import (
 	"github.com/bigconv/bigconv/dtype"
 	"github.com/bigconv/bigconv/format"
 	"github.com/bigconv/bigconv/format/npy/npyhdr"
+	"github.com/bigconv/bigconv/tensor"
 )
 
 // TestInputsIdentity: the identity of many inputs, read on several
@@ -88,4 +92,109 @@ func TestInputsIdentity(t *testing.T) {
 	if InputsIdentity(open(paths)) == got {
 		t.Fatal("one input's header changed (same size and time): same identity")
 	}
+}
+
+// TestStackInputsIdentityInJournal: StackInputs computes the inputs'
+// identity only when the run keeps a journal, and that journal (.npy or
+// .npz output, a row range or not) records it as computed eagerly: the
+// joined identity, with the rows. A run without fsync never computes it.
+func TestStackInputsIdentityInJournal(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 6 {
+		hdr, err := npyhdr.Encode(dtype.MustParse("<f8"), dtype.Shape{64, 16}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("in%d.npy", i))
+		if err := os.WriteFile(p, append(hdr, make([]byte, 64*16*8)...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	var ins []*format.Input
+	for _, p := range paths {
+		in, err := format.OpenPath(p, format.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		ins = append(ins, in)
+	}
+	rows, err := tensor.ParseRows("1:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, out string
+		rows      *tensor.RowRange
+		journal   func(path string) string // the identity the journal records
+	}{
+		{"npy", "o.npy", nil, npyJournalInput},
+		{"npy rows", "o.npy", &rows, npyJournalInput},
+		{"npz", "o.npz", nil, npzJournalInput},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(dir, c.out)
+			computed := 0
+			identityProbe = func() { computed++ }
+			defer func() { identityProbe = nil }()
+			opt := StackInputOptions{StackOptions: StackOptions{Join: JoinConcat, Rows: c.rows,
+				Options: Options{BlockSize: 8 << 10, Workers: 1, CheckpointBytes: 1, NoSync: true}}}
+			if _, err := StackInputs(context.Background(), ins, out, opt); err != nil {
+				t.Fatal(err)
+			}
+			if computed != 0 {
+				t.Fatalf("a run without fsync computed the inputs' identity %d times", computed)
+			}
+			os.Remove(out)
+			ctx, cancel, progress := cancelAfter(3)
+			defer cancel()
+			opt.NoSync = false
+			opt.Progress = progress
+			_, err := StackInputs(ctx, ins, out, opt)
+			var ie *InterruptedError
+			if !errors.As(err, &ie) {
+				t.Fatalf("err = %v, want an interruption", err)
+			}
+			if computed != 1 {
+				t.Fatalf("a run keeping a journal computed the inputs' identity %d times, want once", computed)
+			}
+			want, got := InputsIdentity(ins), c.journal(JournalPath(out))
+			if c.rows != nil {
+				want += " rows=1:384 of 384" // the plan's rows, as Stack adds them
+			}
+			if got != want {
+				t.Fatalf("journal records %q, want %q", got, want)
+			}
+			opt.Progress, opt.Resume = nil, true
+			if res, err := StackInputs(context.Background(), ins, out, opt); err != nil || res.Resumed == 0 {
+				t.Fatalf("resume: %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+// npyJournalInput and npzJournalInput read the input identity a .npy's
+// or an .npz's journal records.
+func npyJournalInput(path string) string {
+	j, err := readJournal(path)
+	if err != nil {
+		return err.Error()
+	}
+	return j.Input
+}
+
+func npzJournalInput(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var j struct {
+		Input string `json:"input"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err.Error()
+	}
+	return j.Input
 }
