@@ -389,3 +389,35 @@ func TestPiecesOfSmallTensors(t *testing.T) {
 		t.Fatalf("%d pieces for %d blocks of six 16 KiB inputs, want one each", made.Load(), res.Blocks)
 	}
 }
+
+// TestLockSoon: lockSoon takes a free lock at once, and one held by
+// another worker only when that worker lets go, whether within the spin
+// or long after it.
+func TestLockSoon(t *testing.T) {
+	var mu sync.Mutex
+	lockSoon(&mu)
+	if mu.TryLock() {
+		t.Fatal("lockSoon returned without the lock")
+	}
+	mu.Unlock()
+	for _, hold := range []time.Duration{spinFor / 5, 20 * spinFor} {
+		mu.Lock()
+		var got atomic.Bool
+		done := make(chan struct{})
+		go func() {
+			lockSoon(&mu)
+			got.Store(true)
+			close(done)
+		}()
+		time.Sleep(hold)
+		if got.Load() {
+			t.Fatalf("held %v: lockSoon returned while another held the lock", hold)
+		}
+		mu.Unlock()
+		<-done
+		if mu.TryLock() {
+			t.Fatalf("held %v: lockSoon returned without the lock", hold)
+		}
+		mu.Unlock()
+	}
+}
