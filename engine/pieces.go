@@ -105,6 +105,16 @@ func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slice
 	inItem, outItem := int64(p.From.Size()), int64(p.To.Size())
 	step := max(min(int64(piece)/max(inItem, outItem), sl.BlockElems()/4), 1) // elements a piece
 	first := min(step, b.Elems)
+	// a block smaller than a whole piece (small inputs): the other
+	// worker's writes are short, so wait for a turn by yielding first
+	short := first*max(inItem, outItem) < int64(piece)
+	lock := func() {
+		if short {
+			lockSoon(wmu)
+		} else {
+			wmu.Lock()
+		}
+	}
 	bufs.in[0] = grow(bufs.in[0], first*inItem)
 	whole := src == nil || !readCached(src, srcOff+b.Off, bufs.in[0][:first*inItem])
 	if pieceProbe != nil {
@@ -177,28 +187,30 @@ func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slice
 		case np < len(pending):
 			continue // make the next piece while another worker writes
 		default:
-			lockSoon(wmu)
+			lock()
 		}
 		if err := flush(); err != nil {
 			return err
 		}
 	}
 	if np > 0 {
-		lockSoon(wmu)
+		lock()
 		return flush()
 	}
 	return nil
 }
 
 // spinFor is how long a worker waiting for its turn at the output
-// yields the processor before it sleeps on the lock. Waking a sleeping
-// worker costs a futex call and often a halted virtual CPU; for the
-// short writes of small inputs the wait cost more than the write: a
-// stack of 5000 files of 128 KiB (one 256 KiB piece a file), --no-sync,
-// 0.71 s sleeping at once, 0.58 s yielding 50 µs first, 0.57 s yielding
-// 200 µs, with the same CPU time; 1 MiB pieces did not change (1 GiB
-// int64 → float32 0.27 s either way, stack-1024 1.07 s against 1.05 s;
-// medians of 11, docs/benchmarks.md session 14).
+// yields the processor before it sleeps on the lock, when the blocks are
+// smaller than a piece. Waking a sleeping worker costs a futex call and
+// often a halted virtual CPU; for the short writes of small inputs the
+// wait cost more than the write: a stack of 5000 files of 128 KiB (one
+// 256 KiB piece a file), --no-sync, 0.71 s sleeping at once, 0.58 s
+// yielding 50 µs first, 0.57 s yielding 200 µs, with the same CPU time.
+// Whole pieces did not gain (1 GiB int64 → float32 0.27 s either way,
+// stack-1024 1.07 s against 1.05 s; medians of 11), and a durable
+// stack-256 came out slow in more rounds with it (14 of 26 against 10
+// of 26), so they sleep at once as before (docs/benchmarks.md session 14).
 const spinFor = 50 * time.Microsecond
 
 // lockSoon locks mu, yielding the processor for up to spinFor while
