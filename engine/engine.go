@@ -120,9 +120,9 @@ type Options struct {
 	// times, header hashes) as the caller sees them; a resumed run
 	// refuses when it differs. Run adds a hash of the data's edges.
 	Identity string
-	// identityOf computes Identity the first time a journal needs it,
-	// when Identity is "" (StackInputs: runs that keep no journal, such
-	// as --no-sync ones, then never read and hash thousands of headers).
+	// identityOf computes Identity when a run creates its journal, if
+	// Identity is "" (StackInputs: runs that keep no journal, such as
+	// --no-sync ones, then never read and hash thousands of headers).
 	identityOf func() string
 	// PartsAtOnce lets the parts of one conversion (RunPart,
 	// RunPartStack) that run on the same CPUs of one host convert at

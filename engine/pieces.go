@@ -107,7 +107,9 @@ func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slice
 	first := min(step, b.Elems)
 	// a block smaller than a whole piece (small inputs): the other
 	// worker's writes are short, so wait for a turn by yielding first
-	short := first*max(inItem, outItem) < int64(piece)
+	// (the block, not its pieces: with many workers blocks are small and
+	// their pieces less than whole, though the tensor is large)
+	short := b.Elems*max(inItem, outItem) < int64(piece)
 	lock := func() {
 		if short {
 			lockSoon(wmu)
@@ -131,8 +133,9 @@ func writePieces(p *Plan, sl *slicer.Slicer, src *os.File, srcOff int64, b slice
 		bufs.in[1] = grow(bufs.in[1], first*inItem) // a second piece is read into it
 	}
 	if !p.noCast {
-		for i := range bufs.out {
-			bufs.out[i] = grow(bufs.out[i], first*outItem)
+		bufs.out[0] = grow(bufs.out[0], first*outItem)
+		if b.Elems > first { // a second piece is made into it
+			bufs.out[1] = grow(bufs.out[1], first*outItem)
 		}
 	}
 	// pending: pieces made and not yet written, oldest first.

@@ -112,6 +112,8 @@ var identityProbe func()
 // each taking the next index not yet taken, and returns when all are
 // done: for per-input work before a run (reading and hashing headers and
 // data edges) that would otherwise take one CPU for thousands of inputs.
+// It uses every CPU whatever Options.Workers says: the work is short and
+// comes before the run's workers start.
 func eachIndex(n int, f func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup

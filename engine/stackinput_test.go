@@ -167,6 +167,14 @@ func TestStackInputsIdentityInJournal(t *testing.T) {
 			if got != want {
 				t.Fatalf("journal records %q, want %q", got, want)
 			}
+			// a run without fsync that meets the journal reports it, still
+			// without computing the identity
+			computed = 0
+			nosync := opt
+			nosync.Progress, nosync.NoSync = nil, true
+			if _, err := StackInputs(context.Background(), ins, out, nosync); !errors.Is(err, ErrPending) || computed != 0 {
+				t.Fatalf("--no-sync over a left journal: %v (identity computed %d times), want ErrPending and none", err, computed)
+			}
 			opt.Progress, opt.Resume = nil, true
 			if res, err := StackInputs(context.Background(), ins, out, opt); err != nil || res.Resumed == 0 {
 				t.Fatalf("resume: %+v, %v", res, err)
