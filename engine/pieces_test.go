@@ -395,7 +395,7 @@ func TestPiecesOfSmallTensors(t *testing.T) {
 // or long after it.
 func TestLockSoon(t *testing.T) {
 	var mu sync.Mutex
-	lockSoon(&mu)
+	lockSoon(&mu, spinFor)
 	if mu.TryLock() {
 		t.Fatal("lockSoon returned without the lock")
 	}
@@ -405,7 +405,7 @@ func TestLockSoon(t *testing.T) {
 		var got atomic.Bool
 		done := make(chan struct{})
 		go func() {
-			lockSoon(&mu)
+			lockSoon(&mu, spinFor)
 			got.Store(true)
 			close(done)
 		}()

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,31 +21,8 @@ import (
 // it changes when two inputs swap or one input's header changes, and is
 // the same again for the same files.
 func TestInputsIdentity(t *testing.T) {
-	dir := t.TempDir()
-	var paths []string
-	for i := range 40 {
-		hdr, err := npyhdr.Encode(dtype.MustParse("<f4"), dtype.Shape{int64(1 + i%3), 4}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, fmt.Sprintf("x%02d.npy", i))
-		if err := os.WriteFile(p, append(hdr, make([]byte, 16*(1+i%3))...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	open := func(paths []string) []*format.Input {
-		var ins []*format.Input
-		for _, p := range paths {
-			in, err := format.OpenPath(p, format.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { in.Close() })
-			ins = append(ins, in)
-		}
-		return ins
-	}
+	paths := zeroNPYFiles(t, t.TempDir(), "x%02d.npy", 40, func(i int) dtype.Shape { return dtype.Shape{int64(1 + i%3), 4} })
+	open := func(paths []string) []*format.Input { return openInputs(t, paths) }
 	oneByOne := func(ins []*format.Input) string {
 		var parts []string
 		for _, in := range ins {
@@ -100,27 +76,7 @@ func TestInputsIdentity(t *testing.T) {
 // joined identity, with the rows. A run without fsync never computes it.
 func TestStackInputsIdentityInJournal(t *testing.T) {
 	dir := t.TempDir()
-	var paths []string
-	for i := range 6 {
-		hdr, err := npyhdr.Encode(dtype.MustParse("<f8"), dtype.Shape{64, 16}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, fmt.Sprintf("in%d.npy", i))
-		if err := os.WriteFile(p, append(hdr, make([]byte, 64*16*8)...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	var ins []*format.Input
-	for _, p := range paths {
-		in, err := format.OpenPath(p, format.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		ins = append(ins, in)
-	}
+	ins := openInputs(t, zeroNPYFiles(t, dir, "in%d.npy", 6, func(int) dtype.Shape { return dtype.Shape{64, 16} }))
 	rows, err := tensor.ParseRows("1:")
 	if err != nil {
 		t.Fatal(err)
@@ -194,15 +150,46 @@ func npyJournalInput(path string) string {
 }
 
 func npzJournalInput(path string) string {
-	b, err := os.ReadFile(path)
+	j, err := readArchiveJournal(path)
 	if err != nil {
 		return err.Error()
 	}
-	var j struct {
-		Input string `json:"input"`
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err.Error()
-	}
 	return j.Input
+}
+
+// zeroNPYFiles writes n float32 .npy files of zeros into dir, named by
+// the format name (with the index) and shaped by shape, and returns
+// their paths.
+func zeroNPYFiles(t *testing.T, dir, name string, n int, shape func(i int) dtype.Shape) []string {
+	t.Helper()
+	var paths []string
+	for i := range n {
+		sh := shape(i)
+		hdr, err := npyhdr.Encode(dtype.MustParse("<f4"), sh, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size, _ := sh.NumBytes(4)
+		p := filepath.Join(dir, fmt.Sprintf(name, i))
+		if err := os.WriteFile(p, append(hdr, make([]byte, size)...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// openInputs opens each path with format.OpenPath, closed when t ends.
+func openInputs(t *testing.T, paths []string) []*format.Input {
+	t.Helper()
+	var ins []*format.Input
+	for _, p := range paths {
+		in, err := format.OpenPath(p, format.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close() })
+		ins = append(ins, in)
+	}
+	return ins
 }
